@@ -1,0 +1,35 @@
+# Two commands on a fresh machine (Python 3.11+):
+#   make demo   - the main job: emulated N58 + local HTTPS server, a verified streamed download
+#   make test   - lint, type-check and run the whole test suite
+# Each creates .venv and installs what it needs first.
+
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest docs bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/n58aio demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check n58aio tests benchmarks
+	$(BIN)/ruff format --check n58aio tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,194 @@
+"""Bounded async streams that carry payload from the reader to a consumer task.
+
+The reader (inside the channel's ``data_received``) pushes with the synchronous
+:meth:`PayloadStream.deliver`; the consumer awaits :meth:`PayloadStream.receive` or iterates.
+A :class:`Decoder` turns bytes into items and says when a message is complete, which is how
+receive mode 0 finds the end of a response from its HTTP framing. When more than
+``max_buffer`` bytes wait unread, :attr:`PayloadStream.paused` turns True and the channel
+stops reading the port until the consumer catches up (backpressure, never unbounded buffers).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+import anyio
+
+from ..errors import LinkClosedError, N58Error
+from ..wire import Source
+
+__all__ = ["ByteDecoder", "Decoder", "PayloadStream"]
+
+T = TypeVar("T")
+
+
+class Decoder(Protocol[T]):
+    """Turns payload bytes into stream items (synchronously, inside the reader)."""
+
+    def feed(self, data: bytes) -> tuple[list[T], int | None]:
+        """Consume ``data``; return the items it completes, and when the message is complete,
+        the number of trailing bytes of ``data`` that were not part of it (else None)."""
+        ...
+
+    def link_closed(self, retract: int) -> list[T]:
+        """The module reported the link closed; ``retract`` trailing bytes fed earlier were not
+        payload. Return the last items, or raise an :class:`~n58aio.errors.N58Error`."""
+        ...
+
+    def item_size(self, item: T) -> int:
+        """Bytes an item accounts for in the buffer bound."""
+        ...
+
+
+class ByteDecoder:
+    """Identity decoder: items are the payload chunks; the stream ends when the link closes."""
+
+    def __init__(self) -> None:
+        self._pending_retract = b""
+
+    def feed(self, data: bytes) -> tuple[list[bytes], int | None]:
+        """Pass the chunk through."""
+        return [data], None
+
+    def link_closed(self, retract: int) -> list[bytes]:
+        """Nothing more to emit."""
+        return []
+
+    def item_size(self, item: bytes) -> int:
+        """Length of the chunk."""
+        return len(item)
+
+
+class PayloadStream(Generic[T]):
+    """A bounded single-consumer stream of decoded payload items for one family.
+
+    Iterate it (``async for item in stream``) or call :meth:`receive`. It ends when the decoder
+    says the message is complete or the link closes; errors (port gone, link closed early,
+    malformed framing) are raised to the consumer after the items that preceded them.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        decoder: Decoder[T],
+        *,
+        max_buffer: int = 256 * 1024,
+        on_drain: Callable[[], None] | None = None,
+    ) -> None:
+        self.source: Source = source
+        self.decoder = decoder
+        self.max_buffer = max_buffer
+        self._items: deque[T] = deque()
+        self._buffered = 0
+        self._event = anyio.Event()
+        self._done = False
+        self._error: BaseException | None = None
+        self._on_drain = on_drain
+        self._detached = False
+        self.bytes_received = 0
+        self.closed_by_link: str | None = None
+
+    # ---------------------------------------------------------------- reader side
+    @property
+    def finished(self) -> bool:
+        """True once no more items will be added (complete, closed or failed)."""
+        return self._done
+
+    @property
+    def paused(self) -> bool:
+        """True while the unread items exceed the buffer bound."""
+        return self._buffered >= self.max_buffer and not self._detached
+
+    def deliver(self, data: bytes) -> int | None:
+        """Feed payload bytes; return the leftover count once the message is complete."""
+        if self._done:
+            return len(data)
+        self.bytes_received += len(data)
+        try:
+            items, leftover = self.decoder.feed(data)
+        except N58Error as exc:
+            self.fail(exc)
+            return 0
+        self._push(items)
+        if leftover is not None:
+            self.bytes_received -= leftover
+            self._finish()
+        return leftover
+
+    def link_closed(self, line: str, retract: int = 0) -> None:
+        """The module reported the link closed with ``line``."""
+        if self._done:
+            return
+        self.closed_by_link = line
+        self.bytes_received -= retract
+        try:
+            items = self.decoder.link_closed(retract)
+        except N58Error as exc:
+            self.fail(exc)
+            return
+        self._push(items)
+        self._finish()
+
+    def fail(self, exc: BaseException) -> None:
+        """End the stream with an error raised to the consumer after the buffered items."""
+        if self._done:
+            return
+        self._error = exc
+        self._finish()
+
+    def detach(self) -> None:
+        """The consumer is gone: drop buffered items and stop counting them for backpressure."""
+        self._detached = True
+        self._items.clear()
+        self._buffered = 0
+        self._done = True
+        self._event.set()
+        if self._on_drain is not None:
+            self._on_drain()
+
+    def _push(self, items: list[T]) -> None:
+        if not items or self._detached:
+            return
+        size = self.decoder.item_size
+        for item in items:
+            self._items.append(item)
+            self._buffered += size(item)
+        self._event.set()
+
+    def _finish(self) -> None:
+        self._done = True
+        self._event.set()
+
+    # ---------------------------------------------------------------- consumer side
+    async def receive(self) -> T:
+        """Return the next item; raise ``anyio.EndOfStream`` at the end, or the stream's error."""
+        while True:
+            if self._items:
+                item = self._items.popleft()
+                was_paused = self.paused
+                self._buffered -= self.decoder.item_size(item)
+                if was_paused and not self.paused and self._on_drain is not None:
+                    self._on_drain()
+                return item
+            if self._done:
+                if self._error is not None:
+                    raise self._error
+                raise anyio.EndOfStream
+            self._event = anyio.Event()
+            await self._event.wait()
+
+    def __aiter__(self) -> PayloadStream[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+
+def link_closed_error(source: Source, line: str) -> LinkClosedError:
+    """The error for a link that closed before the response was complete."""
+    return LinkClosedError(f"{source} link closed before the response was complete ({line})")

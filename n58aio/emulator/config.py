@@ -1,0 +1,53 @@
+"""Configuration of an emulated N58 module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["EmulatorConfig"]
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything that shapes one emulated module.
+
+    ``resolve`` maps host names of URLs to addresses (checked before the system resolver).
+    ``fs_root`` is the directory serving as the module file system (a temporary directory when
+    None). ``baud`` paces every byte the module writes at ``baud / 10`` bytes per second (None:
+    unpaced). ``tcp`` serves the module on a TCP port instead of a pseudo-terminal.
+    """
+
+    resolve: dict[str, str] = field(default_factory=dict)
+    fs_root: Path | None = None
+    baud: int | None = None
+    chunk_size: int = 1460
+    command_latency: float = 0.0
+    echo: bool = True
+    echo_body: bool = True
+    trailing_crlf: bool = True
+    tcp: tuple[str, int] | None = None
+    attach_delay: float = 0.0
+    pdp_up: bool = False
+    connect_timeout: float = 10.0
+    setup_fail_style: Literal["error", "fail"] = "error"
+    prompt: bytes = b"\r\n>"
+    data_timeout: float = 30.0
+    relay_buffer: int = 65536
+    boot_delay: float = 0.0
+    cmee: int = 1
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        if self.baud is not None and self.baud < 10:
+            raise ValueError("baud must be >= 10 (or None for unpaced output)")
+        if self.setup_fail_style not in ("error", "fail"):
+            raise ValueError("setup_fail_style must be 'error' or 'fail'")
+        if self.cmee not in (0, 1, 2):
+            raise ValueError("cmee must be 0, 1 or 2")
+        if self.relay_buffer < self.chunk_size:
+            raise ValueError("relay_buffer must be >= chunk_size")
+        if self.data_timeout <= 0:
+            raise ValueError("data_timeout must be > 0")

@@ -1,0 +1,170 @@
+"""The :class:`Emulator`: one emulated N58 module served on a pseudo-terminal or a TCP port."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+import structlog
+
+from .config import EmulatorConfig
+from .faults import Faults
+from .filesystem import ModuleFS
+from .module import Module
+from .output import OutputChannel, OutputFaults, Pacer
+from .serial_front import PtyFront, TcpFront
+
+__all__ = ["Emulator"]
+
+_ids = itertools.count(1)
+
+
+class Emulator:
+    """An emulated N58 module.
+
+    Use as ``async with Emulator(config) as emu:``; clients open :attr:`url` (with pyserial or
+    pyserial-asyncio). Several emulators can run in one process.
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self.ident = next(_ids)
+        self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
+            "n58aio.emulator"
+        ).bind(emulator=self.ident)
+        self._front: PtyFront | TcpFront | None = None
+        self._module: Module | None = None
+        self._output: OutputChannel | None = None
+        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._fs: ModuleFS | None = None
+        self._closed = asyncio.Event()
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> Emulator:
+        """Open the port and boot the module (``+PBREADY`` is its first output)."""
+        if self._started:
+            raise RuntimeError("emulator already started")
+        self._started = True
+        root = self.config.fs_root
+        if root is None:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix=f"n58emu{self.ident}-")
+            root = Path(self._tmpdir.name)
+        self._fs = ModuleFS(root)
+        output_faults = OutputFaults()
+        try:
+            if self.config.tcp is None:
+                self._front = PtyFront(self._on_input, self.log)
+            else:
+                front = TcpFront(self._on_input, self.log)
+                self._front = front
+                await front.start(*self.config.tcp)
+        except BaseException:
+            self._cleanup_tmp()
+            raise
+        self._output = OutputChannel(
+            self._front.write, Pacer(self.config.baud), output_faults, self.log
+        )
+        self._module = Module(
+            self.config, self._fs, self._output, output_faults, self.log, self.ident, self._drop
+        )
+        self._output.start()
+        self._module.start()
+        self.log.info("emulator started", url=self.url)
+        return self
+
+    async def close(self) -> None:
+        """Stop the module, cancel its tasks and release the port, sockets and temp files."""
+        if self._module is not None:
+            await self._module.shutdown()
+        if self._output is not None:
+            await self._output.close()
+        if self._front is not None:
+            await self._front.close()
+        self._cleanup_tmp()
+        if not self._closed.is_set():
+            self._closed.set()
+            self.log.info("emulator closed")
+
+    def _cleanup_tmp(self) -> None:
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+
+    async def __aenter__(self) -> Emulator:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def wait_closed(self) -> None:
+        """Wait until :meth:`close` has finished."""
+        await self._closed.wait()
+
+    def _on_input(self, data: bytes) -> None:
+        if self._module is not None:
+            self._module.feed(data)
+
+    def _drop(self) -> None:
+        if self._front is not None:
+            self._front.close_now()
+
+    # ------------------------------------------------------------------ accessors
+
+    def _need_module(self) -> Module:
+        if self._module is None:
+            raise RuntimeError("emulator not started")
+        return self._module
+
+    @property
+    def url(self) -> str:
+        """What a client opens: the pty path, or ``socket://host:port`` in TCP mode."""
+        if self._front is None:
+            raise RuntimeError("emulator not started")
+        return self._front.url
+
+    @property
+    def device(self) -> str:
+        """The pty device path (``/dev/pts/N``); the ``socket://`` URL in TCP mode."""
+        return self.url
+
+    @property
+    def faults(self) -> Faults:
+        """Fault injection controls."""
+        return self._need_module().faults
+
+    @property
+    def fs_root(self) -> Path:
+        """Directory holding the module file system."""
+        if self._fs is None:
+            raise RuntimeError("emulator not started")
+        return self._fs.root
+
+    @property
+    def alive(self) -> bool:
+        """False once the port was dropped or the emulator closed."""
+        return self._module is not None and not self._module.dead
+
+    @property
+    def pdp_up(self) -> bool:
+        """Whether the data link (``AT+XIIC``) is up."""
+        return self._need_module().state.pdp_up
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes written to the serial port so far."""
+        return self._output.written if self._output is not None else 0
+
+    async def drain(self) -> None:
+        """Wait until all queued output has been written to the port."""
+        if self._output is not None:
+            await self._output.drain()

@@ -1,0 +1,126 @@
+"""Fault injection on a running emulator (``emulator.faults``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Literal, Protocol
+
+from .output import OutputFaults
+
+__all__ = ["FaultTarget", "Faults", "LinkKind"]
+
+LinkKind = Literal["http", "https"]
+
+
+class FaultTarget(Protocol):
+    """What the faults act on (implemented by the module)."""
+
+    def kill_links(self, which: LinkKind | None) -> int:
+        """Drop the server connection(s) as if the server closed; returns how many."""
+        ...
+
+    def reboot(self) -> None:
+        """Reboot the module."""
+        ...
+
+    def drop_port(self) -> None:
+        """Close the serial port for good."""
+        ...
+
+    def inject(self, data: bytes, immediate: bool) -> None:
+        """Write raw bytes."""
+        ...
+
+
+class Faults:
+    """Faults that tests trigger while the emulator runs.
+
+    Output faults (:meth:`drop_next`, :meth:`garble_next`, :meth:`stall`) apply to every byte
+    the module writes, in order, from the moment they are set. :meth:`after_body_bytes` counts
+    the server bytes relayed to the serial port (status line and headers included, framing
+    excluded) and runs an action once exactly that many more have been written to the queue.
+    """
+
+    def __init__(self, output: OutputFaults, target: FaultTarget) -> None:
+        self._output = output
+        self._target = target
+        self._relayed = 0
+        self._hooks: list[tuple[int, Callable[[], object]]] = []
+
+    @property
+    def relayed_bytes(self) -> int:
+        """Server bytes relayed so far (all links, since start)."""
+        return self._relayed
+
+    def drop_next(self, count: int) -> None:
+        """Lose the next ``count`` output bytes."""
+        self._output.drop_left += _non_negative(count)
+
+    def garble_next(self, count: int) -> None:
+        """Flip every bit of the next ``count`` output bytes (after any dropped ones)."""
+        self._output.garble_left += _non_negative(count)
+
+    def stall(self, seconds: float) -> None:
+        """Hold all output for ``seconds`` from now."""
+        self._output.stall_until = max(self._output.stall_until, time.monotonic() + seconds)
+
+    def clear(self) -> None:
+        """Cancel pending output faults and body hooks."""
+        self._output.drop_left = 0
+        self._output.garble_left = 0
+        self._output.stall_until = 0.0
+        self._hooks.clear()
+
+    def close_link(self, which: LinkKind | None = None) -> bool:
+        """Drop the HTTP and/or HTTPS server connection now; the module then reports
+        ``+HTTPCLOSED``/``+HTTPSCLOSED`` after the data already relayed. False if none was open."""
+        return self._target.kill_links(which) > 0
+
+    def reset(self) -> None:
+        """Reboot: links dropped, data link down, all settings cleared, then ``+PBREADY``."""
+        self._target.reboot()
+
+    def drop_port(self) -> None:
+        """Close the serial port: clients see it vanish; the emulator is dead afterwards."""
+        self._target.drop_port()
+
+    def inject(self, data: bytes, *, immediate: bool = False) -> None:
+        """Write ``data`` between replies, or with ``immediate`` as soon as possible (it may then
+        land inside a reply or a data report)."""
+        self._target.inject(data, immediate)
+
+    def after_body_bytes(self, count: int, action: Callable[[], object]) -> None:
+        """Run ``action`` (e.g. ``faults.close_link``) once ``count`` more server bytes have been
+        relayed; the report holding the boundary is split there."""
+        self._hooks.append((self._relayed + _non_negative(count), action))
+        self._hooks.sort(key=lambda hook: hook[0])
+
+    def split_relayed(self, data: bytes) -> Iterator[tuple[bytes, list[Callable[[], object]]]]:
+        """Cut relayed data at hook boundaries: yields pieces and the actions due after each."""
+        start = 0
+        while True:
+            due: list[Callable[[], object]] = []
+            while self._hooks and self._hooks[0][0] <= self._relayed:
+                due.append(self._hooks.pop(0)[1])
+            if due:
+                yield b"", due
+                continue
+            if start >= len(data):
+                return
+            end = len(data)
+            if self._hooks:
+                end = min(end, start + self._hooks[0][0] - self._relayed)
+            piece = data[start:end]
+            self._relayed += len(piece)
+            start = end
+            due = []
+            while self._hooks and self._hooks[0][0] <= self._relayed:
+                due.append(self._hooks.pop(0)[1])
+            yield piece, due
+
+
+def _non_negative(count: int) -> int:
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    return count

@@ -1,0 +1,390 @@
+"""HTTP and HTTPS requests through one modem: link setup, the action, the streamed answer.
+
+One request runs at a time per modem. A request validates everything first (nothing is
+written for a bad URL, header or body), then sets the link up (``AT+HTTPPARA`` /
+``AT+HTTPSETUP``, with ``AT+HTTPSCFG`` for HTTPS), opens the payload stream, sends
+``AT+HTTPACTION`` and waits for the response head. When the caller is done, the link is left
+open for the next request only if keep-alive was asked for and the response allows it;
+otherwise, and always after an error or a cancellation, it is closed with ``AT+HTTPCLOSE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+import h11
+
+from ..channel import ModemChannel, PayloadStream
+from ..commands.http import CommandFamily
+from ..commands.link import LinkStatus, parse_xiic
+from ..errors import (
+    CommandError,
+    LinkClosedError,
+    N58Error,
+    PortClosedError,
+    ProtocolError,
+    RequestTimeout,
+    TLSConfigError,
+)
+from ..wire import Source
+from .decoder import EndOfBody, HttpResponseDecoder, ResponseItem
+from .headers import Headers, HeaderTypes
+from .request import RequestPlan, plan_request
+from .response import Response
+from .tls import TLSConfig
+from .url import ModuleURL
+
+__all__ = ["HttpClient", "Timeouts"]
+
+RecvMode = Literal[0, 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Request timeouts in seconds: link setup, wait for the response head, gap between chunks."""
+
+    connect: float = 30.0
+    first_byte: float = 30.0
+    idle: float = 30.0
+
+
+@dataclass(slots=True)
+class _Link:
+    origin: tuple[str, str, int]
+    keepalive: bool
+    alive: bool = True
+
+
+class _Exchange:
+    """One request in flight."""
+
+    def __init__(
+        self,
+        plan: RequestPlan,
+        stream: PayloadStream[ResponseItem],
+        decoder: HttpResponseDecoder,
+        timeouts: Timeouts,
+    ) -> None:
+        self.plan = plan
+        self.stream = stream
+        self.decoder = decoder
+        self.timeouts = timeouts
+        self.finished = False
+
+    async def receive(self, phase: str, timeout: float) -> ResponseItem:
+        try:
+            with anyio.fail_after(timeout):
+                return await self.stream.receive()
+        except TimeoutError:
+            raise RequestTimeout(phase, timeout) from None
+        except anyio.EndOfStream:
+            raise LinkClosedError("response stream ended unexpectedly") from None
+
+    async def head(self) -> h11.Response:
+        item = await self.receive("first byte", self.timeouts.first_byte)
+        if not isinstance(item, h11.Response):
+            raise ProtocolError(f"expected a response head, got {item!r}")
+        return item
+
+    async def body(self) -> AsyncIterator[bytes]:
+        while not self.finished:
+            item = await self.receive("idle", self.timeouts.idle)
+            if isinstance(item, EndOfBody):
+                self.finished = True
+                return
+            if isinstance(item, bytes):
+                if item:
+                    yield item
+            else:
+                raise ProtocolError(f"unexpected item in body: {item!r}")
+
+
+class HttpClient:
+    """Sends HTTP(S) requests through a :class:`~n58aio.channel.ModemChannel`.
+
+    ``recvmode`` 1 (length-prefixed chunks) is the default; 0 (raw bytes) works too.
+    ``keepalive`` keeps the link open between requests to the same origin.
+    """
+
+    def __init__(
+        self,
+        channel: ModemChannel,
+        *,
+        recvmode: RecvMode = 1,
+        keepalive: bool = False,
+        timeouts: Timeouts | None = None,
+        tls: TLSConfig | None = None,
+        max_buffer: int = 256 * 1024,
+    ) -> None:
+        self.channel = channel
+        self.log = channel.log
+        self.recvmode: RecvMode = recvmode
+        self.keepalive = keepalive
+        self.timeouts = timeouts or Timeouts()
+        self.tls = tls
+        self.max_buffer = max_buffer
+        self.requests = 0
+        self.bytes_received = 0
+        self.errors = 0
+        self._lock = asyncio.Lock()
+        self._links: dict[Source, _Link] = {}
+        self._tls_applied: TLSConfig | None = None
+        self._cleanups: set[asyncio.Task[None]] = set()
+        for family in ("HTTP", "HTTPS"):
+            for prefix in (f"+{family}CLOSED:", f"+{family}CLOSE:"):
+                channel.on_urc(prefix, self._on_link_closed)
+        channel.on_urc("+PBREADY", self._on_module_reset)
+        channel.on_urc("GPRS DISCONNECTION", self._on_module_reset)
+
+    # ------------------------------------------------------------------ state from reports
+    def _on_link_closed(self, line: str) -> None:
+        source: Source = "HTTPS" if line.startswith("+HTTPS") else "HTTP"
+        link = self._links.get(source)
+        if link is not None:
+            link.alive = False
+
+    def _on_module_reset(self, line: str) -> None:
+        for link in self._links.values():
+            link.alive = False
+        if line.startswith("+PBREADY"):
+            self._tls_applied = None
+
+    # ------------------------------------------------------------------ data link
+    async def link_status(self) -> LinkStatus:
+        """``AT+XIIC?``: is the data link up, and with which address."""
+        reply = await self.channel.command("AT+XIIC?")
+        return parse_xiic(reply.lines)
+
+    async def attach(self, timeout: float = 60.0, poll_interval: float = 0.5) -> LinkStatus:
+        """Bring the data link up (``AT+XIIC=1``) unless it is; idempotent.
+
+        Polls ``AT+XIIC?`` until the link is up; raises
+        :class:`~n58aio.errors.RequestTimeout` when it does not come up within ``timeout``.
+        """
+        status = await self.link_status()
+        if status.up:
+            return status
+        self.log.info("link.attach")
+        deadline = time.monotonic() + timeout
+        await self.channel.command("AT+XIIC=1")
+        while True:
+            status = await self.link_status()
+            if status.up:
+                self.log.info("link.up", address=status.address)
+                return status
+            if time.monotonic() >= deadline:
+                raise RequestTimeout("attach", timeout)
+            await asyncio.sleep(poll_interval)
+
+    # ------------------------------------------------------------------ requests
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: HeaderTypes | None = None,
+        content: bytes | str | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        offset: int | None = None,
+        size: int | None = None,
+        tls: TLSConfig | None = None,
+        keepalive: bool | None = None,
+        recvmode: RecvMode | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> AsyncIterator[Response]:
+        """Send a request and yield the :class:`Response` with its body still streaming.
+
+        ``offset`` and ``size`` make a ranged GET (``AT+HTTPACTION=0,<offset>,<size>``).
+        On leaving the block the link is closed, or kept for reuse when ``keepalive`` is on,
+        the response allows it and its body was read to the end.
+        """
+        target = ModuleURL.parse(url)
+        keep = self.keepalive if keepalive is None else keepalive
+        plan = plan_request(
+            method,
+            target,
+            headers=headers,
+            content=content,
+            data=data,
+            json=json,
+            offset=offset,
+            size=size,
+            keepalive=keep,
+        )
+        tls_config = self._tls_for(target, tls)
+        raw = (self.recvmode if recvmode is None else recvmode) == 0
+        limits = timeouts or self.timeouts
+        await self._lock.acquire()
+        exchange: _Exchange | None = None
+        try:
+            exchange = await self._start(plan, tls_config, raw, limits)
+            head = await exchange.head()
+            response = Response(
+                status_code=head.status_code,
+                reason=head.reason.decode("latin-1"),
+                http_version=head.http_version.decode("ascii"),
+                headers=Headers.from_bytes(head.headers),
+                url=target.redacted(),
+                method=plan.method,
+                body=exchange.body,
+                closer=self._noop,
+            )
+            self.log.info(
+                "http.response",
+                method=plan.method,
+                url=target.redacted(),
+                status=response.status_code,
+                mode=plan.mode,
+            )
+            yield response
+        except N58Error:
+            self.errors += 1
+            raise
+        finally:
+            cleanup = asyncio.ensure_future(self._finish(plan, exchange))
+            self._cleanups.add(cleanup)
+            cleanup.add_done_callback(self._cleanups.discard)
+            await asyncio.shield(cleanup)
+
+    async def request(self, method: str, url: str, **options: Any) -> Response:
+        """Send a request and return the :class:`Response` with its body read."""
+        async with self.stream(method, url, **options) as response:
+            await response.aread()
+        return response
+
+    @staticmethod
+    async def _noop() -> None:
+        return None
+
+    def _tls_for(self, url: ModuleURL, tls: TLSConfig | None) -> TLSConfig | None:
+        if url.family.source != "HTTPS":
+            return None
+        config = tls or self.tls
+        if config is None:
+            raise TLSConfigError(
+                "HTTPS needs a TLSConfig: TLSConfig(ca_cert='ca.pem') to verify the server "
+                "(the default), or TLSConfig.insecure() to skip verification"
+            )
+        config.commands()  # validate now, before anything is written
+        return config
+
+    async def _start(
+        self, plan: RequestPlan, tls: TLSConfig | None, raw: bool, timeouts: Timeouts
+    ) -> _Exchange:
+        family = plan.url.family
+        reused = await self._prepare(plan, tls, raw, timeouts)
+        decoder = HttpResponseDecoder(plan.connection, raw=raw)
+        stream = self.channel.open_stream(family.source, decoder, max_buffer=self.max_buffer)
+        action = family.action(
+            plan.mode,
+            length=len(plan.body) if plan.body is not None else None,
+            post_type=plan.post_type,
+            offset=plan.offset,
+            size=plan.size,
+        )
+        self.requests += 1
+        self.log.info("http.request", method=plan.method, url=plan.url.redacted(), mode=plan.mode)
+        try:
+            await self.channel.command(action, data=plan.body)
+        except CommandError as exc:
+            self.channel.close_stream(stream)
+            if not (reused and "FAILED" in exc.text.upper()):
+                raise
+            # The kept link had gone away unnoticed: set up a fresh one, once.
+            self.log.info("http.link_lost", url=plan.url.redacted())
+            self._links.pop(family.source, None)
+            await self._prepare(plan, tls, raw, timeouts)
+            stream = self.channel.open_stream(family.source, decoder, max_buffer=self.max_buffer)
+            try:
+                await self.channel.command(action, data=plan.body)
+            except N58Error:
+                self.channel.close_stream(stream)
+                raise
+        except BaseException:
+            self.channel.close_stream(stream)
+            raise
+        return _Exchange(plan, stream, decoder, timeouts)
+
+    async def _prepare(
+        self, plan: RequestPlan, tls: TLSConfig | None, raw: bool, timeouts: Timeouts
+    ) -> bool:
+        """Make the link ready; return True when a kept-alive link is reused."""
+        family = plan.url.family
+        command = self.channel.command
+        link = self._links.get(family.source)
+        if (
+            link is not None
+            and link.alive
+            and link.keepalive
+            and plan.keepalive
+            and link.origin == plan.url.origin
+            and (tls is None or tls == self._tls_applied)
+        ):
+            await command(family.para("url", plan.url.module_url))
+            return True
+        if link is not None:
+            await self._close_link(family, abort=False)
+        if tls is not None and tls != self._tls_applied:
+            await self._apply_tls(tls)
+        self._links[family.source] = _Link(plan.url.origin, plan.keepalive, alive=False)
+        await command(family.para("url", plan.url.module_url))
+        await command(family.para("port", plan.url.port))
+        await command(family.para("keepalive", 1 if plan.keepalive else 0))
+        await command(family.para("recvmode", 0 if raw else 1))
+        await command(family.setup(), timeout=timeouts.connect + self.channel.timeout_slack)
+        self._links[family.source].alive = True
+        return False
+
+    async def _apply_tls(self, tls: TLSConfig) -> None:
+        if not tls.verify:
+            self.log.warning("tls.verification_disabled")
+        self._tls_applied = None
+        try:
+            for line in tls.commands():
+                await self.channel.command(line)
+        except CommandError as exc:
+            raise TLSConfigError(f"the module refused a TLS setting: {exc}") from exc
+        self._tls_applied = tls
+
+    async def _finish(self, plan: RequestPlan, exchange: _Exchange | None) -> None:
+        family = plan.url.family
+        try:
+            if exchange is not None:
+                self.bytes_received += exchange.stream.bytes_received
+                keep = exchange.finished and plan.keepalive and exchange.decoder.reusable
+                link = self._links.get(family.source)
+                if keep and link is not None and link.alive:
+                    return
+                if not exchange.stream.finished:
+                    self.channel.close_stream(exchange.stream)
+                await self._close_link(family, abort=not exchange.finished)
+            elif family.source in self._links:
+                await self._close_link(family, abort=True)
+        except PortClosedError:
+            self._links.clear()
+        except N58Error as exc:
+            self.log.warning("http.close_failed", error=str(exc))
+            self._links.pop(family.source, None)
+        finally:
+            self._lock.release()
+
+    async def _close_link(self, family: CommandFamily, *, abort: bool) -> None:
+        link = self._links.pop(family.source, None)
+        if (
+            link is not None
+            and not link.alive
+            and not abort
+            and not self.channel.parser.in_raw_mode
+        ):
+            return  # the server closed it and the module said so: nothing to close
+        timeout = 10.0 if abort else None
+        await self.channel.command(family.close(), timeout=timeout)
+

@@ -1,0 +1,169 @@
+"""Turning a request into one ``AT+HTTPACTION``: which mode, which bytes after the prompt.
+
+GET, HEAD and POST with a body type the module knows use modes 0, 1 and 2, where the module
+writes the HTTP request itself. Every other method, and any request with headers of its own,
+goes as a custom packet (mode 99) whose bytes h11 writes. Either way an ``h11.Connection`` is
+primed with the request, so that the same object parses the response.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import h11
+
+from ..commands.http import MAX_BODY, POST_TYPES, ActionMode
+from ..errors import InvalidValue
+from ..wire import check_text
+from .headers import Headers, HeaderTypes
+from .url import ModuleURL
+
+__all__ = ["RequestPlan", "plan_request"]
+
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_USER_AGENT = "n58aio"
+
+
+@dataclass(slots=True)
+class RequestPlan:
+    """What to send for one request, and the h11 connection that will parse its answer."""
+
+    method: str
+    url: ModuleURL
+    mode: ActionMode
+    body: bytes | None
+    post_type: int | None
+    offset: int | None
+    size: int | None
+    keepalive: bool
+    connection: h11.Connection
+
+    @property
+    def idempotent(self) -> bool:
+        """GET, HEAD and ranged GET may be retried safely."""
+        return self.method in ("GET", "HEAD", "OPTIONS")
+
+
+def encode_body(
+    content: bytes | str | None, data: Mapping[str, Any] | None, json: Any
+) -> tuple[bytes | None, str | None]:
+    """Return the body bytes and the content type implied by ``data=`` or ``json=``."""
+    given = [x is not None for x in (content, data, json)]
+    if sum(given) > 1:
+        raise InvalidValue("pass only one of content=, data= and json=")
+    if json is not None:
+        return jsonlib.dumps(json, separators=(",", ":")).encode(), "application/json"
+    if data is not None:
+        return urlencode(data, doseq=True).encode(), "application/x-www-form-urlencoded"
+    if isinstance(content, str):
+        return content.encode(), None
+    return content, None
+
+
+def plan_request(
+    method: str,
+    url: ModuleURL,
+    *,
+    headers: HeaderTypes | None = None,
+    content: bytes | str | None = None,
+    data: Mapping[str, Any] | None = None,
+    json: Any = None,
+    offset: int | None = None,
+    size: int | None = None,
+    keepalive: bool = False,
+) -> RequestPlan:
+    """Validate a request and choose how to send it; nothing is written anywhere.
+
+    Raises :class:`~n58aio.errors.InvalidValue` for control bytes in the method, headers or
+    URL, a body or custom packet over the module's 2048 bytes, or a malformed range.
+    """
+    method = method.upper()
+    if not method or any(c not in _TOKEN for c in method):
+        raise InvalidValue(f"bad HTTP method {method!r}")
+    body, implied_type = encode_body(content, data, json)
+    extra = Headers(headers)
+    for name, value in extra.raw:
+        check_text(name, "header name")
+        check_text(value, f"header {name!r}")
+        if not name or any(c not in _TOKEN for c in name):
+            raise InvalidValue(f"bad header name {name!r}")
+    if (offset is None) != (size is None):
+        raise InvalidValue("a ranged GET needs both offset and size")
+    if offset is not None and size is not None and (offset < 0 or size < 1 or method != "GET"):
+        raise InvalidValue(f"bad range: {method} offset={offset} size={size}")
+    if body is not None and len(body) > MAX_BODY:
+        raise InvalidValue(
+            f"request body is {len(body)} bytes; the N58 sends at most {MAX_BODY} per request"
+        )
+    content_type = implied_type
+    custom = [(n, v) for n, v in extra.raw if n.lower() != "content-type"]
+    declared = extra.get_list("content-type")
+    if declared:
+        content_type = declared[-1]
+    if url.authorization is not None:
+        custom.append(("Authorization", url.authorization))
+
+    mode: ActionMode = 99
+    post_type: int | None = None
+    if not custom:
+        if method == "GET" and not body and not declared:
+            mode = 0
+        elif method == "HEAD" and not body and not declared and offset is None:
+            mode = 1
+        elif method == "POST" and body and offset is None:
+            mapped = POST_TYPES.get((content_type or "").split(";")[0].strip().lower())
+            if mapped is not None and (content_type or "").lower() == _canonical(content_type):
+                mode, post_type = 2, mapped
+
+    connection = h11.Connection(h11.CLIENT)
+    request_headers: list[tuple[str, str]] = [("Host", url.host_header)]
+    if mode == 99:
+        request_headers += [(n, v) for n, v in custom if n.lower() != "host"]
+        if not any(n.lower() == "user-agent" for n, _ in custom):
+            request_headers.append(("User-Agent", _USER_AGENT))
+        if offset is not None and size is not None:
+            request_headers.append(("Range", f"bytes={offset}-{offset + size - 1}"))
+    if content_type and body is not None:
+        request_headers.append(("Content-Type", content_type))
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        request_headers.append(("Content-Length", str(len(body or b""))))
+    if not keepalive:
+        request_headers.append(("Connection", "close"))
+    try:
+        head = connection.send(
+            h11.Request(method=method, target=url.target, headers=request_headers)
+        )
+        payload = connection.send(h11.Data(data=body)) if body else b""
+        connection.send(h11.EndOfMessage())
+    except h11.LocalProtocolError as exc:
+        raise InvalidValue(f"cannot form the request: {exc}") from exc
+    packet: bytes | None = None
+    if mode == 99:
+        packet = (head or b"") + (payload or b"")
+        if len(packet) > MAX_BODY:
+            raise InvalidValue(
+                f"request with its headers is {len(packet)} bytes; the N58 sends at most "
+                f"{MAX_BODY} bytes as a custom packet"
+            )
+    elif mode == 2:
+        packet = body
+    return RequestPlan(
+        method=method,
+        url=url,
+        mode=mode,
+        body=packet,
+        post_type=post_type,
+        offset=offset,
+        size=size,
+        keepalive=keepalive,
+        connection=connection,
+    )
+
+
+def _canonical(content_type: str | None) -> str:
+    """A content type the module writes itself has no parameters (``; charset=``)."""
+    return (content_type or "").split(";")[0].strip().lower()

@@ -1,0 +1,112 @@
+"""The :class:`Response` handed to callers: status, headers, and a streamed body."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from ..errors import HTTPStatusError
+from .headers import Headers
+
+__all__ = ["Response"]
+
+
+class Response:
+    """An HTTP response received through the modem.
+
+    The body streams: iterate :meth:`aiter_bytes` once, or :meth:`aread` it whole (then
+    :attr:`content`, :attr:`text` and :meth:`json` work).
+    """
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        reason: str,
+        http_version: str,
+        headers: Headers,
+        url: str,
+        method: str,
+        body: Callable[[], AsyncIterator[bytes]],
+        closer: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.http_version = http_version
+        self.headers = headers
+        self.url = url
+        self.method = method
+        self.num_bytes_downloaded = 0
+        self._body = body
+        self._closer = closer
+        self._content: bytes | None = None
+        self._consumed = False
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code} {self.reason}]>"
+
+    @property
+    def is_success(self) -> bool:
+        """True for 2xx."""
+        return 200 <= self.status_code < 300
+
+    @property
+    def is_error(self) -> bool:
+        """True for 4xx and 5xx."""
+        return self.status_code >= 400
+
+    def raise_for_status(self) -> Response:
+        """Raise :class:`~n58aio.errors.HTTPStatusError` for 4xx/5xx; return self otherwise."""
+        if self.is_error:
+            raise HTTPStatusError(self.status_code, self.reason, self.url)
+        return self
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Yield the body as it arrives, chunk by chunk (once)."""
+        if self._content is not None:
+            if self._content:
+                yield self._content
+            return
+        if self._consumed:
+            raise RuntimeError("the response body was already streamed")
+        self._consumed = True
+        async for chunk in self._body():
+            self.num_bytes_downloaded += len(chunk)
+            yield chunk
+
+    async def aread(self) -> bytes:
+        """Read the whole body and return it."""
+        if self._content is None:
+            parts = [chunk async for chunk in self.aiter_bytes()]
+            self._content = b"".join(parts)
+        return self._content
+
+    @property
+    def content(self) -> bytes:
+        """The body, after :meth:`aread`."""
+        if self._content is None:
+            raise RuntimeError("call await response.aread() first")
+        return self._content
+
+    @property
+    def encoding(self) -> str:
+        """The charset of Content-Type, utf-8 by default."""
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                return value.strip('"')
+        return "utf-8"
+
+    @property
+    def text(self) -> str:
+        """The body decoded with :attr:`encoding`."""
+        return self.content.decode(self.encoding, "replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return jsonlib.loads(self.content)
+
+    async def aclose(self) -> None:
+        """Stop receiving; the link is closed or left reusable."""
+        await self._closer()

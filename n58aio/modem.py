@@ -1,0 +1,204 @@
+"""The public :class:`Modem` object and :func:`open_modem`."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import structlog
+
+from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_port
+from .commands.link import LinkStatus
+from .http import HttpClient, RecvMode, Response, Timeouts, TLSConfig
+from .http.headers import HeaderTypes
+
+__all__ = ["Modem", "open_modem"]
+
+_counter = itertools.count(1)
+
+
+class Modem:
+    """One N58 modem behind a serial port.
+
+    Get one from :func:`open_modem`. Commands are queued and sent one at a time; reports are
+    delivered to :meth:`on_urc` callbacks and :meth:`urcs` iterators.
+    """
+
+    def __init__(
+        self,
+        channel: ModemChannel,
+        *,
+        url: str,
+        recvmode: RecvMode = 1,
+        keepalive: bool = False,
+        timeouts: Timeouts | None = None,
+        tls: TLSConfig | None = None,
+    ) -> None:
+        self.channel = channel
+        self.url = url
+        self.name = channel.name
+        self.log = channel.log
+        self.http = HttpClient(
+            channel, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
+        )
+
+    # ------------------------------------------------------------------ HTTP
+    async def attach(self, timeout: float = 60.0) -> LinkStatus:
+        """Bring the data link up (``AT+XIIC=1``) unless it already is; idempotent."""
+        return await self.http.attach(timeout)
+
+    async def link_status(self) -> LinkStatus:
+        """Query the data link (``AT+XIIC?``)."""
+        return await self.http.link_status()
+
+    def configure_tls(self, tls: TLSConfig) -> None:
+        """Set the TLS configuration used by HTTPS requests that do not pass their own."""
+        self.http.tls = tls
+
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: HeaderTypes | None = None,
+        content: bytes | str | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        offset: int | None = None,
+        size: int | None = None,
+        tls: TLSConfig | None = None,
+        keepalive: bool | None = None,
+        recvmode: RecvMode | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> AbstractAsyncContextManager[Response]:
+        """Send a request; ``async with`` gives the :class:`~n58aio.http.Response` while its
+        body streams (``async for chunk in response.aiter_bytes()``).
+
+        ``offset``/``size`` make a ranged GET. ``keepalive`` and ``recvmode`` override the
+        modem's defaults for this request; ``tls`` the HTTPS settings.
+        """
+        return self.http.stream(
+            method,
+            url,
+            headers=headers,
+            content=content,
+            data=data,
+            json=json,
+            offset=offset,
+            size=size,
+            tls=tls,
+            keepalive=keepalive,
+            recvmode=recvmode,
+            timeouts=timeouts,
+        )
+
+    async def request(self, method: str, url: str, **options: Any) -> Response:
+        """Send a request and return the :class:`~n58aio.http.Response` with its body read;
+        takes the same options as :meth:`stream`."""
+        return await self.http.request(method, url, **options)
+
+    async def get(self, url: str, **options: Any) -> Response:
+        """``request("GET", url, ...)``."""
+        return await self.http.request("GET", url, **options)
+
+    async def post(self, url: str, **options: Any) -> Response:
+        """``request("POST", url, ...)``."""
+        return await self.http.request("POST", url, **options)
+
+    # ------------------------------------------------------------------ AT
+
+    async def command(
+        self,
+        command: str,
+        timeout: float | None = None,
+        *,
+        data: bytes | None = None,
+        reply_prefix: str | None = None,
+        reply_match: Callable[[str], bool] | None = None,
+        max_reply_lines: int | None = None,
+    ) -> Reply:
+        """Send one AT command and return its :class:`~n58aio.channel.Reply`.
+
+        ``timeout`` defaults to the manual's value for the command. Raises
+        :class:`~n58aio.errors.CommandError` (``code`` holds the CME code),
+        :class:`~n58aio.errors.CommandTimeout` or :class:`~n58aio.errors.PortClosedError`.
+        """
+        return await self.channel.command(
+            command,
+            timeout=timeout,
+            data=data,
+            reply_prefix=reply_prefix,
+            reply_match=reply_match,
+            max_reply_lines=max_reply_lines,
+        )
+
+    def on_urc(self, prefix: str, callback: UrcCallback) -> Callable[[], None]:
+        """Call ``callback(line)`` for every report starting with ``prefix`` (empty: all).
+
+        Returns a function that unsubscribes. Coroutine functions are run as tasks.
+        """
+        return self.channel.on_urc(prefix, callback)
+
+    def urcs(self, prefix: str = "", maxlen: int = 1024) -> UrcSubscription:
+        """Async iterator over reports starting with ``prefix``; close it to unsubscribe."""
+        return self.channel.subscribe(prefix, maxlen)
+
+    async def resync(self) -> None:
+        """Force a resynchronisation with the modem (done automatically after timeouts)."""
+        await self.channel.resync()
+
+    @property
+    def closed(self) -> bool:
+        """True once the port is closed or gone."""
+        return self.channel.closed
+
+    async def aclose(self) -> None:
+        """Close the port."""
+        self.channel.close()
+
+    async def __aenter__(self) -> Modem:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+@asynccontextmanager
+async def open_modem(
+    url: str,
+    *,
+    name: str | None = None,
+    timeout_slack: float = 0.5,
+    recvmode: RecvMode = 1,
+    keepalive: bool = False,
+    timeouts: Timeouts | None = None,
+    tls: TLSConfig | None = None,
+    logger: structlog.typing.FilteringBoundLogger | None = None,
+    **serial_options: Any,
+) -> AsyncIterator[Modem]:
+    """Open the modem at ``url`` (a device path or a pyserial URL such as ``socket://h:p`` or
+    ``rfc2217://h:p``) and yield a :class:`Modem`; the port is closed on exit.
+
+    ``serial_options`` go to pyserial (``baudrate=115200`` by default). ``timeout_slack`` is
+    added to the manual's command timeouts for serial and scheduling latency. ``recvmode``,
+    ``keepalive``, ``timeouts`` and ``tls`` are the defaults of HTTP requests.
+    """
+    label = name or f"modem{next(_counter)}"
+    log = (logger or structlog.get_logger("n58aio")).bind(modem=label)
+    baudrate = int(serial_options.get("baudrate", 115200))
+    _, channel = await open_port(
+        url,
+        lambda: ModemChannel(name=label, log=log, baudrate=baudrate, timeout_slack=timeout_slack),
+        **serial_options,
+    )
+    await channel.wait_connected()
+    modem = Modem(
+        channel, url=url, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
+    )
+    log.info("modem.open", url=url)
+    try:
+        yield modem
+    finally:
+        await modem.aclose()

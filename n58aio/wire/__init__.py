@@ -1,0 +1,45 @@
+"""Sans-IO wire layer: the AT parser, its events and the command-line encoder."""
+
+from .commandline import MAX_COMMAND_LENGTH, check_text, encode_command, quote
+from .events import (
+    NEED_DATA,
+    Echo,
+    Event,
+    FinalResult,
+    InfoLine,
+    NeedData,
+    Payload,
+    Prompt,
+    RawData,
+    RawEnd,
+    RawStart,
+    Source,
+    Urc,
+    WireError,
+)
+from .parser import DEFAULT_MAX_LINE, DEFAULT_MAX_PAYLOAD, AtParser, command_name
+
+__all__ = [
+    "DEFAULT_MAX_LINE",
+    "DEFAULT_MAX_PAYLOAD",
+    "MAX_COMMAND_LENGTH",
+    "NEED_DATA",
+    "AtParser",
+    "Echo",
+    "Event",
+    "FinalResult",
+    "InfoLine",
+    "NeedData",
+    "Payload",
+    "Prompt",
+    "RawData",
+    "RawEnd",
+    "RawStart",
+    "Source",
+    "Urc",
+    "WireError",
+    "check_text",
+    "command_name",
+    "encode_command",
+    "quote",
+]

@@ -1,0 +1,530 @@
+"""The sans-IO AT parser: bytes in, events out.
+
+:class:`AtParser` knows nothing of I/O or asyncio. The caller hands it the bytes read from the
+port with :meth:`AtParser.receive_data` and pulls events with :meth:`AtParser.next_event`
+(or both at once with :meth:`AtParser.feed`), much like ``h11.Connection``. The caller tells the
+parser which command is in flight (:meth:`AtParser.begin_command`) so that it can tell the
+command's echo, reply lines and final result from unsolicited reports.
+
+Framing is by content only, never by timing: the same bytes give the same events in any split.
+Malformed input becomes a :class:`~n58aio.wire.events.WireError` event and the parser
+resynchronises at the next line; it never raises on input and its buffers are bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum, auto
+
+from .events import (
+    NEED_DATA,
+    Echo,
+    Event,
+    FinalResult,
+    InfoLine,
+    NeedData,
+    Payload,
+    Prompt,
+    RawData,
+    RawEnd,
+    RawStart,
+    Source,
+    Urc,
+    WireError,
+)
+
+__all__ = ["DEFAULT_MAX_LINE", "DEFAULT_MAX_PAYLOAD", "AtParser", "command_name"]
+
+DEFAULT_MAX_LINE = 8192
+"""Longest line kept (the echo of a 2048-byte URL fits with room to spare)."""
+
+DEFAULT_MAX_PAYLOAD = 1 << 20
+"""Largest ``+HTTPRECV`` chunk length accepted; anything larger is reported as malformed."""
+
+_TERMINATOR = re.compile(rb"[\r\n]")
+_RECV_MARKERS: tuple[tuple[bytes, Source], ...] = (
+    (b"+HTTPRECV:", "HTTP"),
+    (b"+HTTPSRECV:", "HTTPS"),
+)
+_RECV_HEADER_LIMIT = 24  # bytes allowed between "+HTTPRECV:" and the comma
+_CLOSE_MARKER = {
+    "HTTP": re.compile(rb"\r\n\+HTTPCLOSED?:"),
+    "HTTPS": re.compile(rb"\r\n\+HTTPSCLOSED?:"),
+}
+_CLOSE_MARKER_MAX = len(b"\r\n+HTTPSCLOSED:")
+_CLOSE_LINE_LIMIT = 128
+_PLUS_LINE = re.compile(r"^\+([A-Za-z0-9_]+)\s*:\s*(.*)$")
+_ERROR_CODE = re.compile(r"^\+(CME|CMS) ERROR\s*:\s*(.*)$")
+_FAILURE_VALUES = frozenset({"ERROR", "FAIL"})
+_HTTP_FAILURE_NAMES = frozenset({"HTTPSEND", "HTTPSSEND", "HTTPSETUP", "HTTPSSETUP"})
+_FINAL_IN_COMMAND = frozenset(
+    {"NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "OPERATION EXPIRED", "ABORTED"}
+)
+_BARE_URCS = frozenset({"+PBREADY", "GPRS DISCONNECTION", "RING", "RDY", "NO CARRIER"})
+_COMMAND_NAME = re.compile(r"^AT\s*\+\s*([A-Za-z0-9_]+)", re.IGNORECASE)
+
+
+def command_name(command: str) -> str | None:
+    """Return the extended command name of an AT command line (``AT+HTTPPARA=...`` gives
+    ``HTTPPARA``), or None for basic commands such as ``ATE0``."""
+    match = _COMMAND_NAME.match(command)
+    return match.group(1).upper() if match else None
+
+
+class _State(Enum):
+    LINE = auto()
+    SKIP_LINE = auto()
+    PAYLOAD = auto()
+    RAW = auto()
+    RAW_CLOSING = auto()
+    DATA_ECHO = auto()
+    AFTER_PAYLOAD = auto()
+
+
+@dataclass(slots=True)
+class _Command:
+    text: str
+    name: str | None
+    reply_name: str | None
+    reply_match: Callable[[str], bool] | None
+    max_reply_lines: int | None
+    prompt: bool
+    data: bytes | None
+    echo_seen: bool = False
+    prompted: bool = False
+    replies: int = 0
+    failure_names: frozenset[str] = field(default_factory=frozenset)
+
+
+class AtParser:
+    """Incremental parser of an N58 modem's output.
+
+    ``max_line`` bounds a text line, ``max_payload`` a ``+HTTPRECV`` chunk; beyond them input
+    is reported as malformed and skipped, so memory stays bounded whatever the modem sends.
+    """
+
+    def __init__(
+        self, *, max_line: int = DEFAULT_MAX_LINE, max_payload: int = DEFAULT_MAX_PAYLOAD
+    ) -> None:
+        self.max_line = max_line
+        self.max_payload = max_payload
+        self._buf = bytearray()
+        self._pos = 0
+        self._state = _State.LINE
+        self._command: _Command | None = None
+        # payload (receive mode 1)
+        self._source: Source = "HTTP"
+        self._remaining = 0
+        self._chunk = bytearray()
+        # raw mode (receive mode 0)
+        self._raw_tail = b""
+        self._raw_retract = 0
+        self._raw_marker = b""
+        self._rewindable = 0
+        # data echo after the prompt
+        self._echo_pos = 0
+        self._prompt_space = False
+
+    # ------------------------------------------------------------------ commands
+    @property
+    def command_in_flight(self) -> str | None:
+        """The command line the parser attributes replies to, if any."""
+        return self._command.text if self._command else None
+
+    @property
+    def in_raw_mode(self) -> bool:
+        """True while receive-mode-0 raw bytes are being passed through."""
+        return self._state in (_State.RAW, _State.RAW_CLOSING)
+
+    @property
+    def raw_source(self) -> Source | None:
+        """The family of the raw stream in progress, if any."""
+        return self._source if self.in_raw_mode else None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet turned into events."""
+        return len(self._buf) - self._pos + len(self._chunk)
+
+    def begin_command(
+        self,
+        command: str,
+        *,
+        reply_prefix: str | None = None,
+        reply_match: Callable[[str], bool] | None = None,
+        max_reply_lines: int | None = None,
+        prompt: bool = False,
+        data: bytes | None = None,
+    ) -> None:
+        """Declare the command about to be written, so replies are told from reports.
+
+        ``reply_prefix`` (default: ``+NAME`` of the command) marks the reply lines; other
+        ``+...:`` lines are reports. ``reply_match`` and ``max_reply_lines`` narrow it further
+        when a report shares the prefix (``+CREG``). ``prompt`` says the command waits for
+        ``>``; ``data`` are the bytes that will be sent after it (their echo is recognised).
+        """
+        name = command_name(command)
+        if reply_prefix is None:
+            reply_name = name
+        else:
+            reply_name = reply_prefix.lstrip("+").rstrip(":").strip().upper() or None
+        failure = {name} if name else set()
+        if name and "HTTP" in name:
+            failure |= _HTTP_FAILURE_NAMES
+        self._command = _Command(
+            text=command,
+            name=name,
+            reply_name=reply_name,
+            reply_match=reply_match,
+            max_reply_lines=max_reply_lines,
+            prompt=prompt or data is not None,
+            data=data,
+            failure_names=frozenset(failure),
+        )
+
+    def abandon_command(self) -> None:
+        """Forget the command in flight (timed out or cancelled); later replies are stray."""
+        self._command = None
+        if self._state is _State.DATA_ECHO:
+            self._state = _State.LINE
+
+    # ------------------------------------------------------------------ input
+    def receive_data(self, data: bytes) -> None:
+        """Append bytes read from the port."""
+        if self._pos:
+            if self._pos >= len(self._buf):
+                self._buf.clear()
+            else:
+                del self._buf[: self._pos]
+            self._pos = 0
+        self._rewindable = 0
+        self._buf += data
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Receive ``data`` and return every event it completes (convenience for tests).
+
+        Raw-mode consumers that must call :meth:`end_raw` should pull with :meth:`next_event`.
+        """
+        self.receive_data(data)
+        events: list[Event] = []
+        while True:
+            event = self.next_event()
+            if isinstance(event, NeedData):
+                return events
+            events.append(event)
+
+    def end_raw(self, leftover: int = 0) -> None:
+        """End receive mode 0: the response is complete.
+
+        Call right after the :class:`RawData` event that completed the response, with the
+        number of its trailing bytes that were not part of the response; they are parsed again
+        as ordinary modem output.
+        """
+        if self._state is not _State.RAW:
+            return
+        if leftover < 0 or leftover > self._rewindable:
+            raise ValueError(f"cannot hand back {leftover} bytes here")
+        self._pos -= leftover
+        self._rewindable = 0
+        self._raw_tail = b""
+        self._state = _State.LINE
+
+    # ------------------------------------------------------------------ events
+    def next_event(self) -> Event | NeedData:
+        """Return the next event, or :data:`NEED_DATA` when the buffer is exhausted."""
+        self._rewindable = 0
+        while True:
+            state = self._state
+            if state is _State.LINE:
+                event = self._line_event()
+            elif state is _State.PAYLOAD:
+                event = self._payload_event()
+            elif state is _State.RAW:
+                event = self._raw_event()
+            elif state is _State.RAW_CLOSING:
+                event = self._raw_closing_event()
+            elif state is _State.DATA_ECHO:
+                event = self._data_echo()
+            elif state is _State.AFTER_PAYLOAD:
+                event = self._after_payload()
+            else:
+                event = self._skip_line()
+            if event is not None:
+                return event
+
+    def _line_event(self) -> Event | NeedData | None:
+        buf = self._buf
+        end = len(buf)
+        pos = self._pos
+        while pos < end and buf[pos] in (0x0D, 0x0A):
+            pos += 1
+        self._pos = pos
+        if pos == end:
+            return NEED_DATA
+        first = buf[pos]
+        command = self._command
+        if first == 0x3E and command is not None and command.prompt and not command.prompted:
+            self._pos = pos + 1
+            command.prompted = True
+            if command.data and command.echo_seen:
+                self._state = _State.DATA_ECHO
+                self._echo_pos = 0
+                self._prompt_space = True
+            return Prompt()
+        if first == 0x2B:  # "+": maybe a payload header
+            header = self._recv_header(pos, end)
+            if header is not False:
+                assert header is not True
+                return header
+        match = _TERMINATOR.search(buf, pos)
+        if match is None:
+            if end - pos > self.max_line:
+                self._state = _State.SKIP_LINE
+                snippet = bytes(buf[pos : pos + 64])
+                self._pos = end
+                return WireError(f"line longer than {self.max_line} bytes", snippet)
+            return NEED_DATA
+        stop = match.start()
+        self._pos = stop
+        if stop - pos > self.max_line:
+            return WireError(f"line longer than {self.max_line} bytes", bytes(buf[pos : pos + 64]))
+        line = buf[pos:stop].decode("utf-8", "replace").strip()
+        if not line:
+            return None
+        return self._classify(line)
+
+    def _recv_header(self, pos: int, end: int) -> Event | NeedData | bool | None:
+        """Parse a ``+HTTP(S)RECV:`` header at ``pos``; False when the line is not one."""
+        buf = self._buf
+        for marker, source in _RECV_MARKERS:
+            size = len(marker)
+            if end - pos < size:
+                if marker.startswith(bytes(buf[pos:end])):
+                    return NEED_DATA
+                continue
+            if buf[pos : pos + size] != marker:
+                continue
+            start = pos + size
+            idx = start
+            limit = min(end, start + _RECV_HEADER_LIMIT)
+            while idx < limit and buf[idx] not in (0x2C, 0x0D, 0x0A):
+                idx += 1
+            if idx == limit:
+                if limit == end and end - start < _RECV_HEADER_LIMIT:
+                    return NEED_DATA
+                self._state = _State.SKIP_LINE
+                self._pos = start
+                return WireError("malformed payload header", bytes(buf[pos:limit]))
+            field_bytes = bytes(buf[start:idx]).strip()
+            if buf[idx] == 0x2C:  # "<len>,<data>"
+                if not field_bytes.isdigit():
+                    self._state = _State.SKIP_LINE
+                    self._pos = idx + 1
+                    return WireError("payload length is not a number", bytes(buf[pos : idx + 1]))
+                length = int(field_bytes)
+                if length > self.max_payload:
+                    self._state = _State.SKIP_LINE
+                    self._pos = idx + 1
+                    return WireError(
+                        f"payload length {length} exceeds {self.max_payload}",
+                        bytes(buf[pos : idx + 1]),
+                    )
+                self._pos = idx + 1
+                self._source = source
+                if length == 0:
+                    self._state = _State.AFTER_PAYLOAD
+                    return Payload(source, b"")
+                self._remaining = length
+                self._state = _State.PAYLOAD
+                return None
+            # A line end: a bare header starts receive mode 0.
+            if field_bytes:
+                self._pos = idx
+                return WireError("malformed payload header", bytes(buf[pos:idx]))
+            if buf[idx] == 0x0D:
+                if idx + 1 == end:
+                    return NEED_DATA  # is it CR or CR LF? wait for the next byte to know
+                idx += 2 if buf[idx + 1] == 0x0A else 1
+            else:
+                idx += 1
+            self._pos = idx
+            self._source = source
+            self._state = _State.RAW
+            self._raw_tail = b""
+            return RawStart(source)
+        return False
+
+    def _classify(self, line: str) -> Event:
+        command = self._command
+        if (
+            command is not None
+            and not command.echo_seen
+            and not command.replies
+            and (line == command.text or line[:2].upper() == "AT")
+        ):
+            command.echo_seen = True
+            return Echo(line)
+        if line == "OK":
+            return self._final(True, line, None)
+        if line == "ERROR":
+            return self._final(False, line, None)
+        coded = _ERROR_CODE.match(line)
+        if coded is not None:
+            value = coded.group(2).strip()
+            return self._final(False, line, int(value) if value.isdigit() else None)
+        if line in _BARE_URCS:
+            return Urc(line)
+        if command is None:
+            return Urc(line)
+        if line in _FINAL_IN_COMMAND:
+            return self._final(False, line, None)
+        plus = _PLUS_LINE.match(line)
+        if plus is None:
+            command.replies += 1
+            return InfoLine(line)
+        name = plus.group(1).upper()
+        value = plus.group(2).strip().upper()
+        if name in command.failure_names and (value in _FAILURE_VALUES or value.endswith("FAILED")):
+            return self._final(False, line, None)
+        if (
+            name == command.reply_name
+            and (command.max_reply_lines is None or command.replies < command.max_reply_lines)
+            and (command.reply_match is None or command.reply_match(line))
+        ):
+            command.replies += 1
+            return InfoLine(line)
+        return Urc(line)
+
+    def _final(self, ok: bool, text: str, code: int | None) -> FinalResult:
+        solicited = self._command is not None
+        self._command = None
+        return FinalResult(ok=ok, text=text, code=code, solicited=solicited)
+
+    def _payload_event(self) -> Event | NeedData | None:
+        buf = self._buf
+        pos = self._pos
+        available = len(buf) - pos
+        if available == 0:
+            return NEED_DATA
+        remaining = self._remaining
+        if not self._chunk and available >= remaining:
+            data = bytes(buf[pos : pos + remaining])
+            self._pos = pos + remaining
+            self._state = _State.AFTER_PAYLOAD
+            return Payload(self._source, data)
+        take = min(available, remaining)
+        self._chunk += buf[pos : pos + take]
+        self._pos = pos + take
+        self._remaining = remaining - take
+        if self._remaining:
+            return NEED_DATA
+        data = bytes(self._chunk)
+        self._chunk.clear()
+        self._state = _State.AFTER_PAYLOAD
+        return Payload(self._source, data)
+
+    def _after_payload(self) -> Event | NeedData | None:
+        # Whatever follows a chunk starts with CR or LF (its optional CRLF, or the next
+        # report's leading CRLF); anything else means the length did not match the data.
+        pos = self._pos
+        if pos == len(self._buf):
+            return NEED_DATA
+        if self._buf[pos] in (0x0D, 0x0A):
+            self._state = _State.LINE
+            return None
+        self._state = _State.SKIP_LINE
+        return WireError(
+            "payload not followed by a line end: length and data disagree",
+            bytes(self._buf[pos : pos + 32]),
+        )
+
+    def _raw_event(self) -> Event | NeedData | None:
+        buf = self._buf
+        pos = self._pos
+        end = len(buf)
+        if pos == end:
+            return NEED_DATA
+        marker = _CLOSE_MARKER[self._source]
+        tail = self._raw_tail
+        if tail:
+            probe = tail + bytes(buf[pos : pos + _CLOSE_MARKER_MAX - 1])
+            found = marker.search(probe)
+            if found is not None and found.start() < len(tail):
+                self._raw_retract = len(tail) - found.start()
+                self._raw_marker = found.group(0)
+                self._pos = pos + found.end() - len(tail)
+                self._raw_tail = b""
+                self._state = _State.RAW_CLOSING
+                return None
+        found = marker.search(buf, pos)
+        if found is not None:
+            if found.start() > pos:
+                data = bytes(buf[pos : found.start()])
+                self._pos = found.start()
+                self._raw_tail = b""
+                self._rewindable = len(data)
+                return RawData(self._source, data)
+            self._raw_retract = 0
+            self._raw_marker = found.group(0)
+            self._pos = found.end()
+            self._raw_tail = b""
+            self._state = _State.RAW_CLOSING
+            return None
+        data = bytes(buf[pos:end])
+        self._pos = end
+        keep = _CLOSE_MARKER_MAX - 1
+        self._raw_tail = (tail + data)[-keep:] if len(data) < keep else data[-keep:]
+        self._rewindable = len(data)
+        return RawData(self._source, data)
+
+    def _raw_closing_event(self) -> Event | NeedData | None:
+        buf = self._buf
+        pos = self._pos
+        match = _TERMINATOR.search(buf, pos, min(len(buf), pos + _CLOSE_LINE_LIMIT))
+        if match is None:
+            if len(buf) - pos < _CLOSE_LINE_LIMIT:
+                return NEED_DATA
+            stop = pos + _CLOSE_LINE_LIMIT
+        else:
+            stop = match.start()
+        rest = buf[pos:stop].decode("utf-8", "replace")
+        self._pos = stop
+        line = (self._raw_marker[2:].decode("ascii") + rest).strip()
+        self._state = _State.LINE
+        retract, self._raw_retract = self._raw_retract, 0
+        return RawEnd(self._source, line, retract)
+
+    def _data_echo(self) -> Event | NeedData | None:
+        command = self._command
+        expected = command.data if command is not None else None
+        if not expected:
+            self._state = _State.LINE
+            return None
+        buf = self._buf
+        pos = self._pos
+        end = len(buf)
+        if pos == end:
+            return NEED_DATA
+        index = self._echo_pos
+        if self._prompt_space and buf[pos] == 0x20 and expected[index] != 0x20:
+            pos += 1
+        self._prompt_space = False
+        while pos < end and index < len(expected) and buf[pos] == expected[index]:
+            pos += 1
+            index += 1
+        self._pos = pos
+        self._echo_pos = index
+        if index == len(expected) or pos < end:
+            self._state = _State.LINE  # echo complete, or no (more) echo: back to lines
+        return None
+
+    def _skip_line(self) -> Event | NeedData | None:
+        match = _TERMINATOR.search(self._buf, self._pos)
+        if match is None:
+            self._pos = len(self._buf)
+            return NEED_DATA
+        self._pos = match.start()
+        self._state = _State.LINE
+        return None

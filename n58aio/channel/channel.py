@@ -114,6 +114,8 @@ class ModemChannel(asyncio.Protocol):
         self.urcs = UrcRouter(self.log)
         self.wire_errors = 0
         self.dropped_payload_bytes = 0
+        self.bytes_written = 0
+        self.bytes_read = 0
         self._transport: asyncio.BaseTransport | None = None
         self._lock = asyncio.Lock()
         self._pending: _Pending | None = None
@@ -133,6 +135,7 @@ class ModemChannel(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser and route the events (the reader)."""
+        self.bytes_read += len(data)
         self.parser.receive_data(data)
         self._process()
 
@@ -321,6 +324,7 @@ class ModemChannel(asyncio.Protocol):
         transport = self._transport
         if transport is None or not isinstance(transport, asyncio.WriteTransport):
             raise PortClosedError(f"{self.name}: port is not open")
+        self.bytes_written += len(data)
         transport.write(data)
 
     def _check_open(self) -> None:

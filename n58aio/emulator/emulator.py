@@ -164,6 +164,11 @@ class Emulator:
         """Bytes written to the serial port so far."""
         return self._output.written if self._output is not None else 0
 
+    @property
+    def pending_output(self) -> int:
+        """Bytes queued for the serial port and not written yet (bounded by the relay)."""
+        return self._output.pending if self._output is not None else 0
+
     async def drain(self) -> None:
         """Wait until all queued output has been written to the port."""
         if self._output is not None:

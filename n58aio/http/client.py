@@ -387,4 +387,3 @@ class HttpClient:
             return  # the server closed it and the module said so: nothing to close
         timeout = 10.0 if abort else None
         await self.channel.command(family.close(), timeout=timeout)
-

@@ -45,9 +45,7 @@ async def test_unknown_and_garbage(emu_port: tuple[Emulator, Port]) -> None:
 async def test_commands_sent_together_are_queued(emu_port: tuple[Emulator, Port]) -> None:
     _, port = emu_port
     port.send(b"AT\rAT+CMEE?\rAT+NOPE\r")
-    await port.expect(
-        b"AT\r\r\nOK\r\nAT+CMEE?\r\r\n+CMEE: 1\r\n\r\nOK\r\nAT+NOPE\r\r\nERROR\r\n"
-    )
+    await port.expect(b"AT\r\r\nOK\r\nAT+CMEE?\r\r\n+CMEE: 1\r\n\r\nOK\r\nAT+NOPE\r\r\nERROR\r\n")
 
 
 async def test_identification(emu_port: tuple[Emulator, Port]) -> None:

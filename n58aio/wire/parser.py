@@ -126,6 +126,8 @@ class AtParser:
         # data echo after the prompt
         self._echo_pos = 0
         self._prompt_space = False
+        self.data_echo: bool | None = None
+        """Whether the module echoes data after the prompt: learned, None until seen."""
 
     # ------------------------------------------------------------------ commands
     @property
@@ -166,6 +168,8 @@ class AtParser:
         ``>``; ``data`` are the bytes that will be sent after it (their echo is recognised).
         """
         name = command_name(command)
+        if command[:3].upper() == "ATE" or command[:3].upper() == "ATZ":
+            self.data_echo = None  # the echo setting may change: learn the data echo again
         if reply_prefix is None:
             reply_name = name
         else:
@@ -268,7 +272,7 @@ class AtParser:
         if first == 0x3E and command is not None and command.prompt and not command.prompted:
             self._pos = pos + 1
             command.prompted = True
-            if command.data and command.echo_seen:
+            if command.data and command.echo_seen and self.data_echo is not False:
                 self._state = _State.DATA_ECHO
                 self._echo_pos = 0
                 self._prompt_space = True
@@ -375,6 +379,8 @@ class AtParser:
             value = coded.group(2).strip()
             return self._final(False, line, int(value) if value.isdigit() else None)
         if line in _BARE_URCS:
+            if line == "+PBREADY":
+                self.data_echo = None  # the module restarted
             return Urc(line)
         if command is None:
             return Urc(line)
@@ -497,27 +503,42 @@ class AtParser:
         return RawEnd(self._source, line, retract)
 
     def _data_echo(self) -> Event | NeedData | None:
+        # The module may or may not echo the data typed after ">" (readings differ). Match the
+        # bytes against the data without consuming them: a full match is the echo and is
+        # skipped; the first difference means no echo, and the bytes are parsed as lines.
         command = self._command
         expected = command.data if command is not None else None
         if not expected:
             self._state = _State.LINE
             return None
         buf = self._buf
-        pos = self._pos
         end = len(buf)
-        if pos == end:
+        if self._pos == end:
             return NEED_DATA
+        if self._prompt_space:
+            if buf[self._pos] == 0x20 and expected[0] != 0x20:
+                self._pos += 1  # "> " form of the prompt
+                if self._pos == end:
+                    return NEED_DATA
+            self._prompt_space = False
+        start = self._pos
         index = self._echo_pos
-        if self._prompt_space and buf[pos] == 0x20 and expected[index] != 0x20:
-            pos += 1
-        self._prompt_space = False
-        while pos < end and index < len(expected) and buf[pos] == expected[index]:
+        stop = min(end, start + len(expected))
+        pos = start + index
+        while pos < stop and buf[pos] == expected[index]:
             pos += 1
             index += 1
-        self._pos = pos
-        self._echo_pos = index
-        if index == len(expected) or pos < end:
-            self._state = _State.LINE  # echo complete, or no (more) echo: back to lines
+        if index == len(expected):
+            self._pos = start + index
+            self.data_echo = True
+            self._state = _State.LINE
+        elif pos < stop:
+            self.data_echo = False
+            self._state = _State.LINE
+        else:
+            self._echo_pos = index
+            return NEED_DATA
+        self._echo_pos = 0
         return None
 
     def _skip_line(self) -> Event | NeedData | None:

@@ -249,3 +249,33 @@ async def test_large_body_streams_with_bounded_memory(
     assert response.num_bytes_downloaded == size
     assert digest.hexdigest() == pattern_sha256(size)
     assert peak < 8_000_000, f"peak traced memory {peak} bytes"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"echo": False}, {"echo": True, "echo_body": False}, {"prompt": b"\r\n> "}],
+    ids=["echo-off", "no-body-echo", "prompt-space"],
+)
+async def test_post_under_each_echo_and_prompt_reading(
+    make_modem: ModemFactory, origin_server: OriginServer, config: dict[str, object]
+) -> None:
+    """Both readings of the manual work: body echoed or not, `>` with or without a space."""
+    _, modem = await make_modem(config=config)
+    body = b"\r\nOK\r\nAT+HTTPCLOSE\r\n" + bytes(range(256))
+    response = await modem.post(
+        origin_server.url("/echo"), content=body, headers={"Content-Type": "text/plain"}
+    )
+    assert response.json()["body_len"] == len(body)
+    assert origin_server.requests[-1].body == body
+    assert (await modem.command("AT")).final == "OK"
+
+
+async def test_url_length_limits_are_exact(
+    modem: n58aio.Modem, origin_server: OriginServer
+) -> None:
+    host = f"127.0.0.1:{origin_server.port}"
+    fits = "/bytes/3?" + "a" * (2048 - len("127.0.0.1/bytes/3?"))
+    response = await modem.get(f"http://{host}{fits}")
+    assert response.content == pattern_bytes(0, 3)
+    with pytest.raises(n58aio.InvalidValue, match="2048"):
+        await modem.get(f"http://{host}{fits}a")

@@ -3,6 +3,8 @@
 Open a modem with :func:`open_modem`; the rest of the public API hangs off :class:`Modem`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .channel import Reply, UrcSubscription
 from .commands.link import LinkStatus
 from .errors import (
@@ -21,7 +23,20 @@ from .errors import (
 from .http import Headers, Response, Timeouts, TLSConfig
 from .modem import Modem, open_modem
 
+if TYPE_CHECKING:
+    from .http.httpx_transport import ModemTransport
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # httpx is optional: import the transport only when asked for.
+    if name == "ModemTransport":
+        from .http.httpx_transport import ModemTransport
+
+        return ModemTransport
+    raise AttributeError(f"module 'n58aio' has no attribute {name!r}")
+
 
 __all__ = [
     "CommandError",
@@ -32,6 +47,7 @@ __all__ = [
     "LinkClosedError",
     "LinkStatus",
     "Modem",
+    "ModemTransport",
     "N58Error",
     "PortClosedError",
     "ProtocolError",

@@ -230,7 +230,7 @@ class HttpClient:
             response = Response(
                 status_code=head.status_code,
                 reason=head.reason.decode("latin-1"),
-                http_version=head.http_version.decode("ascii"),
+                http_version="HTTP/" + head.http_version.decode("ascii"),
                 headers=Headers.from_bytes(head.headers),
                 url=target.redacted(),
                 method=plan.method,

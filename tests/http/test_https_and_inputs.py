@@ -141,7 +141,7 @@ async def test_bad_requests_are_refused_before_the_port(
 ) -> None:
     written = modem.channel.bytes_written
     with pytest.raises(n58aio.InvalidValue) as caught:
-        await modem.request("POST", origin_server.url("/echo"), **options)  # type: ignore[arg-type]
+        await modem.request("POST", origin_server.url("/echo"), **options)
     assert modem.channel.bytes_written == written
     if "content" in options and len(options) == 1:
         assert "2048" in str(caught.value)

@@ -14,6 +14,7 @@ from .errors import (
     InvalidValue,
     LinkClosedError,
     N58Error,
+    NoModemAvailable,
     PortClosedError,
     ProtocolError,
     RequestTimeout,
@@ -22,6 +23,18 @@ from .errors import (
 )
 from .http import Headers, Response, Timeouts, TLSConfig
 from .modem import Modem, open_modem
+from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
+from .transfer import (
+    DownloadResult,
+    FileTransferResult,
+    IntegrityError,
+    ModuleGetResult,
+    ModuleGetStatus,
+    ModuleTransferError,
+    PDPNotActiveError,
+    Progress,
+    RangeMismatchError,
+)
 
 if TYPE_CHECKING:
     from .http.httpx_transport import ModemTransport
@@ -41,16 +54,30 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CommandError",
     "CommandTimeout",
+    "DownloadResult",
+    "FileTransferResult",
     "HTTPStatusError",
     "Headers",
+    "IntegrityError",
     "InvalidValue",
     "LinkClosedError",
     "LinkStatus",
     "Modem",
+    "ModemPool",
+    "ModemStats",
     "ModemTransport",
+    "ModuleGetResult",
+    "ModuleGetStatus",
+    "ModuleTransferError",
     "N58Error",
+    "NoModemAvailable",
+    "PDPNotActiveError",
+    "PoolDownloadResult",
+    "PoolStats",
     "PortClosedError",
+    "Progress",
     "ProtocolError",
+    "RangeMismatchError",
     "Reply",
     "RequestTimeout",
     "Response",

@@ -9,6 +9,7 @@ __all__ = [
     "InvalidValue",
     "LinkClosedError",
     "N58Error",
+    "NoModemAvailable",
     "PortClosedError",
     "ProtocolError",
     "RequestTimeout",
@@ -88,3 +89,7 @@ class TLSConfigError(N58Error):
 
 class TransferError(N58Error):
     """A download or module-side transfer failed (hash mismatch, failed report, short file)."""
+
+
+class NoModemAvailable(N58Error):
+    """A modem pool had no healthy modem free in time, or is closed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -13,6 +14,10 @@ from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_por
 from .commands.link import LinkStatus
 from .http import HttpClient, RecvMode, Response, Timeouts, TLSConfig
 from .http.headers import HeaderTypes
+from .transfer import module_files as _module_files
+from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
+from .transfer.download import download as _download
+from .transfer.module_files import FileTransferResult, ModuleGetResult, ModuleGetStatus
 
 __all__ = ["Modem", "open_modem"]
 
@@ -106,6 +111,97 @@ class Modem:
     async def post(self, url: str, **options: Any) -> Response:
         """``request("POST", url, ...)``."""
         return await self.http.request("POST", url, **options)
+
+    # ------------------------------------------------------------------ transfers
+    async def download(
+        self,
+        url: str,
+        path: str | os.PathLike[str],
+        *,
+        sha256: str | None = None,
+        md5: str | None = None,
+        range_size: int = DEFAULT_RANGE_SIZE,
+        progress: ProgressCallback | None = None,
+        retries: int = 8,
+        backoff: float = 0.5,
+        tls: TLSConfig | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> DownloadResult:
+        """Download ``url`` to the local file ``path`` as verified ranged GETs, surviving
+        faults and resuming an interrupted download; see :func:`n58aio.transfer.download`."""
+        return await _download(
+            self,
+            url,
+            path,
+            sha256=sha256,
+            md5=md5,
+            range_size=range_size,
+            progress=progress,
+            retries=retries,
+            backoff=backoff,
+            tls=tls,
+            timeouts=timeouts,
+        )
+
+    async def module_get(
+        self,
+        url: str,
+        *,
+        md5: str | None = None,
+        unzip: bool = True,
+        tls: TLSConfig | None = None,
+        timeout: float = 300.0,
+        unzip_grace: float = 2.0,
+    ) -> ModuleGetResult:
+        """Have the module download ``url`` into its own file system (``AT+HTTPGET``) and
+        wait for its reports; see :func:`n58aio.transfer.module_get`."""
+        return await _module_files.module_get(
+            self, url, md5=md5, unzip=unzip, tls=tls, timeout=timeout, unzip_grace=unzip_grace
+        )
+
+    async def module_get_status(self, https: bool = False) -> ModuleGetStatus:
+        """``AT+HTTPGETSTAT?`` / ``AT+HTTPSGETSTAT?``: state of the last module download."""
+        return await _module_files.module_get_status(self, https=https)
+
+    async def file_download(
+        self,
+        url: str,
+        offset: int,
+        size: int,
+        *,
+        tls: TLSConfig | None = None,
+        connect: bool = True,
+        timeout: float = 120.0,
+    ) -> FileTransferResult:
+        """GET a range of ``url`` into the module's file system (``AT+FILEHTTPACTION=0``);
+        see :func:`n58aio.transfer.file_download`."""
+        return await _module_files.file_download(
+            self, url, offset, size, tls=tls, connect=connect, timeout=timeout
+        )
+
+    async def file_upload(
+        self,
+        url: str,
+        filename: str,
+        length: int,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+        tls: TLSConfig | None = None,
+        connect: bool = True,
+        timeout: float = 120.0,
+    ) -> FileTransferResult:
+        """POST a file of the module's file system to ``url`` (``AT+FILEHTTPACTION=1``);
+        see :func:`n58aio.transfer.file_upload`."""
+        return await _module_files.file_upload(
+            self,
+            url,
+            filename,
+            length,
+            content_type=content_type,
+            tls=tls,
+            connect=connect,
+            timeout=timeout,
+        )
 
     # ------------------------------------------------------------------ AT
 

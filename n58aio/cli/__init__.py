@@ -13,7 +13,6 @@ from typing import Any
 __all__ = ["build_parser", "main"]
 
 
-
 def _add_emulate(subparsers: argparse._SubParsersAction[Any]) -> None:
     from ..emulator import cli as emulator_cli
 

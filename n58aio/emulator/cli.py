@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from pathlib import Path
+
+import structlog
 
 from .config import EmulatorConfig
 from .emulator import Emulator
@@ -68,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency", type=_seconds, default=0.0, metavar="S")
     parser.add_argument("--no-echo", action="store_true", help="start with echo off (ATE0)")
     parser.add_argument("--pdp-up", action="store_true", help="start with the data link up")
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        help="log level of the messages written to stderr (default: info)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
@@ -107,8 +116,19 @@ async def serve(config: EmulatorConfig) -> None:
             loop.remove_signal_handler(sig)
 
 
+def _setup_logging(level: str) -> None:
+    """Send log lines to stderr (stdout carries the URL), unless the host set structlog up."""
+    if structlog.is_configured():
+        return
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    """Entry point of ``n58aio emulate``."""
+    """Entry point of ``n58aio emulate`` (a process of its own: it sets structlog up)."""
+    _setup_logging(args.log_level)
     try:
         config = config_from_args(args)
     except ValueError as exc:

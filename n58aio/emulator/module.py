@@ -203,7 +203,11 @@ class Module:
             self._idle.set()
 
     async def _wait_idle(self) -> None:
-        """Return at a point where no command is being handled (no await after it!)."""
+        """Wait until no command is being handled.
+
+        Callers must queue their output right after this returns, without awaiting anything
+        in between, or a new command could start first.
+        """
         while self._busy:
             await self._idle.wait()
 
@@ -265,7 +269,11 @@ class Module:
         if handler is None:
             self._error()
             return
-        await handler(command)
+        try:
+            await handler(command)
+        except Exception as exc:  # a bug must not kill the module: answer and go on
+            self.log.exception("command failed", command=command.name, error=repr(exc))
+            self._error()
 
     async def _read_data(self, length: int) -> bytes | None:
         """Prompt, then take exactly ``length`` raw bytes (None after the data-phase timeout)."""
@@ -567,7 +575,7 @@ class Module:
         if mode == 99:
             request = body
         else:
-            method = ("GET", "HEAD", "POST")[mode] if mode is not None else "GET"
+            method = {0: "GET", 1: "HEAD", 2: "POST"}[mode or 0]
             request = self._request_head(svc, target, method, rng, ctype, len(body)) + body
         if link.killed or link.writer.transport.is_closing() or svc.link is not link:
             self._reply(framing.line(f"+{svc.tag}SEND: ERROR"))

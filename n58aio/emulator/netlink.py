@@ -29,6 +29,8 @@ _MIN_VERSION = {
     3: ssl.TLSVersion.TLSv1_2,
 }
 USER_AGENT = "N58-emulator"
+SOCKET_RCVBUF = 65536
+READER_LIMIT = 65536
 
 
 class NetError(Exception):
@@ -91,21 +93,45 @@ async def open_connection(
     ssl_context: ssl.SSLContext | None,
     timeout: float,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Resolve and connect (TLS with SNI = URL host when ``ssl_context`` is given)."""
+    """Resolve and connect (TLS with SNI = URL host when ``ssl_context`` is given).
+
+    The socket gets a small fixed receive buffer (like a module's TCP window) so that a client
+    not reading the serial port soon holds the server back.
+    """
     address = await resolve(target.host, overrides)
+    loop = asyncio.get_running_loop()
+    sock: socket.socket | None = None
     try:
         async with asyncio.timeout(timeout):
-            return await asyncio.open_connection(
-                address,
-                target.port,
+            infos = await loop.getaddrinfo(address, target.port, type=socket.SOCK_STREAM)
+            error: Exception = NetError(f"no address for {target.host}")
+            for family, kind, proto, _, sockaddr in infos:
+                sock = socket.socket(family, kind, proto)
+                try:
+                    sock.setblocking(False)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_RCVBUF)
+                    await loop.sock_connect(sock, sockaddr)
+                    break
+                except OSError as exc:
+                    sock.close()
+                    sock, error = None, exc
+            if sock is None:
+                raise error
+            reader, writer = await asyncio.open_connection(
+                sock=sock,
                 ssl=ssl_context,
                 server_hostname=target.host if ssl_context is not None else None,
-                limit=2**17,
+                limit=READER_LIMIT,
             )
+            sock = None
+            return reader, writer
     except TimeoutError as exc:
         raise NetError(f"connect to {target.host}:{target.port} timed out") from exc
     except (OSError, ssl.SSLError, ssl.CertificateError) as exc:
         raise NetError(f"connect to {target.host}:{target.port} failed: {exc}") from exc
+    finally:
+        if sock is not None:
+            sock.close()
 
 
 @dataclass(frozen=True)

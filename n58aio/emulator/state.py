@@ -52,7 +52,7 @@ class Target:
     @property
     def basename(self) -> str:
         """Last segment of the URL path without query (may be empty)."""
-        return self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] if self.path else ""
+        return self.path.split("?", 1)[0].rsplit("/", 1)[-1]
 
 
 def parse_url(url: str, port: int | None, tls: bool) -> Target:
@@ -175,13 +175,6 @@ class Service:
         if self.params.url is None:
             raise ValueError("url not set")
         return parse_url(self.params.url, self.params.port, self.tls)
-
-    def reset(self) -> None:
-        """Forget parameters and download state (links are handled by the module)."""
-        self.params = HttpParams()
-        self.link = None
-        self.get_state = 0
-        self.get_err = None
 
 
 @dataclass

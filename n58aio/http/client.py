@@ -21,7 +21,7 @@ import anyio
 import h11
 
 from ..channel import ModemChannel, PayloadStream
-from ..commands.http import CommandFamily
+from ..commands.http import HTTP, HTTPS, CommandFamily
 from ..commands.link import LinkStatus, parse_xiic
 from ..errors import (
     CommandError,
@@ -181,6 +181,33 @@ class HttpClient:
             if time.monotonic() >= deadline:
                 raise RequestTimeout("attach", timeout)
             await asyncio.sleep(poll_interval)
+
+    # ------------------------------------------------------------------ module-side commands
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold the request lock while sending other commands of the HTTP/HTTPS families
+        (module-side downloads and file transfers): no request runs meanwhile.
+
+        Links kept open for reuse are closed first, since such commands overwrite the
+        parameters they were set up with.
+        """
+        async with self._lock:
+            for source in list(self._links):
+                try:
+                    await self._close_link(HTTPS if source == "HTTPS" else HTTP, abort=False)
+                except PortClosedError:
+                    self._links.clear()
+                    raise
+                except N58Error as exc:
+                    self.log.warning("http.close_failed", error=str(exc))
+                    self._links.pop(source, None)
+            yield
+
+    async def apply_tls(self, tls: TLSConfig) -> None:
+        """Send ``AT+HTTPSCFG`` for ``tls`` unless it is already in effect (inside
+        :meth:`exclusive`; requests do this themselves)."""
+        if tls != self._tls_applied:
+            await self._apply_tls(tls)
 
     # ------------------------------------------------------------------ requests
     @asynccontextmanager

@@ -286,14 +286,16 @@ class AtParser:
         if match is None:
             if end - pos > self.max_line:
                 self._state = _State.SKIP_LINE
-                snippet = bytes(buf[pos : pos + 64])
+                snippet = bytes(buf[pos : pos + min(64, self.max_line + 1)])
                 self._pos = end
                 return WireError(f"line longer than {self.max_line} bytes", snippet)
             return NEED_DATA
         stop = match.start()
         self._pos = stop
         if stop - pos > self.max_line:
-            return WireError(f"line longer than {self.max_line} bytes", bytes(buf[pos : pos + 64]))
+            # the same snippet as above, so the event does not depend on how reads were split
+            snippet = bytes(buf[pos : pos + min(64, self.max_line + 1)])
+            return WireError(f"line longer than {self.max_line} bytes", snippet)
         line = buf[pos:stop].decode("utf-8", "replace").strip()
         if not line:
             return None
@@ -443,7 +445,7 @@ class AtParser:
         self._state = _State.SKIP_LINE
         return WireError(
             "payload not followed by a line end: length and data disagree",
-            bytes(self._buf[pos : pos + 32]),
+            bytes(self._buf[pos : pos + 1]),  # only the byte known in every split of the input
         )
 
     def _raw_event(self) -> Event | NeedData | None:
@@ -516,11 +518,19 @@ class AtParser:
         if self._pos == end:
             return NEED_DATA
         if self._prompt_space:
-            if buf[self._pos] == 0x20 and expected[0] != 0x20:
-                self._pos += 1  # "> " form of the prompt
-                if self._pos == end:
-                    return NEED_DATA
+            if buf[self._pos] == 0x20:
+                # The space of the "> " prompt, or the echo of data starting with spaces? The
+                # prompt's when one more space comes than the data starts with.
+                lead = len(expected) - len(expected.lstrip(b" "))
+                window = bytes(buf[self._pos : self._pos + lead + 1])
+                spaces = len(window) - len(window.lstrip(b" "))
+                if spaces == len(window) and spaces <= lead:
+                    return NEED_DATA  # only spaces so far: cannot tell yet
+                if spaces > lead:
+                    self._pos += 1  # "> " form of the prompt
             self._prompt_space = False
+            if self._pos == end:
+                return NEED_DATA
         start = self._pos
         index = self._echo_pos
         stop = min(end, start + len(expected))

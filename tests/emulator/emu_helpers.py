@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -154,6 +155,7 @@ class Origin:
         self.finished = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         if ssl_context is not None:
             ssl_context.sni_callback = self._sni
 
@@ -172,9 +174,12 @@ class Origin:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in list(self._writers):
+            writer.transport.abort()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=2)
+            for task in pending:
+                task.cancel()
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -198,9 +203,13 @@ class Origin:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self._writers.add(writer)
         self.connections += 1
         cid = self.connections
         raw = self.raw.setdefault(cid, bytearray())
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
         conn = h11.Connection(our_role=h11.SERVER)
         request: Request | None = None
         try:
@@ -236,12 +245,21 @@ class Origin:
                     request = None
                 elif isinstance(event, h11.ConnectionClosed):
                     break
-        except (h11.ProtocolError, ConnectionError, ssl.SSLError) as exc:
+        except (h11.ProtocolError, OSError) as exc:
             self.errors.append(repr(exc))
         finally:
             self.closed_connections += 1
+            self._finished.set()
             writer.close()
             self._tasks.discard(task)
+            self._writers.discard(writer)
+
+    async def all_closed(self) -> None:
+        """Wait until every accepted connection has been closed."""
+        async with asyncio.timeout(TIMEOUT):
+            while self.closed_connections < self.connections:
+                self._finished.clear()
+                await self._finished.wait()
 
     async def response(self, index: int) -> bytes:
         """The bytes of response ``index`` once completely sent."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from emu_fixtures import *  # noqa: F403  (fixtures)
 from emu_helpers import ERROR, OK, EmuFactory, Port
 
 from n58aio.emulator import Emulator

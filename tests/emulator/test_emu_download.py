@@ -6,6 +6,7 @@ import hashlib
 import io
 import zipfile
 
+from emu_fixtures import *  # noqa: F403  (fixtures)
 from emu_helpers import (
     ERROR,
     OK,
@@ -105,11 +106,11 @@ async def test_manual_9_16_httpsget(
     emu_port: tuple[Emulator, Port], make_origin: OriginFactory, tls: TLSMaterial
 ) -> None:
     emu, port = emu_port
-    tls_origin = await make_origin(tls.server_context())
-    tls_origin.route("/icbc/perbank/index.jsp", Reply(200, body=b"secure page"))
+    secure_origin = await make_origin(tls.server_context())
+    secure_origin.route("/icbc/perbank/index.jsp", Reply(200, body=b"secure page"))
     await port.cmd(b'AT+HTTPSCFG="authmode",1', OK)
     await port.cmd(b'AT+HTTPSCFG="cacert","ca.pem"', OK)
-    await set_url(port, tls_origin, b"index.jsp", b"HTTPS")
+    await set_url(port, secure_origin, b"index.jsp", b"HTTPS")
     md5 = hashlib.md5(b"secure page").hexdigest().encode()
     await port.cmd(b"AT+HTTPSGET=0,0," + md5, OK)
     await port.expect(b"\r\n+HTTPSGETRPT: 10\r\n\r\n+HTTPSGETRPT: 30\r\n")
@@ -189,10 +190,10 @@ async def test_manual_9_20_filehttpsaction(
     emu_port: tuple[Emulator, Port], make_origin: OriginFactory, tls: TLSMaterial
 ) -> None:
     emu, port = emu_port
-    tls_origin = await make_origin(tls.server_context())
-    tls_origin.route("/icbc/perbank/f.bin", Reply(200, body=pattern(3000)))
-    await set_url(port, tls_origin, b"f.bin", b"HTTPS")
+    secure_origin = await make_origin(tls.server_context())
+    secure_origin.route("/icbc/perbank/f.bin", Reply(200, body=pattern(3000)))
+    await set_url(port, secure_origin, b"f.bin", b"HTTPS")
     await port.cmd(b"AT+FILEHTTPSACTION=0,0,1000", OK)
     await port.expect(b"\r\n+FILEHTTPSTAT: 0,1,1000\r\n")
     assert (emu.fs_root / "f.bin").read_bytes() == pattern(3000)[:1000]
-    assert tls_origin.sni == ["mybank.icbc.com.cn"]
+    assert secure_origin.sni == ["mybank.icbc.com.cn"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import serial
+from emu_fixtures import *  # noqa: F403  (fixtures)
 from emu_helpers import OK, PBREADY, EmuFactory, Origin, Port, Reply, pattern
 
 from n58aio.emulator import Emulator
@@ -51,6 +53,7 @@ async def test_close_link_at_body_offset(make_emu: EmuFactory, origin: Origin) -
     payload, lengths, rest = await port.recv_reports()
     assert rest == CLOSED
     assert len(payload) == 12345
+    assert max(lengths) <= 1460  # the default chunk size
     assert payload == bytes(origin.sent[0][:12345])
     await port.quiet(0.2)
     await port.cmd(b"AT+HTTPACTION=0", b"\r\n+HTTPACTION: SOCKET ID OPEN FAILED\r\n")
@@ -117,14 +120,21 @@ async def test_drop_port(emu_port: tuple[Emulator, Port]) -> None:
     except (OSError, serial.SerialException):
         data = b""
     assert data == b""
-    try:
-        again = serial.Serial(device, 115200, timeout=0.2)
-    except (OSError, serial.SerialException):
-        pass
-    else:
-        again.write(b"AT\r")
-        assert again.read(10) == b""
-        again.close()
+    with pytest.raises((OSError, serial.SerialException)):
+        serial.Serial(device, 115200, timeout=0.2)
+
+
+async def test_send_error_when_link_dropped_during_prompt(
+    emu_port: tuple[Emulator, Port], origin: Origin
+) -> None:
+    emu, port = emu_port
+    await get_link(port, origin, b"/")
+    await port.cmd(b"AT+HTTPACTION=2,4", b"\r\n>")
+    assert emu.faults.close_link("http")
+    port.send(b"data")
+    await port.expect(b"data\r\n+HTTPSEND: ERROR\r\n" + CLOSED)
+    await port.cmd(b"AT+HTTPACTION=0", b"\r\n+HTTPACTION: SOCKET ID OPEN FAILED\r\n")
+    assert origin.requests == []
 
 
 async def test_inject_at_safe_point(emu_port: tuple[Emulator, Port], origin: Origin) -> None:
@@ -169,15 +179,15 @@ async def test_data_phase_timeout(make_emu: EmuFactory, origin: Origin) -> None:
 
 
 async def test_backpressure_bounds_relay(make_emu: EmuFactory, origin: Origin) -> None:
-    emu, port = await make_emu(pdp_up=True, relay_buffer=16384, chunk_size=1024)
-    body = pattern(2_000_000)
+    emu, port = await make_emu(pdp_up=True, relay_buffer=16384, chunk_size=4096)
+    body = pattern(4_000_000)
     origin.route(
         "/huge", Reply(200, chunks=[body[i : i + 65536] for i in range(0, len(body), 65536)])
     )
     await get_link(port, origin, b"/huge")
     await port.cmd(b"AT+HTTPACTION=0", OK)
     await asyncio.sleep(0.5)  # the client does not read
-    assert emu.pending_output <= 16384 + 1024 + 64
+    assert emu.pending_output <= 16384 + 4096 + 64
     assert len(origin.sent[0]) < len(body)  # the server is held back too
     payload, _, rest = await port.recv_reports()
     assert rest == CLOSED

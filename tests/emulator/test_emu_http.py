@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from emu_fixtures import *  # noqa: F403  (fixtures)
 from emu_helpers import ERROR, OK, EmuFactory, Origin, Port, Reply, Request, pattern
 
 from n58aio.emulator import Emulator

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from emu_fixtures import *  # noqa: F403  (fixtures)
 from emu_helpers import (
     ERROR,
     OK,
-    EmuFactory,
     Origin,
     OriginFactory,
     Port,
@@ -22,7 +22,7 @@ LQ, RQ = "\u201c".encode(), "\u201d".encode()
 
 
 @pytest.fixture
-async def tls_origin(make_origin: OriginFactory, tls: TLSMaterial) -> Origin:
+async def secure_origin(make_origin: OriginFactory, tls: TLSMaterial) -> Origin:
     return await make_origin(tls.server_context())
 
 
@@ -62,61 +62,61 @@ async def test_manual_9_10_httpscfg(emu_port: tuple[Emulator, Port]) -> None:
 
 
 async def test_manual_9_13_get_authmode0(
-    emu_port: tuple[Emulator, Port], tls_origin: Origin
+    emu_port: tuple[Emulator, Port], secure_origin: Origin
 ) -> None:
     _, port = emu_port
     headers = [("Server", "QUALCOMM"), ("Content-Type", "text/html; charset=ISO-8859-1")]
-    tls_origin.route("/login/", Reply(200, headers, pattern(7630)))
+    secure_origin.route("/login/", Reply(200, headers, pattern(7630)))
     await port.cmd(b"AT+HTTPSPARA=url,support.cdmatech.com/login/", OK)
     await port.cmd(b"AT+HTTPSPARA=port,443", OK)
-    await port.cmd(b"AT+HTTPSPARA=port,%d" % tls_origin.port, OK)
+    await port.cmd(b"AT+HTTPSPARA=port,%d" % secure_origin.port, OK)
     await port.cmd(b"AT+HTTPSSETUP", OK)
     await port.cmd(b"AT+HTTPSACTION=0", OK)
-    await port.expect(b"\r\n+HTTPSRECV:\r\n" + await tls_origin.response(0) + CLOSED)
-    assert tls_origin.sni == ["support.cdmatech.com"]
-    request = tls_origin.requests[0]
-    assert request.headers["host"] == f"support.cdmatech.com:{tls_origin.port}"
+    await port.expect(b"\r\n+HTTPSRECV:\r\n" + await secure_origin.response(0) + CLOSED)
+    assert secure_origin.sni == ["support.cdmatech.com"]
+    request = secure_origin.requests[0]
+    assert request.headers["host"] == f"support.cdmatech.com:{secure_origin.port}"
     await port.cmd(b"AT+HTTPSACTION=0", b"\r\n+HTTPSACTION: SOCKET ID OPEN FAILED\r\n")
 
 
-async def test_manual_9_13_head(emu_port: tuple[Emulator, Port], tls_origin: Origin) -> None:
+async def test_manual_9_13_head(emu_port: tuple[Emulator, Port], secure_origin: Origin) -> None:
     _, port = emu_port
-    tls_origin.route("/login/", Reply(200, [("Server", "QUALCOMM"), ("Content-Length", "0")]))
-    await https_setup(port, tls_origin, b"support.cdmatech.com/login/")
+    secure_origin.route("/login/", Reply(200, [("Server", "QUALCOMM"), ("Content-Length", "0")]))
+    await https_setup(port, secure_origin, b"support.cdmatech.com/login/")
     await port.cmd(b"AT+HTTPSACTION=1", OK)
-    await port.expect(b"\r\n+HTTPSRECV:\r\n" + await tls_origin.response(0) + CLOSED)
-    assert tls_origin.requests[0].method == "HEAD"
+    await port.expect(b"\r\n+HTTPSRECV:\r\n" + await secure_origin.response(0) + CLOSED)
+    assert secure_origin.requests[0].method == "HEAD"
 
 
 async def test_manual_9_13_custom_packet(
-    emu_port: tuple[Emulator, Port], tls_origin: Origin
+    emu_port: tuple[Emulator, Port], secure_origin: Origin
 ) -> None:
     _, port = emu_port
-    tls_origin.route("/icbc/perbank/index.jsp", Reply(200, body=b"<html>icbc</html>"))
+    secure_origin.route("/icbc/perbank/index.jsp", Reply(200, body=b"<html>icbc</html>"))
     packet = (
         b"POST /icbc/perbank/index.jsp HTTP/1.1\r\nConnection: close\r\n"
         b"Host: mybank.icbc.com.cn\r\nContent-Length: 10\r\n"
         b"Content-Type: application/x-www-form-urlencoded\r\n\r\n0123456789"
     )
-    await https_setup(port, tls_origin, b"mybank.icbc.com.cn/icbc/perbank/index.jsp")
+    await https_setup(port, secure_origin, b"mybank.icbc.com.cn/icbc/perbank/index.jsp")
     await port.cmd(b"AT+HTTPSACTION=99,%d" % len(packet), b"\r\n>")
     port.send(packet)
     await port.expect(packet + OK)
-    await port.expect(b"\r\n+HTTPSRECV:\r\n" + await tls_origin.response(0) + CLOSED)
-    assert bytes(tls_origin.raw[1]) == packet
+    await port.expect(b"\r\n+HTTPSRECV:\r\n" + await secure_origin.response(0) + CLOSED)
+    assert bytes(secure_origin.raw[1]) == packet
 
 
 async def test_https_recvmode1_and_close(
-    emu_port: tuple[Emulator, Port], tls_origin: Origin
+    emu_port: tuple[Emulator, Port], secure_origin: Origin
 ) -> None:
     _, port = emu_port
-    tls_origin.route("/", Reply(200, body=pattern(4000), close=False))
+    secure_origin.route("/", Reply(200, body=pattern(4000), close=False))
     await port.cmd(b"AT+HTTPSPARA=recvmode,1", OK)
     await port.cmd(b"AT+HTTPSPARA=keepalive,1", OK)
-    await https_setup(port, tls_origin, b"https://www.alipay.com")
+    await https_setup(port, secure_origin, b"https://www.alipay.com")
     await port.cmd(b"AT+HTTPSACTION=0", OK)
     payload = b""
-    sent = await tls_origin.response(0)
+    sent = await secure_origin.response(0)
     while len(payload) < len(sent):
         await port.expect(b"\r\n+HTTPSRECV: ")
         length = int((await port.read_until(b",")).rstrip(b","))
@@ -129,12 +129,12 @@ async def test_https_recvmode1_and_close(
 
 
 async def test_authmode1_verifies_server(
-    emu_port: tuple[Emulator, Port], tls_origin: Origin
+    emu_port: tuple[Emulator, Port], secure_origin: Origin
 ) -> None:
     _, port = emu_port
-    tls_origin.route("/", Reply(200, body=b"verified"))
+    secure_origin.route("/", Reply(200, body=b"verified"))
     await port.cmd(b'AT+HTTPSCFG="authmode",1', OK)
-    await https_setup(port, tls_origin, b"support.cdmatech.com/", ERROR)  # no cacert set
+    await https_setup(port, secure_origin, b"support.cdmatech.com/", ERROR)  # no cacert set
     await port.cmd(b'AT+HTTPSCFG="cacert","missing.pem"', OK)
     await port.cmd(b"AT+HTTPSSETUP", ERROR)
     await port.cmd(b'AT+HTTPSCFG="cacert","bad-ca.pem"', OK)
@@ -142,17 +142,19 @@ async def test_authmode1_verifies_server(
     await port.cmd(b'AT+HTTPSCFG="cacert","ca.pem"', OK)
     await port.cmd(b"AT+HTTPSSETUP", OK)
     await port.cmd(b"AT+HTTPSACTION=0", OK)
-    await port.expect(b"\r\n+HTTPSRECV:\r\n" + await tls_origin.response(0) + CLOSED)
+    await port.expect(b"\r\n+HTTPSRECV:\r\n" + await secure_origin.response(0) + CLOSED)
     # Host name checked: the certificate does not name www.neoway.com.cn.
-    await https_setup(port, tls_origin, b"www.neoway.com.cn/", ERROR)
+    await https_setup(port, secure_origin, b"www.neoway.com.cn/", ERROR)
     await port.cmd(b'AT+HTTPSCFG="authmode",0', OK)
     await port.cmd(b"AT+HTTPSSETUP", OK)
 
 
-async def test_sslversion0_unsupported(emu_port: tuple[Emulator, Port], tls_origin: Origin) -> None:
+async def test_sslversion0_unsupported(
+    emu_port: tuple[Emulator, Port], secure_origin: Origin
+) -> None:
     _, port = emu_port
     await port.cmd(b'AT+HTTPSCFG="sslversion",0', OK)
-    await https_setup(port, tls_origin, b"support.cdmatech.com/", ERROR)
+    await https_setup(port, secure_origin, b"support.cdmatech.com/", ERROR)
     await port.cmd(b'AT+HTTPSCFG="sslversion",1', OK)
     await port.cmd(b"AT+HTTPSSETUP", OK)
 
@@ -198,3 +200,18 @@ async def test_no_client_certificate_rejected(
     seen = await port.read_until(CLOSED)
     assert b"+HTTPSRECV" not in seen
     assert mtls.requests == []
+
+
+async def test_manual_9_11_httpspara(
+    emu_port: tuple[Emulator, Port], secure_origin: Origin
+) -> None:
+    _, port = emu_port
+    await port.cmd(b"AT+HTTPSPARA=url,www.alipay.com/index.html", OK)
+    await port.cmd(b"AT+HTTPSPARA=url,support.cdmatech.com/index.html", OK)
+    await port.cmd(b"AT+HTTPSPARA=port,443", OK)
+    await port.cmd(b"AT+HTTPSPARA=url,", ERROR)
+    # 9.12: set up against the local origin.
+    await port.cmd(b"AT+HTTPSPARA=port,%d" % secure_origin.port, OK)
+    await port.cmd(b"AT+HTTPSSETUP", OK)
+    await port.cmd(b"AT+HTTPSCLOSE", OK + b"\r\n+HTTPSCLOSE: HTTPS Link Closed\r\n")
+    await port.cmd(b"AT+HTTPSSETUP", ERROR)  # parameters cleared by HTTPSCLOSE

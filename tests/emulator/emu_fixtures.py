@@ -1,4 +1,7 @@
-"""Fixtures of the emulator tests: emulators with an open port, origins, TLS material."""
+"""Fixtures of the emulator tests, star-imported by each test module.
+
+There is no conftest.py here: its module name would clash with the other test directories'.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +25,17 @@ from emu_helpers import (
 
 from n58aio.emulator import Emulator, EmulatorConfig
 
+__all__ = [
+    "emu_port_fixture",
+    "make_emu_fixture",
+    "make_origin_fixture",
+    "origin_fixture",
+    "tls_fixture",
+]
 
-@pytest.fixture(scope="session")
-def tls() -> TLSMaterial:
+
+@pytest.fixture(scope="session", name="tls")
+def tls_fixture() -> TLSMaterial:
     ca = trustme.CA()
     return TLSMaterial(
         ca=ca,
@@ -34,8 +45,8 @@ def tls() -> TLSMaterial:
     )
 
 
-@pytest.fixture
-async def make_origin() -> AsyncIterator[OriginFactory]:
+@pytest.fixture(name="make_origin")
+async def make_origin_fixture() -> AsyncIterator[OriginFactory]:
     origins: list[Origin] = []
 
     async def factory(ssl_context: ssl.SSLContext | None = None) -> Origin:
@@ -48,13 +59,13 @@ async def make_origin() -> AsyncIterator[OriginFactory]:
         await origin.close()
 
 
-@pytest.fixture
-async def origin(make_origin: OriginFactory) -> Origin:
+@pytest.fixture(name="origin")
+async def origin_fixture(make_origin: OriginFactory) -> Origin:
     return await make_origin()
 
 
-@pytest.fixture
-async def make_emu(tmp_path: Path, tls: TLSMaterial) -> AsyncIterator[EmuFactory]:
+@pytest.fixture(name="make_emu")
+async def make_emu_fixture(tmp_path: Path, tls: TLSMaterial) -> AsyncIterator[EmuFactory]:
     """Start emulators (resolving the manual's hosts to 127.0.0.1) and open their port."""
     running: list[tuple[Emulator, Port]] = []
 
@@ -75,7 +86,7 @@ async def make_emu(tmp_path: Path, tls: TLSMaterial) -> AsyncIterator[EmuFactory
         await emu.close()
 
 
-@pytest.fixture
-async def emu_port(make_emu: EmuFactory) -> tuple[Emulator, Port]:
+@pytest.fixture(name="emu_port")
+async def emu_port_fixture(make_emu: EmuFactory) -> tuple[Emulator, Port]:
     """An emulator with the data link up and an open port (``+PBREADY`` consumed)."""
     return await make_emu(pdp_up=True)

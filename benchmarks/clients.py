@@ -1,0 +1,217 @@
+"""Client workers, each run in a process of its own: ``python -m benchmarks.clients CASE JSON``.
+
+A worker does one measurement and prints its result as the ``BENCH-RESULT`` line. CPU time
+and peak RSS come from ``getrusage(RUSAGE_SELF)`` of the worker, so they are the client's own:
+the emulators and the origin server live in helper processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from .common import Usage, emit_result, quiet_logging
+
+__all__ = ["CASES"]
+
+Result = dict[str, Any]
+
+
+class _Checker:
+    """Counts the body bytes and, when asked, compares them with the origin's pattern."""
+
+    def __init__(self, verify: bool) -> None:
+        self.verify = verify
+        self.received = 0
+        self.mismatch: int | None = None
+
+    def add(self, chunk: bytes) -> None:
+        if self.verify and self.mismatch is None:
+            from n58aio.emulator.origin import pattern_bytes
+
+            if chunk != pattern_bytes(self.received, len(chunk)):
+                self.mismatch = self.received
+        self.received += len(chunk)
+
+    def check(self, size: int) -> None:
+        if self.received != size:
+            raise RuntimeError(f"received {self.received} bytes, expected {size}")
+        if self.mismatch is not None:
+            raise RuntimeError(f"content differs from the pattern near byte {self.mismatch}")
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+async def _n58aio_commands(p: dict[str, Any]) -> Result:
+    import n58aio
+
+    async with n58aio.open_modem(p["device"]) as modem:
+        for _ in range(p["warmup"]):
+            await modem.command("AT")
+        start = Usage.now()
+        deadline = start.wall + p["seconds"]
+        count = 0
+        while time.perf_counter() < deadline:
+            await modem.command("AT")
+            count += 1
+        usage = Usage.now().since(start)
+    return {"commands": count, **usage}
+
+
+def gsmmodem_commands(p: dict[str, Any]) -> Result:
+    """``GsmModem.write('AT')`` in a loop, the port opened with its ``SerialComms`` layer."""
+    from gsmmodem.modem import GsmModem
+    from gsmmodem.serial_comms import SerialComms
+
+    modem = GsmModem(p["device"], baudrate=115200)
+    SerialComms.connect(modem)  # open the port and start the reader thread, no init sequence
+    try:
+        for _ in range(p["warmup"]):
+            modem.write("AT")
+        start = Usage.now()
+        deadline = start.wall + p["seconds"]
+        count = 0
+        while time.perf_counter() < deadline:
+            lines = modem.write("AT")
+            if lines[-1] != "OK":
+                raise RuntimeError(f"unexpected reply {lines!r}")
+            count += 1
+        usage = Usage.now().since(start)
+    finally:
+        modem.alive = False
+        modem.close()
+    return {"commands": count, **usage}
+
+
+# ---------------------------------------------------------------------------- downloads
+
+
+async def _n58aio_download(p: dict[str, Any]) -> Result:
+    import n58aio
+
+    size: int = p["size"]
+    url = f"{p['origin']}/bytes/{size}"
+    checker = _Checker(p["verify"])
+    async with n58aio.open_modem(p["device"], recvmode=p.get("recvmode", 1)) as modem:
+        await modem.attach()
+        start = Usage.now()
+        read_before = modem.channel.bytes_read
+        first: float | None = None
+        first_len = 0
+        async with modem.stream("GET", url) as response:
+            async for chunk in response.aiter_bytes():
+                if first is None:
+                    first, first_len = time.perf_counter(), len(chunk)
+                checker.add(chunk)
+        end = Usage.now()
+        wire = modem.channel.bytes_read - read_before
+    checker.check(size)
+    return {
+        "bytes": checker.received,
+        "wire_bytes": wire,
+        "body_wall": end.wall - (first or end.wall),
+        "first_chunk": first_len,
+        **end.since(start),
+    }
+
+
+async def _httpx_download(p: dict[str, Any]) -> Result:
+    import httpx
+
+    size: int = p["size"]
+    url = f"{p['origin']}/bytes/{size}"
+    checker = _Checker(p["verify"])
+    async with httpx.AsyncClient() as client:
+        await client.get(f"{p['origin']}/bytes/1")  # connection pool and imports warmed up
+        start = Usage.now()
+        first: float | None = None
+        async with client.stream("GET", url) as response:
+            async for chunk in response.aiter_bytes():
+                if first is None:
+                    first = time.perf_counter()
+                checker.add(chunk)
+        end = Usage.now()
+    checker.check(size)
+    return {"bytes": checker.received, "body_wall": end.wall - (first or end.wall), **end.since(start)}
+
+
+async def _n58aio_many(p: dict[str, Any]) -> Result:
+    """All modems open in this one process, each downloading ``size`` bytes at once."""
+    import contextlib
+
+    import n58aio
+
+    size: int = p["size"]
+    url = f"{p['origin']}/bytes/{size}"
+    checkers = [_Checker(p["verify"]) for _ in p["devices"]]
+    async with contextlib.AsyncExitStack() as stack:
+        modems = [
+            await stack.enter_async_context(n58aio.open_modem(device)) for device in p["devices"]
+        ]
+        await asyncio.gather(*(modem.attach() for modem in modems))
+        finished: list[float] = []
+
+        async def fetch(modem: n58aio.Modem, checker: _Checker) -> None:
+            async with modem.stream("GET", url) as response:
+                async for chunk in response.aiter_bytes():
+                    checker.add(chunk)
+            finished.append(time.perf_counter())
+
+        start = Usage.now()
+        await asyncio.gather(*(fetch(m, c) for m, c in zip(modems, checkers, strict=True)))
+        end = Usage.now()
+    for checker in checkers:
+        checker.check(size)
+    return {
+        "modems": len(modems),
+        "bytes": sum(checker.received for checker in checkers),
+        "first_done": min(finished) - start.wall,
+        **end.since(start),
+    }
+
+
+def _sync(
+    func: Callable[[dict[str, Any]], Coroutine[Any, Any, Result]],
+) -> Callable[[dict[str, Any]], Result]:
+    def run(p: dict[str, Any]) -> Result:
+        return asyncio.run(func(p))
+
+    return run
+
+
+def _parser(p: dict[str, Any]) -> Result:
+    from .parser_bench import parser_benchmark
+
+    start = Usage.now()
+    rows = parser_benchmark(p["total"], repeat=p["repeat"])
+    return {"rows": rows, **Usage.now().since(start)}
+
+
+CASES: dict[str, Callable[[dict[str, Any]], Result]] = {
+    "parser": _parser,
+    "n58aio_commands": _sync(_n58aio_commands),
+    "gsmmodem_commands": gsmmodem_commands,
+    "n58aio_download": _sync(_n58aio_download),
+    "httpx_download": _sync(_httpx_download),
+    "n58aio_many": _sync(_n58aio_many),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``CASE`` with the JSON parameters; print the result line."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] not in CASES:
+        print(f"usage: python -m benchmarks.clients {{{','.join(CASES)}}} JSON", file=sys.stderr)
+        return 2
+    quiet_logging()
+    emit_result(CASES[args[0]](json.loads(args[1])))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

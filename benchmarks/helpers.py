@@ -1,0 +1,146 @@
+"""Helper processes: the origin server and the emulators, each outside the measured client.
+
+``python -m benchmarks.helpers origin`` and ``python -m benchmarks.helpers emulators --count N
+[--baud B] [--chunk-size C]`` print one JSON line (the origin's URL, the emulators' device paths)
+and serve until their standard input closes; they then print a second JSON line with their own
+CPU time, so a run can tell whether the emulator side was saturated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import select
+import subprocess
+import sys
+import time
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any
+
+from .common import Usage, quiet_logging, subprocess_env
+
+__all__ = ["Helper"]
+
+_START_TIMEOUT = 30.0
+
+
+class Helper:
+    """A helper subprocess; ``with Helper("emulators", "--count", "8") as h: h.info["devices"]``."""
+
+    def __init__(self, kind: str, *args: str) -> None:
+        self.argv = [sys.executable, "-m", "benchmarks.helpers", kind, *args]
+        self.info: dict[str, Any] = {}
+        self.final: dict[str, Any] = {}
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Helper:
+        proc = subprocess.Popen(
+            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=subprocess_env()
+        )
+        self._proc = proc
+        try:
+            self.info = self._read_line(_START_TIMEOUT)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        return self
+
+    def _read_line(self, timeout: float) -> dict[str, Any]:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        line = proc.stdout.readline() if ready else b""
+        if not line:
+            raise RuntimeError(f"helper {self.argv[3:]} gave no answer (exit {proc.poll()})")
+        info: dict[str, Any] = json.loads(line)
+        return info
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            self._proc = proc
+            self.final = self._read_line(10.0)
+        except (RuntimeError, ValueError):
+            self.final = {}
+        finally:
+            self._proc = None
+        try:
+            proc.wait(10.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def _wait_stdin_closed() -> None:
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.buffer.read)
+
+
+def _announce(info: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(info) + "\n")
+    sys.stdout.flush()
+
+
+async def _serve_origin() -> None:
+    from n58aio.emulator.origin import OriginServer
+
+    async with OriginServer() as origin:
+        start = Usage.now()
+        _announce({"url": origin.url("/")[:-1]})
+        await _wait_stdin_closed()
+        _announce({"cpu": Usage.now().cpu - start.cpu, "requests": len(origin.requests)})
+
+
+async def _serve_emulators(count: int, baud: int | None, chunk_size: int) -> None:
+    from n58aio.emulator import Emulator, EmulatorConfig
+
+    config = EmulatorConfig(baud=baud, chunk_size=chunk_size, pdp_up=True)
+    async with AsyncExitStack() as stack:
+        emulators = [await stack.enter_async_context(Emulator(config)) for _ in range(count)]
+        await asyncio.sleep(0.05)  # let +PBREADY out before clients open the ports
+        start = Usage.now()
+        _announce({"devices": [emu.device for emu in emulators]})
+        await _wait_stdin_closed()
+        end = Usage.now()
+        _announce(
+            {
+                "cpu": end.cpu - start.cpu,
+                "wall": end.wall - start.wall,
+                "written": sum(emu.bytes_written for emu in emulators),
+            }
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the helper processes."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.helpers")
+    sub = parser.add_subparsers(dest="kind", required=True)
+    sub.add_parser("origin")
+    emu = sub.add_parser("emulators")
+    emu.add_argument("--count", type=int, default=1)
+    emu.add_argument("--baud", type=int, default=None)
+    emu.add_argument("--chunk-size", type=int, default=1460)
+    args = parser.parse_args(argv)
+    quiet_logging()
+    started = time.perf_counter()
+    if args.kind == "origin":
+        asyncio.run(_serve_origin())
+    else:
+        asyncio.run(_serve_emulators(args.count, args.baud, args.chunk_size))
+    del started
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

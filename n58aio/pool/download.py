@@ -1,0 +1,494 @@
+"""Parallel ranged download across the modems of a pool.
+
+A one-byte ranged GET learns the size, the validators and whether the server takes ranges.
+The file is cut into ranges fetched by one worker per modem, each written at its offset into a
+preallocated ``<path>.part``. A range whose modem faults goes back to the queue from where it
+stopped and is picked up by another modem. When every byte is in, the file is synced, read back
+in order for its hashes and renamed. A server without range support gets one plain GET.
+
+The result, progress reports and errors are those of :func:`n58aio.transfer.download`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import inspect
+import math
+import os
+import random
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import (
+    CommandError,
+    CommandTimeout,
+    HTTPStatusError,
+    InvalidValue,
+    LinkClosedError,
+    NoModemAvailable,
+    PortClosedError,
+    ProtocolError,
+    RequestTimeout,
+    TransferError,
+)
+from ..http import Response, Timeouts, TLSConfig
+from ..transfer.download import (
+    DEFAULT_RANGE_SIZE,
+    PROGRESS_INTERVAL,
+    RATE_WINDOW,
+    RETRY_STATUSES,
+    DownloadResult,
+    Progress,
+    ProgressCallback,
+)
+from ..transfer.errors import IntegrityError, RangeMismatchError
+
+if TYPE_CHECKING:
+    from .member import PoolMember
+    from .pool import ModemPool
+
+__all__ = [
+    "DEFAULT_RANGE_SIZE",
+    "MIN_RANGE_SIZE",
+    "RANGES_PER_MODEM",
+    "PoolDownloadResult",
+    "parallel_download",
+    "parse_content_range",
+    "plan_ranges",
+]
+
+MIN_RANGE_SIZE = 16 * 1024
+"""Smallest range when a file is cut finer than ``range_size`` to keep every modem busy."""
+
+RANGES_PER_MODEM = 4
+"""A file is cut into at least this many ranges per modem (ranges of at least
+:data:`MIN_RANGE_SIZE`), so that a slow modem does not hold up the end."""
+
+MAX_BACKOFF = 30.0
+
+_FAULTS = (
+    PortClosedError,
+    CommandTimeout,
+    ProtocolError,
+    LinkClosedError,
+    RequestTimeout,
+    CommandError,
+)
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)\s*-\s*(\d+)|\*)\s*/\s*(\d+|\*)\s*$", re.I)
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_HASH_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class PoolDownloadResult(DownloadResult):
+    """A :class:`~n58aio.transfer.DownloadResult` plus how the work was shared: the number
+    of ``ranges`` and the body bytes each modem delivered (``bytes_by_modem``, by name)."""
+
+    ranges: int
+    bytes_by_modem: dict[str, int]
+
+
+@dataclass(order=True, slots=True)
+class _Piece:
+    start: int
+    end: int = field(compare=False)
+    failures: int = field(default=0, compare=False)
+    last: PoolMember | None = field(default=None, compare=False)
+
+
+def plan_ranges(total: int, modems: int, range_size: int) -> list[tuple[int, int]]:
+    """Cut ``[0, total)`` into ``(start, end)`` ranges of at most ``range_size`` bytes, finer
+    when that gives fewer than :data:`RANGES_PER_MODEM` per modem."""
+    if range_size < 1:
+        raise InvalidValue(f"range_size must be >= 1, not {range_size}")
+    spread = math.ceil(total / max(1, modems * RANGES_PER_MODEM))
+    size = max(1, min(range_size, max(MIN_RANGE_SIZE, spread)))
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def parse_content_range(value: str | None) -> tuple[int | None, int | None, int | None]:
+    """``bytes 0-99/1000`` -> ``(0, 99, 1000)``; ``bytes */1000`` -> ``(None, None, 1000)``."""
+    match = _CONTENT_RANGE.match(value or "")
+    if match is None:
+        return None, None, None
+    first, last, total = match.groups()
+    return (
+        int(first) if first is not None else None,
+        int(last) if last is not None else None,
+        int(total) if total != "*" else None,
+    )
+
+
+def _hex_digest(value: str | None, length: int, name: str) -> str | None:
+    if value is None:
+        return None
+    if len(value) != length or not _HEX.match(value):
+        raise InvalidValue(f"{name} must be {length} hexadecimal digits")
+    return value.lower()
+
+
+async def parallel_download(
+    pool: ModemPool,
+    url: str,
+    path: str | PathLike[str],
+    *,
+    sha256: str | None = None,
+    md5: str | None = None,
+    range_size: int = DEFAULT_RANGE_SIZE,
+    progress: ProgressCallback | None = None,
+    retries: int = 8,
+    backoff: float = 0.5,
+    tls: TLSConfig | None = None,
+    timeouts: Timeouts | None = None,
+) -> PoolDownloadResult:
+    """Download ``url`` to ``path`` over the modems of ``pool`` (see :meth:`ModemPool.download
+    <n58aio.pool.ModemPool.download>`)."""
+    if range_size < 1:
+        raise InvalidValue(f"range_size must be >= 1, not {range_size}")
+    if retries < 0 or not backoff >= 0:
+        raise InvalidValue("retries and backoff must be >= 0")
+    job = _Job(
+        pool,
+        url,
+        Path(path),
+        sha256=_hex_digest(sha256, 64, "sha256"),
+        md5=_hex_digest(md5, 32, "md5"),
+        range_size=range_size,
+        progress=progress,
+        retries=retries,
+        backoff=backoff,
+        tls=tls,
+        timeouts=timeouts,
+    )
+    return await job.run()
+
+
+class _Job:
+    """One parallel download: the probe, the range queue and its workers, the final checks."""
+
+    def __init__(
+        self,
+        pool: ModemPool,
+        url: str,
+        path: Path,
+        *,
+        sha256: str | None,
+        md5: str | None,
+        range_size: int,
+        progress: ProgressCallback | None,
+        retries: int,
+        backoff: float,
+        tls: TLSConfig | None,
+        timeouts: Timeouts | None,
+    ) -> None:
+        self.pool = pool
+        self.url = url
+        self.path = path
+        self.part = path.with_name(path.name + ".part")
+        self.expected_sha256 = sha256
+        self.expected_md5 = md5
+        self.range_size = range_size
+        self.progress = progress
+        self.max_retries = retries
+        self.backoff = backoff
+        self.tls = tls
+        self.timeouts = timeouts
+        self.log = pool.log.bind(url=url, path=str(path))
+        self.total: int | None = None
+        self.etag: str | None = None
+        self.last_modified: str | None = None
+        self.fd = -1
+        self.done = 0
+        self.fetched = 0
+        self.requests = 0
+        self.retries = 0
+        self.by_modem: dict[str, int] = {}
+        self.queue: asyncio.PriorityQueue[_Piece] = asyncio.PriorityQueue()
+        self._last_report = -1.0
+        self._samples: deque[tuple[float, int]] = deque()
+
+    async def run(self) -> PoolDownloadResult:
+        started = time.monotonic()
+        ranged = await self._probe()
+        self.log.info("pool.download.start", total=self.total, ranged=ranged)
+        self.fd = os.open(self.part, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            if ranged and self.total is not None:
+                _preallocate(self.fd, self.total)
+                ranges = plan_ranges(self.total, self.pool.size, self.range_size)
+                await self._run_ranges(ranges)
+                size = self.total
+            else:
+                ranges = [(0, self.total or 0)]
+                size = await self._run_whole()
+            sha256, md5 = await asyncio.to_thread(_finish_file, self.fd, size)
+            for algorithm, expected, actual in (
+                ("sha256", self.expected_sha256, sha256),
+                ("md5", self.expected_md5, md5),
+            ):
+                if expected is not None and actual != expected:
+                    self.log.error("pool.download.integrity_failed", algorithm=algorithm)
+                    raise IntegrityError(algorithm, expected, actual, self.url)
+        except BaseException:
+            os.close(self.fd)
+            with contextlib.suppress(OSError):
+                self.part.unlink()
+            raise
+        os.close(self.fd)
+        os.replace(self.part, self.path)
+        await self._report(force=True)
+        result = PoolDownloadResult(
+            path=self.path,
+            size=size,
+            sha256=sha256,
+            md5=md5 if self.expected_md5 is not None else None,
+            resumed_from=0,
+            fetched=self.fetched,
+            requests=self.requests,
+            retries=self.retries,
+            elapsed=time.monotonic() - started,
+            ranges=len(ranges),
+            bytes_by_modem=dict(self.by_modem),
+        )
+        self.log.info(
+            "pool.download.done",
+            size=size,
+            ranges=result.ranges,
+            requests=result.requests,
+            retries=result.retries,
+            elapsed=round(result.elapsed, 3),
+        )
+        return result
+
+    # ------------------------------------------------------------------ probe
+    async def _probe(self) -> bool:
+        """Learn size and validators with a one-byte range; True when ranges work."""
+        self.requests += 1
+        async with self.pool.stream(
+            "GET", self.url, offset=0, size=1, tls=self.tls, timeouts=self.timeouts
+        ) as response:
+            first, _, total = parse_content_range(response.headers.get("content-range"))
+            self.etag = response.headers.get("etag")
+            self.last_modified = response.headers.get("last-modified")
+            if response.status_code == 206 and first == 0 and total is not None:
+                await response.aread()
+                self.total = total
+                return True
+            if response.status_code == 416 and first is None and total == 0:
+                self.total = 0
+                return True
+            response.raise_for_status()
+            if response.status_code != 200:
+                raise TransferError(f"unexpected answer {response.status_code} {response.reason}")
+            length = response.headers.get("content-length", "").strip()
+            self.total = int(length) if length.isdigit() else None
+            return False
+
+    # ------------------------------------------------------------------ ranges
+    async def _run_ranges(self, ranges: list[tuple[int, int]]) -> None:
+        for start, end in ranges:
+            self.queue.put_nowait(_Piece(start, end))
+        workers = [asyncio.ensure_future(self._worker()) for _ in range(self.pool.size)]
+        joined = asyncio.ensure_future(self.queue.join())
+        try:
+            await asyncio.wait([joined, *workers], return_when=asyncio.FIRST_COMPLETED)
+            for worker in workers:
+                if worker.done() and not worker.cancelled():
+                    error = worker.exception()
+                    if error is not None:
+                        raise error
+        finally:
+            for task in (joined, *workers):
+                task.cancel()
+            await asyncio.gather(joined, *workers, return_exceptions=True)
+
+    async def _worker(self) -> None:
+        while True:
+            piece = await self.queue.get()
+            try:
+                await self._attempt(piece)
+            finally:
+                self.queue.task_done()
+
+    async def _attempt(self, piece: _Piece) -> None:
+        before = piece.start
+        try:
+            await self._fetch(piece)
+        except NoModemAvailable:
+            if self.pool.closed or self.pool.stats().healthy == 0:
+                raise
+            self.queue.put_nowait(piece)  # modems are in service, all busy: queue again
+            return
+        except HTTPStatusError as exc:
+            if exc.status_code not in RETRY_STATUSES:
+                raise
+            error: Exception = exc
+        except _FAULTS as exc:
+            error = exc
+        else:
+            return
+        piece.failures = 1 if piece.start > before else piece.failures + 1
+        self.retries += 1
+        self.pool._retries += 1
+        if piece.failures > self.max_retries:
+            raise TransferError(
+                f"range {piece.start}-{piece.end - 1} of {self.url} failed {piece.failures} "
+                f"times in a row; last error: {type(error).__name__}: {error}"
+            ) from error
+        delay = min(self.backoff * 2 ** (piece.failures - 1), MAX_BACKOFF)
+        self.log.info(
+            "pool.download.range_retry",
+            start=piece.start,
+            end=piece.end,
+            modem=piece.last.name if piece.last else None,
+            error=f"{type(error).__name__}: {error}",
+            delay=round(delay, 3),
+        )
+        if piece.failures > 1:  # it moved to another modem already: give it time
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+        self.queue.put_nowait(piece)
+
+    async def _fetch(self, piece: _Piece) -> None:
+        avoid = [piece.last] if piece.last is not None else []
+        async with self.pool._lease(avoid) as member:
+            piece.last = member
+            assert member.modem is not None
+            self.requests += 1
+            async with member.modem.stream(
+                "GET",
+                self.url,
+                offset=piece.start,
+                size=piece.end - piece.start,
+                tls=self.tls,
+                timeouts=self.timeouts,
+            ) as response:
+                self._check_range(response, piece)
+                async for chunk in response.aiter_bytes():
+                    if len(chunk) > piece.end - piece.start:
+                        raise ProtocolError("more bytes than the range holds")
+                    self._write(member, piece, chunk)
+                    await self._report()
+            if piece.start < piece.end:
+                raise LinkClosedError(f"range body ended {piece.end - piece.start} bytes short")
+
+    def _check_range(self, response: Response, piece: _Piece) -> None:
+        status = response.status_code
+        if status != 206:
+            if status >= 400:
+                raise HTTPStatusError(status, response.reason, self.url)
+            raise RangeMismatchError(f"{self.url} answered {status} to a range request")
+        value = response.headers.get("content-range")
+        first, last, total = parse_content_range(value)
+        if first != piece.start or last != piece.end - 1 or total != self.total:
+            raise RangeMismatchError(
+                f"asked for bytes {piece.start}-{piece.end - 1}/{self.total}, got {value!r}"
+            )
+        for name, known in (("etag", self.etag), ("last-modified", self.last_modified)):
+            seen = response.headers.get(name)
+            if known is not None and seen is not None and seen != known:
+                raise RangeMismatchError(f"{self.url} changed during the download ({name})")
+
+    def _write(self, member: PoolMember, piece: _Piece, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            written = os.pwrite(self.fd, view, piece.start)
+            view = view[written:]
+            piece.start += written
+            self._count(member, written)
+
+    def _count(self, member: PoolMember, count: int) -> None:
+        member.bytes += count
+        self.by_modem[member.name] = self.by_modem.get(member.name, 0) + count
+        self.fetched += count
+        self.done += count
+
+    # ------------------------------------------------------------------ no ranges
+    async def _run_whole(self) -> int:
+        """One plain GET, started over on another modem after a fault."""
+        failures = 0
+        while True:
+            try:
+                return await self._whole()
+            except _FAULTS as exc:
+                failures += 1
+                self.retries += 1
+                if failures > self.max_retries:
+                    raise TransferError(f"download of {self.url} failed: {exc}") from exc
+                self.log.info("pool.download.restart", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(min(self.backoff * 2 ** (failures - 1), MAX_BACKOFF))
+
+    async def _whole(self) -> int:
+        os.ftruncate(self.fd, 0)
+        self.done = 0
+        self.requests += 1
+        async with self.pool._lease() as member:
+            assert member.modem is not None
+            async with member.modem.stream(
+                "GET", self.url, tls=self.tls, timeouts=self.timeouts
+            ) as response:
+                response.raise_for_status()
+                offset = 0
+                async for chunk in response.aiter_bytes():
+                    view = memoryview(chunk)
+                    while view:
+                        written = os.pwrite(self.fd, view, offset)
+                        view = view[written:]
+                        offset += written
+                        self._count(member, written)
+                    await self._report()
+        if self.total is not None and offset != self.total:
+            raise LinkClosedError(f"body ended at {offset} of {self.total} bytes")
+        return offset
+
+    # ------------------------------------------------------------------ progress
+    async def _report(self, force: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_report < PROGRESS_INTERVAL:
+            return
+        self._last_report = now
+        samples = self._samples
+        if samples and samples[-1][1] > self.done:
+            samples.clear()  # started over
+        samples.append((now, self.done))
+        while len(samples) > 2 and samples[1][0] <= now - RATE_WINDOW:
+            samples.popleft()
+        then, done_then = samples[0]
+        rate = (self.done - done_then) / (now - then) if now > then else 0.0
+        result = self.progress(Progress(self.done, self.total, rate))
+        if inspect.isawaitable(result):
+            await result
+
+
+def _preallocate(fd: int, size: int) -> None:
+    if size <= 0:
+        return
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except (AttributeError, OSError):
+        os.ftruncate(fd, size)
+
+
+def _finish_file(fd: int, size: int) -> tuple[str, str]:
+    """Sync the file, then read it back in order for its SHA-256 and MD5."""
+    os.ftruncate(fd, size)
+    os.fsync(fd)
+    sha = hashlib.sha256()
+    md5 = hashlib.md5(usedforsecurity=False)
+    offset = 0
+    while offset < size:
+        block = os.pread(fd, min(_HASH_BLOCK, size - offset), offset)
+        if not block:
+            raise TransferError(f"the part file ends at {offset} of {size} bytes")
+        sha.update(block)
+        md5.update(block)
+        offset += len(block)
+    return sha.hexdigest(), md5.hexdigest()

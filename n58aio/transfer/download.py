@@ -1,0 +1,718 @@
+"""Large downloads to a local file that survive faults and resume after an interruption.
+
+The file is fetched as a series of ranged GETs (``AT+HTTPACTION=0,<offset>,<size>``). Each
+range is streamed to ``<path>.part`` as it arrives and counts as verified only once it is
+complete: status 206, ``Content-Range`` equal to the range asked for, the size and validators
+(``ETag``, ``Last-Modified``) of the first answer, and exactly the announced number of bytes.
+A range that fails (link closed, framing lost, timeout, module reset) is rolled back and
+fetched again with exponential backoff, re-attaching the data link when it was lost.
+
+``<path>.part.json`` records what is verified (URL, size, validators, the verified byte count and
+the SHA-256 of that prefix); it is rewritten about once a second and whenever the download stops,
+after the data it describes has been flushed to disk. A later call re-hashes the prefix, checks it
+against the record and the server, and continues from there. The file gets its final name only
+when it is complete and matches the expected hashes; a mismatch deletes the partial file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import inspect
+import json
+import os
+import random
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import structlog
+
+from ..errors import (
+    CommandError,
+    CommandTimeout,
+    HTTPStatusError,
+    InvalidValue,
+    LinkClosedError,
+    N58Error,
+    ProtocolError,
+    RequestTimeout,
+    TransferError,
+)
+from ..http import ModuleURL, Response, Timeouts, TLSConfig
+from .errors import IntegrityError, RangeMismatchError
+
+if TYPE_CHECKING:
+    from ..modem import Modem
+
+__all__ = [
+    "DEFAULT_RANGE_SIZE",
+    "DownloadResult",
+    "Progress",
+    "ProgressCallback",
+    "download",
+]
+
+DEFAULT_RANGE_SIZE = 256 * 1024
+SIDECAR_VERSION = 1
+PROGRESS_INTERVAL = 0.1
+"""Seconds between two progress callbacks (plus one at the end)."""
+RATE_WINDOW = 3.0
+"""Seconds of history behind :attr:`Progress.rate`."""
+CHECKPOINT_INTERVAL = 1.0
+"""Seconds between two sidecar updates while ranges complete."""
+MAX_BACKOFF = 30.0
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+"""HTTP statuses retried like a lost link; other 4xx/5xx end the download."""
+
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)\s*-\s*(\d+)|\*)\s*/\s*(\d+|\*)\s*$", re.I)
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_READ_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a download stands: bytes ``done`` of ``total`` (None until known), and the
+    ``rate`` in bytes per second over the last few seconds."""
+
+    done: int
+    total: int | None
+    rate: float
+
+    @property
+    def fraction(self) -> float | None:
+        """``done / total``, or None while the size is unknown."""
+        if self.total is None:
+            return None
+        return 1.0 if self.total == 0 else self.done / self.total
+
+
+ProgressCallback = Callable[[Progress], Awaitable[None] | None]
+"""A function, or coroutine function, taking a :class:`Progress`."""
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadResult:
+    """A finished download.
+
+    ``sha256`` (always) and ``md5`` (when one was expected) are the hex digests of the whole
+    file; ``resumed_from`` the verified bytes found on disk at the start, ``fetched`` the body
+    bytes received by this call (re-fetched ones included), ``requests`` the ranged GETs sent
+    and ``retries`` the failed attempts.
+    """
+
+    path: Path
+    size: int
+    sha256: str
+    md5: str | None
+    resumed_from: int
+    fetched: int
+    requests: int
+    retries: int
+    elapsed: float
+
+
+class _Restart(Exception):
+    """The partial file belongs to another version of the resource: start again from 0."""
+
+
+async def download(
+    modem: Modem,
+    url: str,
+    path: str | os.PathLike[str],
+    *,
+    sha256: str | None = None,
+    md5: str | None = None,
+    range_size: int = DEFAULT_RANGE_SIZE,
+    progress: ProgressCallback | None = None,
+    retries: int = 8,
+    backoff: float = 0.5,
+    tls: TLSConfig | None = None,
+    timeouts: Timeouts | None = None,
+) -> DownloadResult:
+    """Download ``url`` to ``path`` with ranged GETs of ``range_size`` bytes; resumable.
+
+    ``sha256``/``md5`` (hex) are checked over the whole file before it gets its final name
+    (:class:`~n58aio.transfer.IntegrityError` otherwise, and the partial file is deleted).
+    A failed range is retried up to ``retries`` times in a row (the count restarts after each
+    completed range), waiting ``backoff`` seconds, doubled after each failure (at most 30 s).
+    ``progress`` is called with a :class:`Progress` at most every 0.1 s and once at the end.
+    ``tls`` and ``timeouts`` apply to every request.
+
+    Raises :class:`~n58aio.errors.TransferError` when it gives up (the verified part stays on
+    disk for the next call), :class:`~n58aio.transfer.RangeMismatchError` when the server
+    answers another range or another version, :class:`~n58aio.errors.HTTPStatusError` for an
+    error status that is not worth retrying, ``OSError`` for local file errors.
+    """
+    target = ModuleURL.parse(url)
+    if range_size < 1:
+        raise InvalidValue(f"range_size must be >= 1, not {range_size}")
+    if retries < 0 or not backoff >= 0:
+        raise InvalidValue("retries and backoff must be >= 0")
+    job = _Download(
+        modem,
+        target,
+        Path(path),
+        sha256=_hex_digest(sha256, 64, "sha256"),
+        md5=_hex_digest(md5, 32, "md5"),
+        range_size=range_size,
+        progress=progress,
+        retries=retries,
+        backoff=backoff,
+        tls=tls,
+        timeouts=timeouts,
+    )
+    return await job.run()
+
+
+class _Download:
+    """State of one :func:`download` call."""
+
+    def __init__(
+        self,
+        modem: Modem,
+        target: ModuleURL,
+        path: Path,
+        *,
+        sha256: str | None,
+        md5: str | None,
+        range_size: int,
+        progress: ProgressCallback | None,
+        retries: int,
+        backoff: float,
+        tls: TLSConfig | None,
+        timeouts: Timeouts | None,
+    ) -> None:
+        self.modem = modem
+        self.target = target
+        self.url = target.url
+        self.path = path
+        self.part = path.with_name(path.name + ".part")
+        self.sidecar = path.with_name(path.name + ".part.json")
+        self.expected_sha256 = sha256
+        self.expected_md5 = md5
+        self.range_size = range_size
+        self.progress = progress
+        self.max_retries = retries
+        self.backoff = backoff
+        self.tls = tls
+        self.timeouts = timeouts
+        self.log: structlog.typing.FilteringBoundLogger = modem.log.bind(
+            url=target.redacted(), path=str(path)
+        )
+        # what is verified: [0, verified) of the .part file, hashed by _sha/_md5
+        self.verified = 0
+        self.total: int | None = None
+        self.etag: str | None = None
+        self.last_modified: str | None = None
+        self.confirmed = False  # the server confirmed size and validators in this call
+        self.whole_file = False  # the server answered 200: ranges are not supported
+        self._sha = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
+        self._file: IO[bytes] | None = None
+        # this call
+        self.resumed_from = 0
+        self.fetched = 0
+        self.requests = 0
+        self.retries = 0
+        self.restarts = 0
+        self.done = 0  # verified + bytes of the range in flight (for progress)
+        self._finished = False
+        self._last_checkpoint = 0.0
+        self._last_report = -1.0
+        self._samples: deque[tuple[float, int]] = deque()
+        self._scope: asyncio.Timeout | None = None
+        self._reset_line: str | None = None
+
+    # ------------------------------------------------------------------ main loop
+    async def run(self) -> DownloadResult:
+        started = time.monotonic()
+        unsubscribe = [
+            self.modem.on_urc("+PBREADY", self._on_reset),
+            self.modem.on_urc("GPRS DISCONNECTION", self._on_reset),
+        ]
+        try:
+            await self._open()
+            self.log.info(
+                "download.start",
+                resumed_from=self.verified,
+                total=self.total,
+                range_size=self.range_size,
+            )
+            await self._fetch_all()
+            result = await self._finish(started)
+        finally:
+            for undo in unsubscribe:
+                undo()
+            self._close()
+        self.log.info(
+            "download.complete",
+            size=result.size,
+            fetched=result.fetched,
+            requests=result.requests,
+            retries=result.retries,
+            elapsed=round(result.elapsed, 3),
+        )
+        return result
+
+    async def _fetch_all(self) -> None:
+        failures = 0
+        while self.total is None or self.verified < self.total:
+            try:
+                await self._watched_attempt()
+            except _Restart as exc:
+                self.restarts += 1
+                if self.restarts > 1:
+                    raise RangeMismatchError(f"{self.url} keeps changing: {exc}") from None
+                self.log.warning("download.restart", reason=str(exc))
+                self._start_over()
+                continue
+            except N58Error as exc:
+                if not _retryable(exc):
+                    raise
+                failures += 1
+                self.retries += 1
+                if failures > self.max_retries:
+                    raise TransferError(
+                        f"download of {self.target.redacted()} gave up at byte {self.verified} "
+                        f"after {failures} failed attempts: {exc}"
+                    ) from exc
+                delay = min(self.backoff * 2 ** (failures - 1), MAX_BACKOFF)
+                delay *= random.uniform(0.8, 1.2)
+                self.log.warning(
+                    "download.retry",
+                    offset=self.verified,
+                    attempt=failures,
+                    error=f"{type(exc).__name__}: {exc}",
+                    delay=round(delay, 3),
+                )
+                if self.whole_file:
+                    self._start_over()  # no ranges: the only way is from the start
+                await asyncio.sleep(delay)
+                await self._recover()
+                continue
+            failures = 0
+            if time.monotonic() - self._last_checkpoint >= CHECKPOINT_INTERVAL:
+                await asyncio.to_thread(self._checkpoint)
+
+    async def _watched_attempt(self) -> None:
+        """One ranged GET, abandoned at once when the module reports a restart."""
+        self._reset_line = None
+        try:
+            async with asyncio.timeout(None) as scope:
+                self._scope = scope
+                try:
+                    await self._attempt()
+                finally:
+                    self._scope = None
+        except TimeoutError:
+            if self._reset_line is not None and scope.expired():
+                raise LinkClosedError(
+                    f"module restarted or lost the link ({self._reset_line})"
+                ) from None
+            raise
+
+    def _on_reset(self, line: str) -> None:
+        self._reset_line = line
+        scope = self._scope
+        if scope is not None:
+            scope.reschedule(asyncio.get_running_loop().time())
+
+    async def _recover(self) -> None:
+        """Bring the data link back if it is down (after a module restart, say)."""
+        try:
+            status = await self.modem.link_status()
+            if not status.up:
+                self.log.info("download.reattach")
+                await self.modem.attach()
+        except (CommandError, CommandTimeout, RequestTimeout) as exc:
+            self.log.warning("download.reattach_failed", error=str(exc))
+
+    # ------------------------------------------------------------------ one range
+    async def _attempt(self) -> None:
+        offset = self.verified
+        size = self.range_size
+        if self.total is not None:
+            size = min(size, self.total - offset)
+        file = self._need_file()
+        file.seek(offset)
+        file.truncate()
+        self.requests += 1
+        async with self.modem.stream(
+            "GET", self.url, offset=offset, size=size, tls=self.tls, timeouts=self.timeouts
+        ) as response:
+            length = self._check_head(response, offset, size)
+            if length == 0:
+                return
+            await self._receive(response, offset, length)
+
+    def _check_head(self, response: Response, offset: int, size: int) -> int | None:
+        """Check the answer to a range request; return the body length it must have."""
+        status = response.status_code
+        headers = response.headers
+        if status == 206:
+            value = headers.get("content-range")
+            parsed = _content_range(value)
+            if parsed is None or parsed[0] is None or parsed[1] is None:
+                raise RangeMismatchError(f"206 without a usable Content-Range ({value!r})")
+            first, last, total = parsed
+            if total is None:
+                raise RangeMismatchError(f"the server did not give the size ({value!r})")
+            self._check_version(response, total)
+            end = min(offset + size, total) - 1
+            if first != offset or last != end:
+                raise RangeMismatchError(
+                    f"asked for bytes {offset}-{offset + size - 1}, got {first}-{last}/{total}"
+                )
+            length = last - first + 1
+            declared = _content_length(response)
+            if declared is not None and declared != length:
+                raise RangeMismatchError(
+                    f"Content-Length {declared} does not match Content-Range {value!r}"
+                )
+            return length
+        if status == 200:
+            if offset != 0:
+                raise RangeMismatchError(
+                    f"the server answered 200 (the whole file) to a range request at offset "
+                    f"{offset}: it does not support ranges, the download cannot resume"
+                )
+            whole = _content_length(response)
+            self._check_version(response, whole)
+            if not self.whole_file:
+                self.whole_file = True
+                self.log.info("download.whole_file", total=whole)
+            return whole
+        if status == 416:
+            parsed = _content_range(headers.get("content-range"))
+            if parsed is not None and parsed[0] is None and parsed[2] == offset:
+                self._check_version(response, offset, validators=False)
+                return 0  # nothing after offset: complete (an empty file, say)
+            if self.verified and not self.confirmed:
+                raise _Restart(f"416 for offset {offset}: the file shrank")
+            raise RangeMismatchError(f"416 Range Not Satisfiable for offset {offset}")
+        if status >= 400:
+            raise HTTPStatusError(status, response.reason, self.target.redacted())
+        location = headers.get("location")
+        where = f" to {location}" if location else ""
+        raise TransferError(f"unexpected answer {status} {response.reason}{where}")
+
+    def _check_version(
+        self, response: Response, total: int | None, validators: bool = True
+    ) -> None:
+        etag = response.headers.get("etag") if validators else None
+        modified = response.headers.get("last-modified") if validators else None
+        changed = (
+            total != self.total
+            or (etag is not None and self.etag is not None and etag != self.etag)
+            or (
+                modified is not None
+                and self.last_modified is not None
+                and modified != self.last_modified
+            )
+        )
+        if not self.confirmed:
+            if self.verified and changed:
+                raise _Restart(
+                    f"size {self.total} -> {total}, ETag {self.etag} -> {etag}, "
+                    f"Last-Modified {self.last_modified} -> {modified}"
+                )
+            self.total = total
+            self.etag = etag if etag is not None else self.etag
+            self.last_modified = modified if modified is not None else self.last_modified
+            self.confirmed = True
+        elif changed:
+            self._discard()
+            raise RangeMismatchError(
+                f"{self.target.redacted()} changed on the server during the download "
+                f"(size {self.total} -> {total}, ETag {self.etag} -> {etag}); "
+                "the partial file was deleted"
+            )
+
+    async def _receive(self, response: Response, offset: int, length: int | None) -> None:
+        """Stream the body to disk; commit it only when exactly ``length`` bytes came."""
+        file = self._need_file()
+        sha = self._sha.copy()
+        md5 = self._md5.copy() if self._md5 is not None else None
+        received = 0
+        async for chunk in response.aiter_bytes():
+            if length is not None and received + len(chunk) > length:
+                raise ProtocolError(f"more than the {length} bytes announced for the range")
+            file.write(chunk)
+            sha.update(chunk)
+            if md5 is not None:
+                md5.update(chunk)
+            received += len(chunk)
+            self.fetched += len(chunk)
+            self.done = offset + received
+            await self._report()
+        if length is not None and received != length:
+            raise LinkClosedError(f"range at {offset} ended after {received} of {length} bytes")
+        self._sha, self._md5 = sha, md5
+        self.verified = offset + received
+        self.done = self.verified
+        if self.total is None:  # a whole-file answer delimited by the link closing
+            self.total = self.verified
+
+    # ------------------------------------------------------------------ files
+    def _need_file(self) -> IO[bytes]:
+        if self._file is None:
+            raise RuntimeError("the partial file is not open")
+        return self._file
+
+    async def _open(self) -> None:
+        """Open ``.part``, resuming from the sidecar's verified prefix when it checks out."""
+        record = _read_sidecar(self.sidecar)
+        resumable = (
+            record is not None
+            and record["url"] == self.target.redacted()
+            and self.part.is_file()
+            and self.part.stat().st_size >= record["verified"]
+        )
+        if record is not None and resumable:
+            verified = record["verified"]
+            sha, md5 = await asyncio.to_thread(
+                _hash_prefix, self.part, verified, self.expected_md5 is not None
+            )
+            if sha.hexdigest() == record["sha256_prefix"]:
+                self._file = self.part.open("r+b")
+                self._file.seek(verified)
+                self._file.truncate()
+                self.verified = self.done = self.resumed_from = verified
+                self._sha, self._md5 = sha, md5
+                self.total = record["total"]
+                self.etag = record["etag"]
+                self.last_modified = record["last_modified"]
+                self.log.info("download.resume", verified=verified, total=self.total)
+                return
+            self.log.warning("download.resume_rejected", reason="prefix hash differs")
+        elif record is not None:
+            self.log.warning("download.resume_rejected", reason="sidecar does not match")
+        self._file = self.part.open("w+b")
+        self._checkpoint()
+
+    def _start_over(self) -> None:
+        file = self._need_file()
+        file.seek(0)
+        file.truncate()
+        self.verified = self.done = 0
+        self.total = self.etag = self.last_modified = None
+        self.confirmed = False
+        self._sha = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False) if self.expected_md5 else None
+        self._samples.clear()
+
+    def _checkpoint(self) -> None:
+        """Make the verified prefix durable, then record it in the sidecar."""
+        file = self._need_file()
+        file.flush()
+        os.fsync(file.fileno())
+        record = {
+            "version": SIDECAR_VERSION,
+            "url": self.target.redacted(),
+            "total": self.total,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "verified": self.verified,
+            "range_size": self.range_size,
+            "sha256_prefix": self._sha.hexdigest(),
+        }
+        temporary = self.sidecar.with_name(self.sidecar.name + ".tmp")
+        with temporary.open("w", encoding="utf-8") as out:
+            json.dump(record, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, self.sidecar)
+        self._last_checkpoint = time.monotonic()
+
+    def _close(self) -> None:
+        """Leave the partial file and its sidecar consistent (also on cancellation)."""
+        file, self._file = self._file, None
+        if file is None:
+            return
+        try:
+            if not self._finished:
+                file.seek(self.verified)
+                file.truncate()
+                self._file = file
+                self._checkpoint()
+                self._file = None
+                self.log.info("download.paused", verified=self.verified, total=self.total)
+        except OSError as exc:
+            self.log.warning("download.checkpoint_failed", error=str(exc))
+        finally:
+            file.close()
+
+    def _discard(self) -> None:
+        """Delete the partial file and its sidecar."""
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
+        self._finished = True
+        for leftover in (self.part, self.sidecar):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+    async def _finish(self, started: float) -> DownloadResult:
+        file = self._need_file()
+        size = self.verified
+        file.flush()
+        await asyncio.to_thread(os.fsync, file.fileno())
+        sha256 = self._sha.hexdigest()
+        md5 = self._md5.hexdigest() if self._md5 is not None else None
+        for algorithm, expected, actual in (
+            ("sha256", self.expected_sha256, sha256),
+            ("md5", self.expected_md5, md5),
+        ):
+            if expected is not None and actual != expected:
+                self._discard()
+                self.log.error("download.integrity_failed", algorithm=algorithm, actual=actual)
+                raise IntegrityError(algorithm, expected, actual or "", self.target.redacted())
+        self._finished = True
+        file.close()
+        self._file = None
+        os.replace(self.part, self.path)
+        _fsync_directory(self.path.parent)
+        with contextlib.suppress(FileNotFoundError):
+            self.sidecar.unlink()
+        self.done = size
+        await self._report(force=True)
+        return DownloadResult(
+            path=self.path,
+            size=size,
+            sha256=sha256,
+            md5=md5,
+            resumed_from=self.resumed_from,
+            fetched=self.fetched,
+            requests=self.requests,
+            retries=self.retries,
+            elapsed=time.monotonic() - started,
+        )
+
+    # ------------------------------------------------------------------ progress
+    async def _report(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_report < PROGRESS_INTERVAL:
+            return
+        self._last_report = now
+        samples = self._samples
+        if samples and samples[-1][1] > self.done:
+            samples.clear()  # rolled back
+        samples.append((now, self.done))
+        while len(samples) > 2 and samples[1][0] <= now - RATE_WINDOW:
+            samples.popleft()
+        then, done_then = samples[0]
+        rate = (self.done - done_then) / (now - then) if now > then else 0.0
+        if self.progress is not None:
+            result = self.progress(Progress(self.done, self.total, rate))
+            if inspect.isawaitable(result):
+                await result
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _retryable(exc: N58Error) -> bool:
+    if isinstance(exc, HTTPStatusError):
+        return exc.status_code in RETRY_STATUSES
+    return isinstance(
+        exc, LinkClosedError | ProtocolError | RequestTimeout | CommandTimeout | CommandError
+    )
+
+
+def _hex_digest(value: str | None, length: int, name: str) -> str | None:
+    if value is None:
+        return None
+    if len(value) != length or not _HEX.match(value):
+        raise InvalidValue(f"{name} must be {length} hexadecimal digits")
+    return value.lower()
+
+
+def _content_range(value: str | None) -> tuple[int | None, int | None, int | None] | None:
+    """``bytes a-b/n`` -> (a, b, n); ``bytes */n`` -> (None, None, n); ``/*`` gives n None."""
+    if value is None:
+        return None
+    match = _CONTENT_RANGE.match(value)
+    if match is None:
+        return None
+    first = int(match.group(1)) if match.group(1) is not None else None
+    last = int(match.group(2)) if match.group(2) is not None else None
+    total = int(match.group(3)) if match.group(3) != "*" else None
+    if first is not None and last is not None and last < first:
+        return None
+    return first, last, total
+
+
+def _content_length(response: Response) -> int | None:
+    value = response.headers.get("content-length")
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isdigit():
+        raise ProtocolError(f"bad Content-Length {value!r}")
+    return int(value)
+
+
+def _read_sidecar(path: Path) -> dict[str, Any] | None:
+    """The sidecar's record, or None when it is missing or not one of ours."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("version") != SIDECAR_VERSION:
+        return None
+    checks = {
+        "url": str,
+        "verified": int,
+        "sha256_prefix": str,
+    }
+    for key, kind in checks.items():
+        if not isinstance(record.get(key), kind):
+            return None
+    for key, kind in (("total", int), ("etag", str), ("last_modified", str)):
+        if record.get(key) is not None and not isinstance(record[key], kind):
+            return None
+    if record["verified"] < 0 or (
+        record.get("total") is not None and record["verified"] > record["total"]
+    ):
+        return None
+    record.setdefault("total", None)
+    record.setdefault("etag", None)
+    record.setdefault("last_modified", None)
+    return record
+
+
+def _hash_prefix(path: Path, size: int, want_md5: bool) -> tuple[Any, Any]:
+    """SHA-256 (and MD5) hashers fed with the first ``size`` bytes of ``path``."""
+    sha = hashlib.sha256()
+    md5 = hashlib.md5(usedforsecurity=False) if want_md5 else None
+    remaining = size
+    with path.open("rb") as source:
+        while remaining:
+            block = source.read(min(_READ_BLOCK, remaining))
+            if not block:
+                break
+            sha.update(block)
+            if md5 is not None:
+                md5.update(block)
+            remaining -= len(block)
+    return sha, md5
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable (not possible everywhere: then skipped)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from ..commands.timeouts import manual_timeout
 from ..errors import (
     CommandError,
     CommandTimeout,
+    LinkClosedError,
     N58Error,
     PortClosedError,
     ProtocolError,
@@ -63,6 +65,10 @@ _LINK_CLOSED: dict[Source, tuple[str, str]] = {
     "HTTPS": ("+HTTPSCLOSED:", "+HTTPSCLOSE:"),
 }
 _CLOSE_COMMANDS = frozenset({"HTTPCLOSE", "HTTPSCLOSE"})
+_RESTARTED = "+PBREADY"
+# What a report looks like: "+NAME: ..." or a bare word or two in capitals (RING, NO CARRIER).
+# Any other text between the chunks of a response means a chunk's header was lost.
+_REPORT_SHAPE = re.compile(r"^(\+[A-Za-z0-9_]+(\s*:.*)?|[A-Z][A-Z ]*)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,8 @@ class _Pending:
     prompted: bool = False
     echo: bool = False
     probe: bool = False
+    abandoned: bool = False  # the caller gave up (timeout or cancellation)
+    sent_at: float = 0.0
     reply_prefix: str | None = None
     reply_match: Callable[[str], bool] | None = None
     max_reply_lines: int | None = None
@@ -126,6 +134,12 @@ class ModemChannel(asyncio.Protocol):
         self._connected = asyncio.Event()
         self._raw_idle = asyncio.Event()
         self._raw_idle.set()
+        self.module_data_timeout = 30.0
+        """Seconds the module waits for the data after its ``>`` prompt (30 s on the N58).
+
+        The data is written only when the prompt came early enough for all of it to arrive
+        within half that time: later, the module may have given up waiting already and would
+        read the data as commands. The command then fails (``OPERATION EXPIRED``)."""
 
     # ------------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -258,16 +272,19 @@ class ModemChannel(asyncio.Protocol):
         )
         self._pending = pending
         self.log.debug("command.sent", command=_redact(pending.command))
+        pending.sent_at = asyncio.get_running_loop().time()
         self._write(line)
         try:
             async with asyncio.timeout(timeout):
                 await pending.done.wait()
         except TimeoutError:
+            pending.abandoned = True
             self._needs_resync = True
             self.log.warning("command.timeout", command=_redact(pending.command), timeout=timeout)
             raise CommandTimeout(pending.command, timeout) from None
         except asyncio.CancelledError:
             if pending.outcome is None:
+                pending.abandoned = True
                 self._needs_resync = True
                 self.log.info("command.cancelled", command=_redact(pending.command))
             else:
@@ -296,6 +313,12 @@ class ModemChannel(asyncio.Protocol):
         self._pending = None
         self.parser.abandon_command()
         self._check_open()
+        if self.parser.in_raw_mode and self.parser.raw_source not in self._streams:
+            # Raw bytes nobody reads, whose end report never came (the module restarted, or
+            # the link was already gone when the close command went): stop waiting for it.
+            self.log.info("resync.raw_abandoned", source=self.parser.raw_source)
+            self.parser.abandon_raw()
+            self._raw_idle.set()
         for attempt in range(1, _RESYNC_ATTEMPTS + 1):
             probe = _Pending(_RESYNC_PROBE, None, probe=True, reply_prefix="+CMEE")
             try:
@@ -333,11 +356,30 @@ class ModemChannel(asyncio.Protocol):
 
     # ------------------------------------------------------------------ the reader
     def _process(self) -> None:
+        # Consecutive length-prefixed chunks go to their stream joined, so the per-delivery
+        # work (decoder, stream, waking the consumer) is paid once per read, not per chunk.
         parser = self.parser
-        while not self._paused:
+        batch: list[bytes] = []
+        source: Source = "HTTP"
+        while True:
+            if self._paused:
+                if batch:
+                    self._deliver(source, b"".join(batch), raw=False)
+                return
             event = parser.next_event()
+            if type(event) is Payload and (not batch or event.source == source):
+                batch.append(event.data)
+                source = event.source
+                continue
+            if batch:
+                self._deliver(source, b"".join(batch) if len(batch) > 1 else batch[0], raw=False)
+                batch = []
             if isinstance(event, NeedData):
                 return
+            if type(event) is Payload:  # the other family's chunk starts a new batch
+                batch.append(event.data)
+                source = event.source
+                continue
             self._dispatch(event)
 
     def _dispatch(self, event: Event) -> None:
@@ -385,9 +427,11 @@ class ModemChannel(asyncio.Protocol):
         if pending is None or not event.solicited or pending.outcome is not None:
             self.log.info("reply.stray", final=event.text)
             return
-        if pending.probe and not pending.lines:
-            # A late final of the abandoned command, not the probe's: keep waiting for it.
+        if pending.probe and not any(line.startswith("+CMEE") for line in pending.lines):
+            # A late final of the abandoned command (perhaps after late reply lines), not the
+            # probe's, which follows the probe's own +CMEE: line: keep waiting for that one.
             self.log.info("reply.stray", final=event.text)
+            pending.lines.clear()
             self.parser.begin_command(pending.command, reply_prefix=pending.reply_prefix)
             return
         if event.ok:
@@ -403,6 +447,18 @@ class ModemChannel(asyncio.Protocol):
             self.log.warning("prompt.unexpected")
             return
         pending.prompted = True
+        if pending.abandoned or pending.outcome is not None:
+            # Nobody waits for this command any more: never send data the module may take
+            # for commands. It gives up waiting for the data by itself.
+            self.log.warning("prompt.abandoned", command=_redact(pending.command))
+            return
+        elapsed = asyncio.get_running_loop().time() - pending.sent_at
+        line_time = 10 * len(pending.data) / self.baudrate if self.baudrate else 0.0
+        if elapsed + line_time > self.module_data_timeout / 2:
+            self.log.warning(
+                "prompt.late", command=_redact(pending.command), seconds=round(elapsed, 3)
+            )
+            return
         self._write(pending.data)
 
     def _report(self, line: str) -> None:
@@ -412,12 +468,46 @@ class ModemChannel(asyncio.Protocol):
                 stream = self._streams.pop(source, None)
                 if stream is not None:
                     stream.link_closed(line)
+        if line == _RESTARTED:
+            self._restarted()
+        elif not _REPORT_SHAPE.match(line):
+            # Text amid a response: a chunk header was lost and its data read as lines.
+            self._fail_streams(ProtocolError, f"unexpected text amid the payload: {line[:40]!r}")
         self.urcs.dispatch(line)
+
+    def _restarted(self) -> None:
+        """The module restarted: its links are gone, and so may be the command in flight."""
+        for source in list(self._streams):
+            stream = self._streams.pop(source)
+            stream.fail(LinkClosedError(f"{source} link lost: the module restarted"))
+        pending = self._pending
+        if pending is None or pending.outcome is not None or pending.probe:
+            return
+
+        # The module may have restarted before the command reached it (then it answers it) or
+        # after (then the command is lost): allow a short grace for the answer.
+        def lost() -> None:
+            if pending.outcome is None and self._pending is pending:
+                self._needs_resync = True
+                self.log.warning("command.lost", command=_redact(pending.command))
+                pending.settle(CommandError(pending.command, _RESTARTED))
+
+        asyncio.get_running_loop().call_later(_RESYNC_GRACE, lost)
+
+    def _fail_streams(self, error: type[N58Error], reason: str, *, started: bool = True) -> None:
+        for source, stream in list(self._streams.items()):
+            if stream.bytes_received or not started:
+                del self._streams[source]
+                stream.fail(error(f"{source} payload: {reason}"))
 
     def _raw_end(self, event: RawEnd) -> None:
         self._raw_idle.set()
         stream = self._streams.pop(event.source, None)
         if stream is not None:
+            if not stream.finished:
+                # The response was not complete: the bytes that follow may be more of it,
+                # not modem output. Check the channel is in step before the next command.
+                self._needs_resync = True
             stream.link_closed(event.line, event.retract)
         pending = self._pending
         if pending is not None and command_name(pending.command) in _CLOSE_COMMANDS:
@@ -429,10 +519,15 @@ class ModemChannel(asyncio.Protocol):
     def _wire_error(self, event: WireError) -> None:
         self.wire_errors += 1
         self.log.warning("wire.error", reason=event.reason, data=event.data[:64])
-        for source, stream in list(self._streams.items()):
-            if stream.bytes_received:
-                del self._streams[source]
-                stream.fail(ProtocolError(f"{source} payload framing lost: {event.reason}"))
+        pending = self._pending
+        if pending is not None and pending.prompted and pending.outcome is None:
+            # Damage after the prompt: what follows may be the echo of the caller's data, not
+            # the module's output. Fail the command and its response; resynchronise.
+            self._needs_resync = True
+            pending.settle(ProtocolError(f"{pending.command}: {event.reason}"))
+            self._fail_streams(ProtocolError, f"framing lost: {event.reason}", started=False)
+            return
+        self._fail_streams(ProtocolError, f"framing lost: {event.reason}")
 
     # ------------------------------------------------------------------ backpressure
     def _pause(self) -> None:

@@ -10,6 +10,7 @@ stops reading the port until the consumer catches up (backpressure, never unboun
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
@@ -42,19 +43,46 @@ class Decoder(Protocol[T]):
         ...
 
 
+_CLOSE_MARKERS = (b"\r\n+HTTPCLOSED:", b"\r\n+HTTPSCLOSED:")
+_HOLD = len(_CLOSE_MARKERS[1]) - 1
+
+
+def _marker_start(data: bytes) -> int:
+    """Length of the longest end of ``data`` that could be the start of a link-closed report."""
+    index = data.find(b"\r", max(0, len(data) - _HOLD))
+    while index != -1:
+        tail = data[index:]
+        if any(marker.startswith(tail) for marker in _CLOSE_MARKERS):
+            return len(data) - index
+        index = data.find(b"\r", index + 1)
+    return 0
+
+
 class ByteDecoder:
-    """Identity decoder: items are the payload chunks; the stream ends when the link closes."""
+    """Identity decoder: items are the payload chunks; the stream ends when the link closes.
+
+    A chunk's last bytes that could be the start of the link-closed report (``<CR><LF>+HTTP``
+    ...) are held back until the next chunk or the end: in receive mode 0 the report may
+    retract them (:attr:`~n58aio.wire.RawEnd.retract`), and no wrong byte reaches the consumer.
+    """
 
     def __init__(self) -> None:
-        self._pending_retract = b""
+        self._held = b""
 
     def feed(self, data: bytes) -> tuple[list[bytes], int | None]:
-        """Pass the chunk through."""
-        return [data], None
+        """Pass the chunk through, but for a possible start of the link-closed report."""
+        if self._held:
+            data = self._held + data
+        hold = _marker_start(data)
+        self._held = data[len(data) - hold :] if hold else b""
+        body = data[: len(data) - hold]
+        return ([body] if body else []), None
 
     def link_closed(self, retract: int) -> list[bytes]:
-        """Nothing more to emit."""
-        return []
+        """Emit the bytes held back, less the ``retract`` that were the report's start."""
+        held, self._held = self._held, b""
+        kept = held[: max(0, len(held) - retract)]
+        return [kept] if kept else []
 
     def item_size(self, item: bytes) -> int:
         """Length of the chunk."""
@@ -82,7 +110,7 @@ class PayloadStream(Generic[T]):
         self.max_buffer = max_buffer
         self._items: deque[T] = deque()
         self._buffered = 0
-        self._event = anyio.Event()
+        self._event = asyncio.Event()  # set when items or the end arrive
         self._done = False
         self._error: BaseException | None = None
         self._on_drain = on_drain
@@ -176,7 +204,7 @@ class PayloadStream(Generic[T]):
                 if self._error is not None:
                     raise self._error
                 raise anyio.EndOfStream
-            self._event = anyio.Event()
+            self._event.clear()
             await self._event.wait()
 
     def __aiter__(self) -> PayloadStream[T]:

@@ -20,6 +20,7 @@ __all__ = ["ThreadedSerialTransport", "connection_for_threaded_serial"]
 
 P = TypeVar("P", bound=asyncio.Protocol)
 _STOP = object()
+_READ_TIMEOUT = 0.05
 
 
 class ThreadedSerialTransport(asyncio.Transport):
@@ -35,7 +36,8 @@ class ThreadedSerialTransport(asyncio.Transport):
         self._reading = threading.Event()
         self._reading.set()
         self._writes: queue.Queue[object] = queue.Queue()
-        port.timeout = 0.05
+        if port.timeout != _READ_TIMEOUT:
+            port.timeout = _READ_TIMEOUT
         self._reader = threading.Thread(target=self._read_loop, daemon=True, name="n58-read")
         self._writer = threading.Thread(target=self._write_loop, daemon=True, name="n58-write")
 
@@ -82,8 +84,12 @@ class ThreadedSerialTransport(asyncio.Transport):
         try:
             self._protocol.connection_lost(exc)
         finally:
-            with contextlib.suppress(Exception):
-                self._port.close()
+            # pyserial's RFC 2217 close() joins its thread and sleeps 0.3 s: not on the loop.
+            self._loop.run_in_executor(None, self._close_port)
+
+    def _close_port(self) -> None:
+        with contextlib.suppress(Exception):
+            self._port.close()
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Queue bytes for the writer thread."""
@@ -125,6 +131,8 @@ async def connection_for_threaded_serial(
     loop: asyncio.AbstractEventLoop, protocol_factory: Callable[[], P], port: Any
 ) -> tuple[asyncio.Transport, P]:
     """Wrap an open pyserial port that has no file descriptor."""
+    # Setting the timeout of an RFC 2217 port waits for the server: not on the loop.
+    await loop.run_in_executor(None, setattr, port, "timeout", _READ_TIMEOUT)
     protocol = protocol_factory()
     transport = ThreadedSerialTransport(loop, protocol, port)
     transport.start()

@@ -39,15 +39,21 @@ class HttpResponseDecoder:
 
     In receive mode 0 the last few body bytes are held back until more arrive or the message
     ends, because a link-closed report that follows may retract them (they were the start of
-    the report, not body): no wrong byte ever reaches the caller.
+    the report, not body). With ``until_close`` (receive mode 0 on a link that will close) the
+    end of the message is confirmed only by the link-closed report: if the report retracts
+    bytes h11 counted as body, the body was short and the response fails instead of ending
+    with wrong bytes.
     """
 
-    def __init__(self, connection: h11.Connection, *, raw: bool) -> None:
+    def __init__(self, connection: h11.Connection, *, raw: bool, until_close: bool = False) -> None:
         self.connection = connection
         self.raw = raw
+        self.until_close = raw and until_close
         self.head: h11.Response | None = None
         self.complete = False
         self._held = b""
+        self._awaiting_close: list[ResponseItem] | None = None
+        self._trailing = 0
 
     @property
     def reusable(self) -> bool:
@@ -60,6 +66,9 @@ class HttpResponseDecoder:
 
     def feed(self, data: bytes) -> tuple[list[ResponseItem], int | None]:
         """Parse ``data``; return items, and the count of bytes past the response once done."""
+        if self._awaiting_close is not None:
+            self._trailing += len(data)  # after the message: only the close report may follow
+            return [], None
         connection = self.connection
         try:
             connection.receive_data(data)
@@ -80,12 +89,18 @@ class HttpResponseDecoder:
             elif isinstance(event, h11.Data):
                 self._body(items, bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
+                trailing = len(connection.trailing_data[0])
+                if self.until_close:
+                    self._awaiting_close = [self._held, END] if self._held else [END]
+                    self._held = b""
+                    self._trailing = trailing
+                    return items, None
                 if self._held:
                     items.append(self._held)
                     self._held = b""
                 items.append(END)
                 self.complete = True
-                return items, len(connection.trailing_data[0])
+                return items, trailing
             elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                 return items, None
             # InformationalResponse (100 Continue) is skipped.
@@ -105,6 +120,12 @@ class HttpResponseDecoder:
         """The link closed: end a close-delimited body, or fail a truncated response."""
         if self.complete:
             return []
+        if self._awaiting_close is not None:
+            if retract > self._trailing:
+                raise LinkClosedError("link closed before the response was complete")
+            held, self._awaiting_close = self._awaiting_close, None
+            self.complete = True
+            return held
         if retract:
             self._held = self._held[:-retract] if retract < len(self._held) else b""
         items: list[ResponseItem] = []

@@ -49,6 +49,9 @@ _RECV_MARKERS: tuple[tuple[bytes, Source], ...] = (
     (b"+HTTPSRECV:", "HTTPS"),
 )
 _RECV_HEADER_LIMIT = 24  # bytes allowed between "+HTTPRECV:" and the comma
+# The usual complete "+HTTP(S)RECV: <len>," header, taken in one match (hot path of downloads);
+# anything else goes through the general code of _line_event and _recv_header.
+_FAST_RECV = re.compile(rb"[\r\n]*\+HTTP(S?)RECV: ?([0-9]{1,9}),")
 _CLOSE_MARKER = {
     "HTTP": re.compile(rb"\r\n\+HTTPCLOSED?:"),
     "HTTPS": re.compile(rb"\r\n\+HTTPSCLOSED?:"),
@@ -124,7 +127,8 @@ class AtParser:
         self._raw_marker = b""
         self._rewindable = 0
         # data echo after the prompt
-        self._echo_pos = 0
+        self._echo_pos = 0  # bytes matched, not consumed yet
+        self._echo_base = 0  # bytes of the data whose echo was consumed
         self._prompt_space = False
         self.data_echo: bool | None = None
         """Whether the module echoes data after the prompt: learned, None until seen."""
@@ -193,6 +197,7 @@ class AtParser:
         self._command = None
         if self._state is _State.DATA_ECHO:
             self._state = _State.LINE
+            self._echo_pos = self._echo_base = 0
 
     # ------------------------------------------------------------------ input
     def receive_data(self, data: bytes) -> None:
@@ -235,6 +240,15 @@ class AtParser:
         self._raw_tail = b""
         self._state = _State.LINE
 
+    def abandon_raw(self) -> None:
+        """Leave receive mode 0 without its end: nobody consumes the raw bytes any more and
+        the report that would end them is not coming (the module restarted, or the link was
+        gone when it was closed). What follows is parsed as ordinary modem output."""
+        if self._state is _State.RAW:
+            self._rewindable = 0
+            self._raw_tail = b""
+            self._state = _State.LINE
+
     # ------------------------------------------------------------------ events
     def next_event(self) -> Event | NeedData:
         """Return the next event, or :data:`NEED_DATA` when the buffer is exhausted."""
@@ -260,8 +274,15 @@ class AtParser:
 
     def _line_event(self) -> Event | NeedData | None:
         buf = self._buf
-        end = len(buf)
         pos = self._pos
+        fast = _FAST_RECV.match(buf, pos)
+        if fast is not None and 0 < (length := int(fast.group(2))) <= self.max_payload:
+            self._pos = fast.end()
+            self._source = "HTTPS" if fast.group(1) else "HTTP"
+            self._remaining = length
+            self._state = _State.PAYLOAD
+            return self._payload_event()
+        end = len(buf)
         while pos < end and buf[pos] in (0x0D, 0x0A):
             pos += 1
         self._pos = pos
@@ -272,9 +293,15 @@ class AtParser:
         if first == 0x3E and command is not None and command.prompt and not command.prompted:
             self._pos = pos + 1
             command.prompted = True
-            if command.data and command.echo_seen and self.data_echo is not False:
+            # The data comes back if the command's echo did (echo on), and whenever the module
+            # is known to echo data: a lost command echo must not make the data's echo read
+            # as the module's output.
+            if command.data and (
+                self.data_echo or (command.echo_seen and self.data_echo is not False)
+            ):
                 self._state = _State.DATA_ECHO
                 self._echo_pos = 0
+                self._echo_base = 0
                 self._prompt_space = True
             return Prompt()
         if first == 0x2B:  # "+": maybe a payload header
@@ -434,14 +461,15 @@ class AtParser:
         return Payload(self._source, data)
 
     def _after_payload(self) -> Event | NeedData | None:
-        # Whatever follows a chunk starts with CR or LF (its optional CRLF, or the next
-        # report's leading CRLF); anything else means the length did not match the data.
+        # Whatever follows a chunk starts with CR (its optional CRLF, or the next report's
+        # leading CRLF); anything else means the length did not match the data (a byte lost
+        # in the data would otherwise go unnoticed when the chunk then ends in CR, LF follows).
         pos = self._pos
         if pos == len(self._buf):
             return NEED_DATA
-        if self._buf[pos] in (0x0D, 0x0A):
+        if self._buf[pos] == 0x0D:
             self._state = _State.LINE
-            return None
+            return self._line_event()
         self._state = _State.SKIP_LINE
         return WireError(
             "payload not followed by a line end: length and data disagree",
@@ -507,11 +535,17 @@ class AtParser:
     def _data_echo(self) -> Event | NeedData | None:
         # The module may or may not echo the data typed after ">" (readings differ). Match the
         # bytes against the data without consuming them: a full match is the echo and is
-        # skipped; the first difference means no echo, and the bytes are parsed as lines.
+        # skipped. At the first difference, the line found there decides:
+        # - the module's reply or a payload report, with nothing echoed yet: no echo (learned
+        #   when still unknown), and the bytes are parsed as lines from there;
+        # - another report that cannot be a piece of the data: passed on, and the echo is
+        #   matched after it (a report written before or inside the echo);
+        # - anything else: the echo is damaged (line noise). A WireError, and the rest is
+        #   parsed as lines: the caller's data is never taken for the module's output unseen.
         command = self._command
         expected = command.data if command is not None else None
         if not expected:
-            self._state = _State.LINE
+            self._leave_echo()
             return None
         buf = self._buf
         end = len(buf)
@@ -532,24 +566,89 @@ class AtParser:
             if self._pos == end:
                 return NEED_DATA
         start = self._pos
+        base = self._echo_base
         index = self._echo_pos
-        stop = min(end, start + len(expected))
+        stop = min(end, start + len(expected) - base)
         pos = start + index
-        while pos < stop and buf[pos] == expected[index]:
+        while pos < stop and buf[pos] == expected[base + index]:
             pos += 1
             index += 1
-        if index == len(expected):
+        if base + index == len(expected):
             self._pos = start + index
             self.data_echo = True
-            self._state = _State.LINE
-        elif pos < stop:
-            self.data_echo = False
-            self._state = _State.LINE
-        else:
+            self._leave_echo()
+            return None
+        if pos == end:
             self._echo_pos = index
             return NEED_DATA
+        if index and buf[pos] in (0x0D, 0x0A):
+            # the echo so far is confirmed; look at what interrupts it
+            start, base = pos, base + index
+            self._pos, self._echo_base, self._echo_pos = start, base, 0
         self._echo_pos = 0
-        return None
+        if buf[start] not in (0x0D, 0x0A):
+            return self._echo_damaged(start)
+        text = start
+        while text < end and buf[text] in (0x0D, 0x0A):
+            text += 1
+        for marker, _ in _RECV_MARKERS:
+            head = bytes(buf[text : text + len(marker)])
+            if head == marker:
+                if base:
+                    return self._echo_damaged(start)
+                self.data_echo = False if self.data_echo is None else self.data_echo
+                self._leave_echo()
+                return None
+            if len(head) < len(marker) and marker.startswith(head):
+                return NEED_DATA
+        found = _TERMINATOR.search(buf, text)
+        if found is None:
+            if end - text > self.max_line:
+                return self._echo_damaged(start)
+            return NEED_DATA
+        stop = found.start()
+        if buf[stop] == 0x0D:
+            if stop + 1 == end:
+                return NEED_DATA  # CR or CR LF?
+            stop += 2 if buf[stop + 1] == 0x0A else 1
+        else:
+            stop += 1
+        line = buf[text : found.start()].decode("utf-8", "replace").strip()
+        if self._is_final(line):
+            if base:
+                return self._echo_damaged(start)  # a reply in the middle of the echo
+            self.data_echo = False if self.data_echo is None else self.data_echo
+            self._leave_echo()
+            return None
+        if bytes(buf[start:stop]) in expected[base:]:
+            return self._echo_damaged(start)  # a report, or a piece of the data?
+        self._pos = stop
+        return self._classify(line) if line else None
+
+    def _leave_echo(self) -> None:
+        self._state = _State.LINE
+        self._echo_pos = self._echo_base = 0
+
+    def _echo_damaged(self, pos: int) -> WireError:
+        self._pos = pos
+        self._leave_echo()
+        return WireError(
+            "data echo damaged: output after the prompt is neither the data nor a reply",
+            bytes(self._buf[pos : pos + 1]),  # only the byte known in every split of the input
+        )
+
+    def _is_final(self, line: str) -> bool:
+        """Whether ``line`` is a final result for the command in flight."""
+        if line in ("OK", "ERROR") or line in _FINAL_IN_COMMAND or _ERROR_CODE.match(line):
+            return True
+        command = self._command
+        plus = _PLUS_LINE.match(line)
+        if plus is None or command is None:
+            return False
+        value = plus.group(2).strip().upper()
+        return plus.group(1).upper() in command.failure_names and (
+            value in _FAILURE_VALUES or value.endswith("FAILED")
+        )
 
     def _skip_line(self) -> Event | NeedData | None:
         match = _TERMINATOR.search(self._buf, self._pos)

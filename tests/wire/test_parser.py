@@ -379,7 +379,12 @@ def test_payload_with_tricky_bytes(trailer: bytes) -> None:
 def test_payload_inside_a_reply() -> None:
     wire = b"AT+HTTPACTION=0\r\r\nOK\r\n\r\n+HTTPRECV: 3,a\r\n\r\n+HTTPRECV: 2,OK\r\n"
     events = both_ways(wire, "AT+HTTPACTION=0")
-    assert events == [Echo("AT+HTTPACTION=0"), OK, Payload("HTTP", b"a\r\n"), Payload("HTTP", b"OK")]
+    assert events == [
+        Echo("AT+HTTPACTION=0"),
+        OK,
+        Payload("HTTP", b"a\r\n"),
+        Payload("HTTP", b"OK"),
+    ]
     wire = b"\r\n+HTTPRECV: 2,OK\r\n\r\n+CSQ: 1,2\r\n\r\nOK\r\n"
     events = both_ways(wire, "AT+CSQ")
     assert events == [Payload("HTTP", b"OK"), InfoLine("+CSQ: 1,2"), OK]
@@ -575,9 +580,7 @@ def test_end_raw_limits() -> None:
 
 
 def test_garbage_lines_are_reports_or_info_lines() -> None:
-    assert both_ways(b"\r\n\x00\xff\xfe garbage \x1b\r\n") == [
-        Urc("\x00\ufffd\ufffd garbage \x1b")
-    ]
+    assert both_ways(b"\r\n\x00\xff\xfe garbage \x1b\r\n") == [Urc("\x00\ufffd\ufffd garbage \x1b")]
 
 
 def test_non_numeric_payload_length() -> None:

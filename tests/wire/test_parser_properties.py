@@ -16,6 +16,7 @@ adjacent ``RawData`` are merged and ``RawEnd.retract`` is applied.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -43,7 +44,7 @@ from n58aio.wire import (
     WireError,
 )
 
-EXAMPLES = int(os.environ.get("N58_HYPOTHESIS_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("N58_HYPOTHESIS_EXAMPLES", "300"))
 PROPERTY = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -192,9 +193,7 @@ def raw_item(draw: st.DrawFn) -> Item:
 
 def interleaved() -> st.SearchStrategy[list[Item]]:
     """What can come between two lines of a reply (or between commands)."""
-    return st.lists(
-        st.one_of(report_item(), report_item(), payload_item(), raw_item()), max_size=3
-    )
+    return st.lists(st.one_of(report_item(), report_item(), payload_item(), raw_item()), max_size=3)
 
 
 @st.composite
@@ -261,7 +260,7 @@ def transcripts(draw: st.DrawFn) -> list[Segment]:
     # A chunk without its CRLF must be followed by a line end (a report's leading CRLF):
     # before a command echo, which starts with "AT", give it its CRLF.
     items = [item for segment in segments for item in segment.items]
-    for item, after in zip(items, items[1:], strict=False):
+    for item, after in itertools.pairwise(items):
         if item.payload_without_crlf and after.wire[:1] not in (b"\r", b"\n"):
             item.wire += b"\r\n"
     return segments
@@ -342,7 +341,7 @@ def run(segments: Sequence[Segment], cuts: Sequence[Sequence[int]] | None) -> li
             parser.begin_command(**segment.command)
         wire = segment.wire
         points = [0, *(cuts[index] if cuts is not None else ()), len(wire)]
-        for start, stop in zip(points, points[1:], strict=False):
+        for start, stop in itertools.pairwise(points):
             consumer.feed(wire[start:stop])
     assert not consumer.framed
     return consumer.events
@@ -420,9 +419,7 @@ TOKENS = st.sampled_from(
         b"\xff",
     ]
 )
-CHAOS = st.lists(st.one_of(TOKENS, st.binary(min_size=1, max_size=40)), max_size=40).map(
-    b"".join
-)
+CHAOS = st.lists(st.one_of(TOKENS, st.binary(min_size=1, max_size=40)), max_size=40).map(b"".join)
 MAX_LINE = 64
 MAX_PAYLOAD = 256
 
@@ -441,7 +438,7 @@ def _chaos_run(wire: bytes, points: Sequence[int], which: int) -> list[Event]:
     _begin(parser, which)
     events: list[Event] = []
     bounds = [0, *points, len(wire)]
-    for start, stop in zip(bounds, bounds[1:], strict=False):
+    for start, stop in itertools.pairwise(bounds):
         events += parser.feed(wire[start:stop])
         # memory stays bounded whatever arrives
         assert parser.buffered <= MAX_LINE + MAX_PAYLOAD + 64

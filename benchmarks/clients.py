@@ -120,6 +120,52 @@ async def _n58aio_download(p: dict[str, Any]) -> Result:
     }
 
 
+async def _pty_floor(p: dict[str, Any]) -> Result:
+    """The least a Python client does: ``select`` + ``os.read`` of the same download from the
+    pty, nothing parsed (the link is set up with n58aio first, then the port is read raw)."""
+    import os
+    import select
+    import tty
+    from urllib.parse import urlsplit
+
+    import n58aio
+
+    size: int = p["size"]
+    origin = urlsplit(p["origin"])
+    async with n58aio.open_modem(p["device"]) as modem:
+        await modem.attach()
+        for line in (
+            f"AT+HTTPPARA=url,{origin.hostname}/bytes/{size}",
+            f"AT+HTTPPARA=port,{origin.port}",
+            "AT+HTTPPARA=keepalive,0",
+            "AT+HTTPPARA=recvmode,1",
+            "AT+HTTPSETUP",
+        ):
+            await modem.command(line)
+    fd = os.open(p["device"], os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        tty.setraw(fd)
+        start = Usage.now()
+        os.write(fd, b"AT+HTTPACTION=0\r")
+        total = 0
+        tail = b""
+        while b"+HTTPCLOSED:" not in tail:
+            if not select.select([fd], [], [], 30.0)[0]:
+                raise RuntimeError(f"no link-closed report after {total} bytes")
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            total += len(data)
+            tail = (tail + data[-64:])[-64:]
+        end = Usage.now()
+    finally:
+        os.close(fd)
+    if total < size:
+        raise RuntimeError(f"read {total} bytes for a {size}-byte body")
+    return {"bytes": size, "wire_bytes": total, **end.since(start)}
+
+
 async def _httpx_download(p: dict[str, Any]) -> Result:
     import httpx
 
@@ -137,7 +183,11 @@ async def _httpx_download(p: dict[str, Any]) -> Result:
                 checker.add(chunk)
         end = Usage.now()
     checker.check(size)
-    return {"bytes": checker.received, "body_wall": end.wall - (first or end.wall), **end.since(start)}
+    return {
+        "bytes": checker.received,
+        "body_wall": end.wall - (first or end.wall),
+        **end.since(start),
+    }
 
 
 async def _n58aio_many(p: dict[str, Any]) -> Result:
@@ -198,6 +248,7 @@ CASES: dict[str, Callable[[dict[str, Any]], Result]] = {
     "gsmmodem_commands": gsmmodem_commands,
     "n58aio_download": _sync(_n58aio_download),
     "httpx_download": _sync(_httpx_download),
+    "pty_floor": _sync(_pty_floor),
     "n58aio_many": _sync(_n58aio_many),
 }
 

@@ -69,11 +69,13 @@ def emit_result(result: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def subprocess_env() -> dict[str, str]:
-    """Environment for helper and worker processes: the repository on ``PYTHONPATH``."""
+def subprocess_env(first: str | None = None) -> dict[str, str]:
+    """Environment for helper and worker processes: the repository on ``PYTHONPATH``, after
+    ``first`` when given (a directory holding another ``n58aio`` tree to measure)."""
     env = dict(os.environ)
     path = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + path if path else "")
+    entries = [entry for entry in (first, str(REPO_ROOT), path) if entry]
+    env["PYTHONPATH"] = os.pathsep.join(entries)
     env.setdefault("PYTHONHASHSEED", "0")
     return env
 

@@ -14,12 +14,11 @@ import json
 import select
 import subprocess
 import sys
-import time
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
 
-from .common import Usage, quiet_logging, subprocess_env
+from .common import REPO_ROOT, Usage, quiet_logging, subprocess_env
 
 __all__ = ["Helper"]
 
@@ -37,20 +36,23 @@ class Helper:
 
     def __enter__(self) -> Helper:
         proc = subprocess.Popen(
-            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=subprocess_env()
+            self.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=subprocess_env(),
+            cwd=REPO_ROOT,
         )
-        self._proc = proc
         try:
-            self.info = self._read_line(_START_TIMEOUT)
+            self.info = self._read_line(proc, _START_TIMEOUT)
         except BaseException:
             proc.kill()
             proc.wait()
             raise
+        self._proc = proc
         return self
 
-    def _read_line(self, timeout: float) -> dict[str, Any]:
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None
+    def _read_line(self, proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+        assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], timeout)
         line = proc.stdout.readline() if ready else b""
         if not line:
@@ -68,14 +70,11 @@ class Helper:
         if proc is None:
             return
         assert proc.stdin is not None
-        proc.stdin.close()
+        proc.stdin.close()  # the helper's signal to stop and report its CPU time
         try:
-            self._proc = proc
-            self.final = self._read_line(10.0)
+            self.final = self._read_line(proc, 10.0)
         except (RuntimeError, ValueError):
             self.final = {}
-        finally:
-            self._proc = None
         try:
             proc.wait(10.0)
         except subprocess.TimeoutExpired:
@@ -133,12 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     emu.add_argument("--chunk-size", type=int, default=1460)
     args = parser.parse_args(argv)
     quiet_logging()
-    started = time.perf_counter()
     if args.kind == "origin":
         asyncio.run(_serve_origin())
     else:
         asyncio.run(_serve_emulators(args.count, args.baud, args.chunk_size))
-    del started
     return 0
 
 

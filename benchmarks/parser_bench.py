@@ -88,10 +88,11 @@ def run_reference(pieces: Sequence[bytes]) -> int:
                 if start < 0:
                     break
                 comma = buf.find(b",", start + 10, start + 24)
-                if comma < 0:
-                    if buf.find(b"\n", start) < 0:
+                newline = buf.find(b"\n", start + 10, start + 24)
+                if comma < 0 or 0 <= newline < comma:
+                    if newline < 0:
                         break
-                    need, pos = -2, buf.find(b"\n", start) + 1
+                    need, pos = -2, newline + 1  # a bare header: raw bytes follow
                     continue
                 need, pos = int(buf[start + 10 : comma]), comma + 1
             if len(buf) - pos < need:

@@ -8,10 +8,13 @@ when any case fails); ``python -m benchmarks --full`` gives the figures of
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -53,6 +56,9 @@ class Profile:
     scaling_counts: tuple[int, ...]
     scaling_size: int
     memory_sizes: tuple[int, ...]
+    compare_pairs: int
+    compare_size: int
+    compare_modems: int
     verify: bool
     timeout: float
 
@@ -68,6 +74,9 @@ QUICK = Profile(
     scaling_counts=(1, 8),
     scaling_size=100_000,
     memory_sizes=(1_000_000, 50_000_000),
+    compare_pairs=1,
+    compare_size=5_000_000,
+    compare_modems=8,
     verify=True,
     timeout=60.0,
 )
@@ -82,6 +91,9 @@ FULL = Profile(
     scaling_counts=(1, 8, 32, 64),
     scaling_size=900_000,
     memory_sizes=(1_000_000, 500_000_000),
+    compare_pairs=3,
+    compare_size=50_000_000,
+    compare_modems=64,
     verify=False,
     timeout=600.0,
 )
@@ -104,12 +116,17 @@ class CaseError(RuntimeError):
     """A worker failed or returned nonsense."""
 
 
-def run_worker(case: str, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Run ``benchmarks.clients CASE`` in a fresh interpreter and return its result."""
+def run_worker(
+    case: str, params: dict[str, Any], timeout: float, client_path: str | None = None
+) -> dict[str, Any]:
+    """Run ``benchmarks.clients CASE`` in a fresh interpreter and return its result;
+    ``client_path`` goes first on its ``PYTHONPATH`` (another ``n58aio`` tree to measure)."""
     argv = [sys.executable, "-m", "benchmarks.clients", case, json.dumps(params)]
+    env = subprocess_env(client_path)
+    cwd = client_path or REPO_ROOT  # ``-m`` puts the working directory first on sys.path
     try:
         proc = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, env=subprocess_env()
+            argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd
         )
     except subprocess.TimeoutExpired as exc:
         raise CaseError(f"{case} timed out after {timeout:.0f} s") from exc
@@ -156,9 +173,10 @@ def _size(value: int) -> str:
 class Suite:
     """Runs the cases of a profile and collects rows and failures."""
 
-    def __init__(self, profile: Profile, origin: str) -> None:
+    def __init__(self, profile: Profile, origin: str, other: str | None = None) -> None:
         self.profile = profile
         self.origin = origin
+        self.other = other
         self.rows: list[Row] = []
         self.failures: list[str] = []
         self.timings: dict[str, float] = {}
@@ -175,9 +193,9 @@ class Suite:
             self.timings[name] = time.perf_counter() - start
             print(f"-- {name} done in {self.timings[name]:.1f} s", file=sys.stderr)
 
-    def worker(self, case: str, **params: Any) -> dict[str, Any]:
-        """Run one worker with this profile's timeout."""
-        return run_worker(case, params, self.profile.timeout)
+    def worker(self, case: str, client_path: str | None = None, /, **params: Any) -> dict[str, Any]:
+        """Run one worker with this profile's timeout (``client_path``: see :func:`run_worker`)."""
+        return run_worker(case, params, self.profile.timeout, client_path)
 
     def parser(self) -> None:
         """1. Parser MB/s against the find-based reference on the same reads."""
@@ -200,13 +218,28 @@ class Suite:
     def commands(self) -> None:
         """2. ``AT`` round trips per second, n58aio against python-gsmmodem-new."""
         p = self.profile
+        have_gsmmodem = importlib.util.find_spec("gsmmodem") is not None
         with emulators(1) as helpers:
             device = devices(helpers)[0]
-            ours = self.worker("n58aio_commands", device=device, seconds=p.command_seconds, warmup=50)
-            theirs = self.worker(
-                "gsmmodem_commands", device=device, seconds=p.command_seconds, warmup=50
-            )
+            params = {"device": device, "seconds": p.command_seconds, "warmup": 50}
+            ours = self.worker("n58aio_commands", **params)
+            theirs = self.worker("gsmmodem_commands", **params) if have_gsmmodem else None
         rate = ours["commands"] / ours["wall"]
+        ours_cpu = f"client CPU per command {1e6 * ours['cpu'] / ours['commands']:.0f} µs"
+        if theirs is None:
+            print("python-gsmmodem-new is missing: pip install -e '.[bench]'", file=sys.stderr)
+            self.rows.append(
+                Row(
+                    "commands",
+                    "AT round trips over a pty",
+                    f"{rate:,.0f} /s",
+                    "not installed",
+                    "",
+                    ours_cpu,
+                    {"n58aio": ours},
+                )
+            )
+            return
         ref = theirs["commands"] / theirs["wall"]
         self.rows.append(
             Row(
@@ -215,52 +248,75 @@ class Suite:
                 f"{rate:,.0f} /s",
                 f"{ref:,.0f} /s",
                 f"{rate / ref:.2f}",
-                f"client CPU per command {1e6 * ours['cpu'] / ours['commands']:.0f} µs"
-                f" vs {1e6 * theirs['cpu'] / theirs['commands']:.0f} µs",
+                f"{ours_cpu} vs {1e6 * theirs['cpu'] / theirs['commands']:.0f} µs",
                 {"n58aio": ours, "gsmmodem": theirs},
             )
         )
 
     def unpaced(self) -> None:
-        """3. Unpaced goodput through emulator + pty against httpx on the same origin."""
+        """3. Unpaced goodput through emulator + pty against httpx on the same origin, plus
+        recvmode 0 and the bare pty read loop (the floor of any client reading a pty)."""
         p = self.profile
         size = p.unpaced_size
-        with emulators(1) as helpers:
-            ours = self.worker(
-                "n58aio_download",
-                device=devices(helpers)[0],
-                origin=self.origin,
-                size=size,
-                verify=p.verify,
-            )
-        emulator_cpu = helpers[0].final.get("cpu", math.nan)
-        theirs = self.worker("httpx_download", origin=self.origin, size=size, verify=p.verify)
-        rate, ref = size / ours["wall"], size / theirs["wall"]
-        cpu, ref_cpu = ours["cpu"] / (size / MB), theirs["cpu"] / (size / MB)
-        raw = {"n58aio": ours, "httpx": theirs, "emulator_cpu": emulator_cpu}
-        self.rows.append(
+        runs: dict[str, dict[str, Any]] = {}
+        for name, case, extra in (
+            ("mode1", "n58aio_download", {"recvmode": 1}),
+            ("mode0", "n58aio_download", {"recvmode": 0}),
+            ("floor", "pty_floor", {}),
+        ):
+            with emulators(1) as helpers:
+                runs[name] = self.worker(
+                    case,
+                    device=devices(helpers)[0],
+                    origin=self.origin,
+                    size=size,
+                    verify=p.verify,
+                    **extra,
+                )
+            runs[name]["emulator_cpu"] = helpers[0].final.get("cpu", math.nan)
+        runs["httpx"] = self.worker(
+            "httpx_download", origin=self.origin, size=size, verify=p.verify
+        )
+        rate = {name: size / run["wall"] for name, run in runs.items()}
+        cpu = {name: 1e3 * run["cpu"] / (size / MB) for name, run in runs.items()}
+        ours, theirs = runs["mode1"], runs["httpx"]
+        self.rows += [
             Row(
                 "unpaced",
-                f"{_size(size)} GET, goodput (n58aio vs httpx)",
-                _mb(rate),
-                _mb(ref),
-                f"{rate / ref:.3f}",
+                f"{_size(size)} GET goodput, recvmode 1",
+                _mb(rate["mode1"]),
+                _mb(rate["httpx"]),
+                f"{rate['mode1'] / rate['httpx']:.3f}",
                 f"client CPU share {ours['cpu'] / ours['wall']:.0%};"
-                f" emulator process CPU {emulator_cpu:.1f} s",
-                raw,
-            )
-        )
-        self.rows.append(
+                f" emulator process CPU {ours['emulator_cpu']:.1f} s",
+                runs,
+            ),
             Row(
                 "unpaced",
-                "client CPU per MB (n58aio vs httpx)",
-                f"{1e3 * cpu:.2f} ms/MB",
-                f"{1e3 * ref_cpu:.2f} ms/MB",
-                f"{cpu / ref_cpu:.1f}",
+                "client CPU per MB, recvmode 1",
+                f"{cpu['mode1']:.2f} ms/MB",
+                f"{cpu['httpx']:.2f} ms/MB",
+                f"{cpu['mode1'] / cpu['httpx']:.1f}",
                 f"peak RSS {ours['maxrss_mib']:.0f} vs {theirs['maxrss_mib']:.0f} MiB",
-                raw,
-            )
-        )
+            ),
+            Row(
+                "unpaced",
+                f"{_size(size)} GET goodput, recvmode 0",
+                _mb(rate["mode0"]),
+                _mb(rate["httpx"]),
+                f"{rate['mode0'] / rate['httpx']:.3f}",
+                f"client CPU {cpu['mode0']:.2f} ms/MB ({cpu['mode0'] / cpu['httpx']:.1f} x httpx)",
+            ),
+            Row(
+                "unpaced",
+                "client CPU per MB, recvmode 1, against a bare pty read loop",
+                f"{cpu['mode1']:.2f} ms/MB",
+                f"{cpu['floor']:.2f} ms/MB",
+                f"{cpu['mode1'] / cpu['floor']:.1f}",
+                f"the loop (select + os.read, no parsing) alone is"
+                f" {cpu['floor'] / cpu['httpx']:.1f} x httpx; {_mb(rate['floor'])}",
+            ),
+        ]
 
     def paced(self) -> None:
         """4. Paced goodput as a share of what the line carries after the report framing."""
@@ -350,6 +406,98 @@ class Suite:
                 )
             )
 
+    def _alternate(
+        self, measure: Callable[[str | None], dict[str, float]]
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Medians of ``measure`` with this tree's n58aio and with the other one, run in turns
+        (this, other, this, other...) so that a drifting machine load hits both alike."""
+        runs: tuple[list[dict[str, float]], list[dict[str, float]]] = ([], [])
+        for _ in range(self.profile.compare_pairs):
+            runs[0].append(measure(None))
+            runs[1].append(measure(self.other))
+        medians = tuple(
+            {key: statistics.median(run[key] for run in side) for key in side[0]} for side in runs
+        )
+        return medians[0], medians[1]
+
+    def compare(self) -> None:
+        """Before/after: the client cases with this tree's n58aio and the one of ``--compare``."""
+        if self.other is None:
+            raise CaseError("the compare group needs --compare DIR")
+        p = self.profile
+        ours, theirs = self._alternate(self._parser_rates)
+        for key in ours:
+            label = f"{key} B chunks" if key != "raw" else "recvmode 0"
+            self.rows.append(
+                Row(
+                    "compare",
+                    f"parser, {label}, 4 KiB reads",
+                    f"{ours[key]:,.0f} MB/s",
+                    f"{theirs[key]:,.0f} MB/s",
+                    f"{ours[key] / theirs[key]:.2f}",
+                )
+            )
+        size = p.compare_size
+        for mode in (1, 0):
+            with emulators(1) as helpers:
+                measure = functools.partial(self._download_cost, devices(helpers)[0], mode)
+                ours, theirs = self._alternate(measure)
+            self.rows.append(
+                Row(
+                    "compare",
+                    f"{_size(size)} unpaced GET, recvmode {mode}: client CPU per MB",
+                    f"{ours['cpu']:.2f} ms/MB",
+                    f"{theirs['cpu']:.2f} ms/MB",
+                    f"{ours['cpu'] / theirs['cpu']:.2f}",
+                    f"goodput {_mb(ours['rate'])} vs {_mb(theirs['rate'])}",
+                )
+            )
+        count, baud = p.compare_modems, p.scaling_baud
+        with emulators(count, baud) as helpers:
+            ours, theirs = self._alternate(functools.partial(self._many_cost, devices(helpers)))
+        self.rows.append(
+            Row(
+                "compare",
+                f"{count} modems at {baud} baud: client CPU share",
+                f"{ours['cpu']:.1%}",
+                f"{theirs['cpu']:.1%}",
+                f"{ours['cpu'] / theirs['cpu']:.2f}",
+                f"line share {ours['share']:.1%} vs {theirs['share']:.1%}",
+            )
+        )
+
+    def _parser_rates(self, path: str | None) -> dict[str, float]:
+        p = self.profile
+        total = max(p.parser_total // 4, 100_000)
+        result = self.worker("parser", path, total=total, repeat=p.parser_repeat)
+        return {f"{r['chunk'] or 'raw'}": r["parser"] for r in result["rows"] if r["read"] == 4096}
+
+    def _download_cost(self, device: str, mode: int, path: str | None) -> dict[str, float]:
+        size = self.profile.compare_size
+        run = self.worker(
+            "n58aio_download",
+            path,
+            device=device,
+            origin=self.origin,
+            size=size,
+            verify=False,
+            recvmode=mode,
+        )
+        return {"cpu": 1e3 * run["cpu"] / (size / MB), "rate": size / run["wall"]}
+
+    def _many_cost(self, device_list: list[str], path: str | None) -> dict[str, float]:
+        p = self.profile
+        run = self.worker(
+            "n58aio_many",
+            path,
+            devices=device_list,
+            origin=self.origin,
+            size=p.scaling_size // 3,
+            verify=False,
+        )
+        capacity = len(device_list) * payload_capacity(p.scaling_baud, CHUNK)
+        return {"cpu": run["cpu"] / run["wall"], "share": run["bytes"] / run["wall"] / capacity}
+
 
 GROUPS: dict[str, Callable[[Suite], None]] = {
     "parser": Suite.parser,
@@ -358,6 +506,7 @@ GROUPS: dict[str, Callable[[Suite], None]] = {
     "paced": Suite.paced,
     "scaling": Suite.scaling,
     "memory": Suite.memory,
+    "compare": Suite.compare,
 }
 
 _HEADERS = {
@@ -367,6 +516,7 @@ _HEADERS = {
     "paced": ("paced download", "goodput", "line after framing", "share"),
     "scaling": ("concurrent modems", "aggregate goodput", "line after framing", "share"),
     "memory": ("memory", "peak RSS", "1 MB download", "ratio"),
+    "compare": ("before/after", "this tree", "--compare tree", "ratio"),
 }
 
 
@@ -397,6 +547,22 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "packages": versions,
     }
+
+
+def pty_intruders() -> list[str]:
+    """Running ``ser2net`` processes: configured with an earlier emulator's ``/dev/pts/N``, one
+    opens whatever pty gets that number next when a client connects, and takes its bytes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and Path(argv[0].decode(errors="replace")).name == "ser2net":
+            found.append(f"{entry.name}: {b' '.join(argv).decode(errors='replace').strip()}")
+    return found
 
 
 def format_tables(rows: list[Row]) -> str:
@@ -435,23 +601,41 @@ def main(argv: list[str] | None = None) -> int:
         metavar="GROUP",
         help=f"run only this group (repeatable): {', '.join(GROUPS)}",
     )
+    parser.add_argument(
+        "--compare",
+        metavar="DIR",
+        help="also run the 'compare' group: client cases with this tree's n58aio and with the"
+        " n58aio/ package in DIR (e.g. an older commit's), in turns",
+    )
     args = parser.parse_args(argv)
     profile = QUICK if args.quick else FULL
-    groups = args.only or list(GROUPS)
+    groups = args.only or [g for g in GROUPS if g != "compare" or args.compare]
+    for intruder in pty_intruders():
+        print(f"warning: ser2net may open the emulators' ptys: pid {intruder}", file=sys.stderr)
     started = time.time()
+    load_before = os.getloadavg()
     with Helper("origin") as origin:
-        suite = Suite(profile, origin.info["url"])
+        suite = Suite(profile, origin.info["url"], args.compare)
         suite.run(groups)
     duration = time.time() - started
     command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
-    print(f"\n{profile.name} run, {duration:.0f} s: {command.strip()}\n")
+    load = {"start": load_before, "end": os.getloadavg()}
+    print(f"\n{profile.name} run, {duration:.0f} s: {command.strip()}")
+    print(f"load average (1/5/15 min) at start {load['start']}, at end {load['end']}")
+    if profile.verify:
+        print("downloads checked byte for byte against the pattern: CPU figures include that")
+    if args.compare:
+        print(f"before/after: this tree against the n58aio of {args.compare}")
+    print()
     print(format_tables(suite.rows))
     report = {
         "profile": asdict(profile),
         "command": command.strip(),
         "machine": machine(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "compare": args.compare,
         "duration": duration,
+        "load_average": load,
         "timings": suite.timings,
         "failures": suite.failures,
         "rows": [asdict(row) for row in suite.rows],

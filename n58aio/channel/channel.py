@@ -91,6 +91,7 @@ class _Pending:
     echo: bool = False
     probe: bool = False
     abandoned: bool = False  # the caller gave up (timeout or cancellation)
+    data_done: bool = False  # the data was written, or the module cannot be waiting for it
     sent_at: float = 0.0
     reply_prefix: str | None = None
     reply_match: Callable[[str], bool] | None = None
@@ -300,8 +301,13 @@ class ModemChannel(asyncio.Protocol):
     async def _resync(self) -> None:
         zombie = self._pending
         if zombie is not None and zombie.outcome is None:
+            grace = _RESYNC_GRACE
+            if zombie.data is not None and not zombie.data_done:
+                # The module may be in the data phase of that command, reading whatever comes
+                # as its data (a probe, the next command): wait until it must have given up.
+                grace = max(grace, self.module_data_timeout + self.timeout_slack)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_RESYNC_GRACE):
+                async with asyncio.timeout(grace):
                     await zombie.done.wait()
             self._pending = None
             self._check_open()
@@ -459,6 +465,7 @@ class ModemChannel(asyncio.Protocol):
                 "prompt.late", command=_redact(pending.command), seconds=round(elapsed, 3)
             )
             return
+        pending.data_done = True
         self._write(pending.data)
 
     def _report(self, line: str) -> None:
@@ -483,6 +490,7 @@ class ModemChannel(asyncio.Protocol):
         pending = self._pending
         if pending is None or pending.outcome is not None or pending.probe:
             return
+        pending.data_done = True  # a restarted module waits for no data
 
         # The module may have restarted before the command reached it (then it answers it) or
         # after (then the command is lost): allow a short grace for the answer.
@@ -504,11 +512,11 @@ class ModemChannel(asyncio.Protocol):
         self._raw_idle.set()
         stream = self._streams.pop(event.source, None)
         if stream is not None:
-            if not stream.finished:
+            stream.link_closed(event.line, event.retract)
+            if stream.failed:
                 # The response was not complete: the bytes that follow may be more of it,
                 # not modem output. Check the channel is in step before the next command.
                 self._needs_resync = True
-            stream.link_closed(event.line, event.retract)
         pending = self._pending
         if pending is not None and command_name(pending.command) in _CLOSE_COMMANDS:
             # The close command's OK was consumed as raw bytes; its report ends the exchange.

@@ -125,6 +125,11 @@ class PayloadStream(Generic[T]):
         return self._done
 
     @property
+    def failed(self) -> bool:
+        """True when the stream ended with an error."""
+        return self._error is not None
+
+    @property
     def paused(self) -> bool:
         """True while the unread items exceed the buffer bound."""
         return self._buffered >= self.max_buffer and not self._detached

@@ -1,7 +1,10 @@
-"""Command line interface: ``n58aio <subcommand> ...``.
+"""Command line interface: ``n58aio <subcommand> ...`` (also ``python -m n58aio``).
 
-Each subcommand is registered by a ``_add_<name>(subparsers)`` function that sets ``handler``
-(a callable taking the parsed namespace and returning the exit status).
+One module per subcommand group registers its parsers: :mod:`.http_commands` (``get``,
+``head``, ``post``, ``download``), :mod:`.at` (``at``), :mod:`.demo` (``demo``) and the
+emulator's own ``emulate``. Each parser sets ``handler``, a callable taking the parsed
+namespace and returning the exit status. structlog is configured here, for the CLI process
+only, and restored when :func:`main` returns.
 """
 
 from __future__ import annotations
@@ -10,7 +13,29 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from .common import EXIT_CODES_HELP
+from .logging import LEVELS, configure_logging
+
 __all__ = ["build_parser", "main"]
+
+_DEFAULT_LEVEL = "warning"
+
+
+def _logging_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    group = parser.add_argument_group("logging")
+    group.add_argument(
+        "--log-format",
+        choices=("console", "json"),
+        default=default if default is argparse.SUPPRESS else "console",
+        help="log lines on stderr as console text or JSON (default: console)",
+    )
+    group.add_argument(
+        "--log-level",
+        dest="global_log_level",
+        choices=LEVELS,
+        default=default,
+        help=f"lowest level logged (default: {_DEFAULT_LEVEL})",
+    )
 
 
 def _add_emulate(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -28,16 +53,36 @@ def _add_emulate(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="n58aio", description="Neoway N58 tools")
+    from .. import __version__
+    from . import at, demo, http_commands
+
+    parser = argparse.ArgumentParser(
+        prog="n58aio",
+        description="Neoway N58 tools: HTTP(S) through a modem, AT commands, an emulator.",
+        epilog=EXIT_CODES_HELP
+        + "\nThe device defaults to $N58_DEVICE. See `n58aio COMMAND --help` for the options "
+        "of each command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"n58aio {__version__}")
+    _logging_options(parser, None)
+    # the same options after the subcommand name; SUPPRESS keeps the top-level values
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    _logging_options(common, argparse.SUPPRESS)
+    parents = [common]
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
+    http_commands.add_parsers(subparsers, parents)
+    at.add_parser(subparsers, parents)
+    demo.add_parser(subparsers, parents)
     _add_emulate(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (argparse exits with 2 on usage errors)."""
     args = build_parser().parse_args(argv)
-    handler = args.handler
-    status = handler(args)
-    return int(status)
+    # `emulate` has a --log-level of its own (default info); the others log warnings and up
+    level = args.global_log_level or getattr(args, "log_level", None) or _DEFAULT_LEVEL
+    with configure_logging(args.log_format, level):
+        return int(args.handler(args))

@@ -9,12 +9,14 @@ started by a command sees the bytes that follow that command line.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["AtLineReader", "CommandLine", "DataChunk", "Event"]
 
 CR = 0x0D
 LF = 0x0A
+_TERMINATOR = re.compile(rb"[\r\n]")
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class CommandLine:
 
     ``text`` is the line without its terminator, ``echo`` the bytes to echo (the line as typed
     plus its terminator). ``overflow`` is set when the line was longer than the reader's limit;
-    its text is then truncated.
+    its text and echo are then truncated (the bytes past the limit are not kept).
     """
 
     text: bytes
@@ -45,9 +47,10 @@ Event = CommandLine | DataChunk
 class AtLineReader:
     """Splits the serial input stream into command lines and data-phase chunks."""
 
-    def __init__(self, max_line: int = 4200) -> None:
+    def __init__(self, max_line: int = 4200, max_input: int = 1 << 16) -> None:
         self._buf = bytearray()
         self._max_line = max_line
+        self._max_input = max_input
         self._scan = 0
         self._skip_lf = False
         self._data_left = 0
@@ -63,8 +66,11 @@ class AtLineReader:
         return len(self._buf)
 
     def feed(self, data: bytes) -> None:
-        """Add received bytes."""
-        self._buf += data
+        """Add received bytes; beyond ``max_input`` unread bytes, input is dropped (a module
+        has a fixed receive buffer)."""
+        room = self._max_input - len(self._buf)
+        if room > 0:
+            self._buf += data[:room]
 
     def clear(self) -> None:
         """Forget all buffered input and leave any data phase."""
@@ -106,18 +112,22 @@ class AtLineReader:
             if self._buf[0] == LF:
                 del self._buf[:1]
             self._skip_lf = False
-        while self._scan < len(self._buf):
-            byte = self._buf[self._scan]
-            if byte in (CR, LF):
-                end = self._scan
-                raw = bytes(self._buf[: end + 1])
-                del self._buf[: end + 1]
-                self._scan = 0
-                self._skip_lf = byte == CR
-                overflow = end > self._max_line
-                text = raw[:end]
-                if overflow:
-                    text = text[: self._max_line]
-                return CommandLine(text, raw, overflow)
-            self._scan += 1
-        return None
+        found = _TERMINATOR.search(self._buf, self._scan)
+        if found is None:
+            self._scan = len(self._buf)
+            if self._scan > self._max_line + 1:
+                # a line past the limit: keep its start (the answer is ERROR anyway), drop the
+                # rest up to the terminator, so the buffer stays bounded whatever comes in
+                del self._buf[self._max_line + 1 :]
+                self._scan = self._max_line + 1
+            return None
+        end = found.start()
+        raw = bytes(self._buf[: end + 1])
+        del self._buf[: end + 1]
+        self._scan = 0
+        self._skip_lf = raw[end] == CR
+        overflow = end > self._max_line
+        text = raw[:end]
+        if overflow:
+            text = text[: self._max_line]
+        return CommandLine(text, raw, overflow)

@@ -42,11 +42,19 @@ class Faults:
     excluded) and runs an action once exactly that many more have been written to the queue.
     """
 
-    def __init__(self, output: OutputFaults, target: FaultTarget) -> None:
+    def __init__(
+        self,
+        output: OutputFaults,
+        target: FaultTarget,
+        in_output_order: Callable[[Callable[[], object]], None] | None = None,
+    ) -> None:
         self._output = output
         self._target = target
+        self._in_output_order = in_output_order  # runs an action once queued output is out
         self._relayed = 0
         self._hooks: list[tuple[int, Callable[[], object]]] = []
+        self._command_hooks: list[tuple[bytes, Callable[[], object]]] = []
+        self._data_hooks: list[tuple[int, Callable[[], object]]] = []
 
     @property
     def relayed_bytes(self) -> int:
@@ -71,6 +79,8 @@ class Faults:
         self._output.garble_left = 0
         self._output.stall_until = 0.0
         self._hooks.clear()
+        self._command_hooks.clear()
+        self._data_hooks.clear()
 
     def close_link(self, which: LinkKind | None = None) -> bool:
         """Drop the HTTP and/or HTTPS server connection now; the module then reports
@@ -90,11 +100,69 @@ class Faults:
         land inside a reply or a data report)."""
         self._target.inject(data, immediate)
 
-    def after_body_bytes(self, count: int, action: Callable[[], object]) -> None:
+    def after_body_bytes(
+        self, count: int, action: Callable[[], object], *, ordered: bool = False
+    ) -> None:
         """Run ``action`` (e.g. ``faults.close_link``) once ``count`` more server bytes have been
-        relayed; the report holding the boundary is split there."""
+        relayed; the report holding the boundary is split there.
+
+        The action runs when the boundary is queued for the port; with ``ordered`` it runs when
+        the port output reaches the boundary instead, so that output faults it arms
+        (``drop_next``, ``garble_next``) hit exactly the bytes written after the boundary.
+        """
+        if ordered:
+            action = self._ordered(action)
         self._hooks.append((self._relayed + _non_negative(count), action))
         self._hooks.sort(key=lambda hook: hook[0])
+
+    def on_command(
+        self, prefix: str | bytes, action: Callable[[], object], *, ordered: bool = False
+    ) -> None:
+        """Run ``action`` once, when the module next receives a command line starting with
+        ``prefix`` (case-insensitive), before the line is echoed or handled.
+
+        ``close_link`` then acts before the command runs; with ``reset`` or ``drop_port`` the
+        command is lost, as with a module that rebooted or vanished on receiving it. With
+        ``ordered`` the action runs when the port output reaches the line's echo (all earlier
+        output written), so that output faults it arms hit exactly the echo and the reply.
+        """
+        key = prefix.encode("ascii") if isinstance(prefix, str) else bytes(prefix)
+        self._command_hooks.append((key.upper(), self._ordered(action) if ordered else action))
+
+    def take_command_hooks(self, line: bytes) -> list[Callable[[], object]]:
+        """Remove and return the actions armed by :meth:`on_command` that ``line`` triggers."""
+        upper = line.upper()
+        due = [action for key, action in self._command_hooks if upper.startswith(key)]
+        if due:
+            self._command_hooks = [h for h in self._command_hooks if not upper.startswith(h[0])]
+        return due
+
+    def on_data(
+        self, action: Callable[[], object], *, after: int = 1, ordered: bool = False
+    ) -> None:
+        """Run ``action`` once, in the next data phase (the bytes typed after ``>``), as soon as
+        ``after`` of its bytes have been received and before they are echoed or used.
+
+        ``close_link`` then makes the send fail (``+HTTPSEND: ERROR``); with ``reset`` or
+        ``drop_port`` the data phase is lost. With ``ordered`` the action runs when the port
+        output reaches the echo of those bytes, so that output faults hit that echo.
+        """
+        action = self._ordered(action) if ordered else action
+        self._data_hooks.append((max(1, after), action))
+
+    def take_data_hooks(self, received: int) -> list[Callable[[], object]]:
+        """Remove and return the :meth:`on_data` actions due once ``received`` data bytes of
+        the current data phase have arrived."""
+        due = [action for after, action in self._data_hooks if after <= received]
+        if due:
+            self._data_hooks = [hook for hook in self._data_hooks if hook[0] > received]
+        return due
+
+    def _ordered(self, action: Callable[[], object]) -> Callable[[], object]:
+        queue = self._in_output_order
+        if queue is None:  # no output queue to order with: act at once
+            return action
+        return lambda: queue(action)
 
     def split_relayed(self, data: bytes) -> Iterator[tuple[bytes, list[Callable[[], object]]]]:
         """Cut relayed data at hook boundaries: yields pieces and the actions due after each."""

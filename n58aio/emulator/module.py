@@ -78,7 +78,7 @@ class Module:
         self.ident = ident
         self.reader = AtLineReader()
         self.state = self._fresh_state(config.pdp_up)
-        self.faults = Faults(output_faults, self)
+        self.faults = Faults(output_faults, self, self.in_output_order)
         self.dead = False
         self._on_drop_port = on_drop_port
         self._input = asyncio.Event()
@@ -164,6 +164,11 @@ class Module:
         else:
             self._spawn(self._put_when_idle(data), "n58-inject")
 
+    def in_output_order(self, action: Callable[[], object]) -> None:
+        """Run ``action`` when the output queued so far has been written (fault hooks)."""
+        if not self.dead:
+            self.out.put_call(functools.partial(self._run_action, action))
+
     def kill_links(self, which: LinkKind | None) -> int:
         """Abort server connections as if the server had closed them."""
         count = 0
@@ -248,6 +253,10 @@ class Module:
                 continue
             self._set_busy(True)
             try:
+                for action in self.faults.take_command_hooks(event.text):
+                    self._run_action(action)
+                if self._session is not me or self.dead:
+                    return  # the action rebooted the module or dropped the port
                 if self.state.echo:
                     self.out.put(event.echo)
                 await self._handle_line(event)
@@ -289,6 +298,11 @@ class Module:
                         continue
                     parts.append(event.data)
                     received += len(event.data)
+                    me = asyncio.current_task()
+                    for action in self.faults.take_data_hooks(received):
+                        self._run_action(action)
+                    if self._session is not me or self.dead:
+                        return None  # the action rebooted the module or dropped the port
                     if self.state.echo and self.cfg.echo_body:
                         self.out.put(event.data)
         except TimeoutError:

@@ -76,7 +76,7 @@ class OutputChannel:
         self._pacer = pacer
         self._faults = faults
         self._log = log
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[bytes | Callable[[], object]] = deque()
         self._urgent: deque[bytes] = deque()
         self._pending = 0
         self._gen = 0
@@ -111,6 +111,12 @@ class OutputChannel:
             return
         self._queue.append(blob)
         self._pending += len(blob)
+        self._idle.clear()
+        self._wake.set()
+
+    def put_call(self, call: Callable[[], object]) -> None:
+        """Queue ``call``: it runs in the writer once everything queued before is written."""
+        self._queue.append(call)
         self._idle.clear()
         self._wake.set()
 
@@ -154,6 +160,9 @@ class OutputChannel:
                 await self._emit(self._urgent.popleft())
                 continue
             blob = self._queue.popleft()
+            if callable(blob):
+                blob()  # a fault hook queued with put_call
+                continue
             gen = self._gen
             step = self._pacer.slice or len(blob)
             pos = 0

@@ -135,6 +135,11 @@ class HttpResponseDecoder:
         except h11.RemoteProtocolError as exc:
             raise LinkClosedError(f"link closed before the response was complete: {exc}") from exc
         items.extend(more)
+        if self._awaiting_close is not None:
+            # a close-delimited body: h11 ended it just now, and the close report confirms it
+            items.extend(self._awaiting_close)
+            self._awaiting_close = None
+            self.complete = True
         if not self.complete:
             if self.head is None:
                 raise LinkClosedError("link closed before any response arrived")

@@ -92,8 +92,6 @@ class ModemPool:
             raise ValueError("intervals and timeouts must be > 0")
         if request_retries < 0:
             raise ValueError("request_retries must be >= 0")
-        if "name" in modem_options:
-            raise ValueError("modems of a pool are named by the pool")
         self.name = name or f"pool{next(_ids)}"
         self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger("n58aio.pool").bind(
             pool=self.name
@@ -127,15 +125,20 @@ class ModemPool:
         if self._phase != "new":
             raise RuntimeError("a pool is opened once")
         self._phase = "open"
-        results = await asyncio.gather(
-            *(self._bring_up(member) for member in self._members), return_exceptions=True
-        )
+        try:
+            results = await asyncio.gather(
+                *(self._bring_up(member) for member in self._members), return_exceptions=True
+            )
+        except BaseException:
+            await self.aclose()
+            raise
         for member, result in zip(self._members, results, strict=True):
-            if isinstance(result, BaseException):
-                if not isinstance(result, Exception):
-                    await self.aclose()
-                    raise result
-                self._quarantine(member, result, noted=False)
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                await self.aclose()
+                raise result
+            if member.modem is None or member.modem.closed:
+                lost = result if isinstance(result, Exception) else PortClosedError("port lost")
+                self._quarantine(member, lost, noted=False)
             else:
                 self._set_idle(member)
         if not any(member.state == "healthy" for member in self._members):

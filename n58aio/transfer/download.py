@@ -24,6 +24,7 @@ import json
 import os
 import random
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -215,6 +216,7 @@ class _Download:
         self._sha = hashlib.sha256()
         self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
         self._file: IO[bytes] | None = None
+        self._checkpoint_lock = threading.Lock()  # a cancelled to_thread() may still run
         # this call
         self.resumed_from = 0
         self.fetched = 0
@@ -320,7 +322,7 @@ class _Download:
     def _on_reset(self, line: str) -> None:
         self._reset_line = line
         scope = self._scope
-        if scope is not None:
+        if scope is not None and not scope.expired():
             scope.reschedule(asyncio.get_running_loop().time())
 
     async def _recover(self) -> None:
@@ -500,8 +502,9 @@ class _Download:
         file = self._need_file()
         file.seek(0)
         file.truncate()
-        self.verified = self.done = 0
-        self.total = self.etag = self.last_modified = None
+        self.verified = self.done = self.resumed_from = 0
+        self.total = None
+        self.etag = self.last_modified = None
         self.confirmed = False
         self._sha = hashlib.sha256()
         self._md5 = hashlib.md5(usedforsecurity=False) if self.expected_md5 else None
@@ -509,7 +512,10 @@ class _Download:
 
     def _checkpoint(self) -> None:
         """Make the verified prefix durable, then record it in the sidecar."""
-        file = self._need_file()
+        with self._checkpoint_lock:
+            self._write_checkpoint(self._need_file())
+
+    def _write_checkpoint(self, file: IO[bytes]) -> None:
         file.flush()
         os.fsync(file.fileno())
         record = {
@@ -537,11 +543,10 @@ class _Download:
             return
         try:
             if not self._finished:
-                file.seek(self.verified)
-                file.truncate()
-                self._file = file
-                self._checkpoint()
-                self._file = None
+                with self._checkpoint_lock:
+                    file.seek(self.verified)
+                    file.truncate()
+                    self._write_checkpoint(file)
                 self.log.info("download.paused", verified=self.verified, total=self.total)
         except OSError as exc:
             self.log.warning("download.checkpoint_failed", error=str(exc))
@@ -687,7 +692,9 @@ def _read_sidecar(path: Path) -> dict[str, Any] | None:
     return record
 
 
-def _hash_prefix(path: Path, size: int, want_md5: bool) -> tuple[Any, Any]:
+def _hash_prefix(
+    path: Path, size: int, want_md5: bool
+) -> tuple[hashlib._Hash, hashlib._Hash | None]:
     """SHA-256 (and MD5) hashers fed with the first ``size`` bytes of ``path``."""
     sha = hashlib.sha256()
     md5 = hashlib.md5(usedforsecurity=False) if want_md5 else None

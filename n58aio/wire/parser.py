@@ -581,30 +581,54 @@ class AtParser:
         if pos == end:
             self._echo_pos = index
             return NEED_DATA
-        if index and buf[pos] in (0x0D, 0x0A):
-            # the echo so far is confirmed; look at what interrupts it
+        found = self._interruption(start, base, expected)
+        if isinstance(found, NeedData):
+            self._echo_pos = index
+            return NEED_DATA
+        if found[0] == "other" and index and buf[pos] in (0x0D, 0x0A):
+            # not the module's reply at the start: the echo so far is confirmed, and what
+            # interrupts it is looked at
             start, base = pos, base + index
-            self._pos, self._echo_base, self._echo_pos = start, base, 0
+            self._pos, self._echo_base = start, base
+            found = self._interruption(start, base, expected)
+            if isinstance(found, NeedData):
+                self._echo_pos = 0
+                return NEED_DATA
         self._echo_pos = 0
+        kind, stop, line = found
+        if kind == "reply" and not base:
+            # the module's reply or payload, nothing echoed: the module does not echo data
+            self.data_echo = False if self.data_echo is None else self.data_echo
+            self._leave_echo()
+            return None
+        if kind == "report":
+            self._pos = stop
+            return self._classify(line) if line else None
+        return self._echo_damaged(start)
+
+    def _interruption(
+        self, start: int, base: int, expected: bytes
+    ) -> tuple[str, int, str] | NeedData:
+        """What stands at ``start`` where the echo of ``expected[base:]`` was due: the module's
+        ``reply`` (a final result or a payload report), a ``report`` that cannot be part of the
+        data (with the index after it and its text), or ``other``."""
+        buf = self._buf
+        end = len(buf)
         if buf[start] not in (0x0D, 0x0A):
-            return self._echo_damaged(start)
+            return "other", start, ""
         text = start
         while text < end and buf[text] in (0x0D, 0x0A):
             text += 1
         for marker, _ in _RECV_MARKERS:
             head = bytes(buf[text : text + len(marker)])
             if head == marker:
-                if base:
-                    return self._echo_damaged(start)
-                self.data_echo = False if self.data_echo is None else self.data_echo
-                self._leave_echo()
-                return None
+                return "reply", start, ""
             if len(head) < len(marker) and marker.startswith(head):
                 return NEED_DATA
         found = _TERMINATOR.search(buf, text)
         if found is None:
             if end - text > self.max_line:
-                return self._echo_damaged(start)
+                return "other", start, ""
             return NEED_DATA
         stop = found.start()
         if buf[stop] == 0x0D:
@@ -615,15 +639,10 @@ class AtParser:
             stop += 1
         line = buf[text : found.start()].decode("utf-8", "replace").strip()
         if self._is_final(line):
-            if base:
-                return self._echo_damaged(start)  # a reply in the middle of the echo
-            self.data_echo = False if self.data_echo is None else self.data_echo
-            self._leave_echo()
-            return None
+            return "reply", start, line
         if bytes(buf[start:stop]) in expected[base:]:
-            return self._echo_damaged(start)  # a report, or a piece of the data?
-        self._pos = stop
-        return self._classify(line) if line else None
+            return "other", start, line  # a report, or a piece of the data? cannot tell
+        return "report", stop, line
 
     def _leave_echo(self) -> None:
         self._state = _State.LINE

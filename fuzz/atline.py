@@ -1,0 +1,8 @@
+"""Fuzz :func:`fuzz.targets.atline_input` with atheris: ``python -m fuzz.atline [libFuzzer options]``."""
+
+from __future__ import annotations
+
+from fuzz._runner import run
+
+if __name__ == "__main__":
+    run("atline_input")

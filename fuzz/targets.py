@@ -1,0 +1,486 @@
+"""Fuzz targets: each takes one byte string, drives a component with it, and raises
+:class:`AssertionError` (or lets any unexpected exception out) when a promise is broken.
+
+The input is read as a little program (:class:`Program`): operations such as "feed these
+bytes", "declare this command in flight", "abandon it", so that a coverage-guided fuzzer
+reaches every state of the component, not only its line reader.
+
+* :func:`parser_input`: :class:`n58aio.wire.AtParser` with any bytes and any command context
+  (``begin_command`` with or without data, ``abandon_command``, ``end_raw`` with a valid
+  leftover, ``abandon_raw``). It must never raise, keep its buffers within their bounds, emit
+  well-formed events, and give the same events however the bytes are split.
+* :func:`atline_input`: the emulator's sans-IO line reader and command-line syntax parser.
+* :func:`module_input`: the emulated module itself, fed through its input method (with the
+  network stubbed out): no handler may fail, nothing may hang, input buffers stay bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import structlog
+
+from n58aio.emulator import module as module_mod
+from n58aio.emulator.atline import AtLineReader, CommandLine, DataChunk
+from n58aio.emulator.config import EmulatorConfig
+from n58aio.emulator.filesystem import ModuleFS
+from n58aio.emulator.module import Module
+from n58aio.emulator.netlink import NetError
+from n58aio.emulator.output import OutputChannel, OutputFaults, Pacer
+from n58aio.emulator.syntax import parse_command, split_args, split_first, unquote
+from n58aio.wire import (
+    Echo,
+    Event,
+    FinalResult,
+    InfoLine,
+    NeedData,
+    Payload,
+    Prompt,
+    RawData,
+    RawEnd,
+    RawStart,
+    Urc,
+    WireError,
+)
+from n58aio.wire.parser import AtParser
+
+__all__ = ["Program", "atline_input", "module_input", "parser_input"]
+
+
+class Program:
+    """Reads operations out of the fuzz input; reads past the end give zeros."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def __bool__(self) -> bool:
+        return self.pos < len(self.data)
+
+    def byte(self) -> int:
+        """One byte (0 past the end)."""
+        if self.pos >= len(self.data):
+            return 0
+        self.pos += 1
+        return self.data[self.pos - 1]
+
+    def take(self, count: int) -> bytes:
+        """Up to ``count`` bytes."""
+        chunk = self.data[self.pos : self.pos + count]
+        self.pos += len(chunk)
+        return chunk
+
+    def pick(self, options: tuple[Any, ...]) -> Any:
+        """One of ``options``."""
+        return options[self.byte() % len(options)]
+
+
+# ---------------------------------------------------------------------- the AT parser
+
+TOKENS: tuple[bytes, ...] = (
+    b"\r\n",
+    b"\r",
+    b"\n",
+    b"\r\nOK\r\n",
+    b"\r\nERROR\r\n",
+    b"\r\n+CME ERROR: 50\r\n",
+    b"\r\n+CME ERROR: operation not allowed\r\n",
+    b"\r\n+HTTPRECV: ",
+    b"\r\n+HTTPSRECV: ",
+    b"+HTTPRECV:",
+    b"\r\n+HTTPRECV:\r\n",
+    b"\r\n+HTTPSRECV:\r\n",
+    b"\r\n+HTTPCLOSED: HTTP Link Closed\r\n",
+    b"\r\n+HTTPSCLOSED: HTTPS Link Closed\r\n",
+    b"\r\n+HTTPCLOSE: HTTP Link Closed\r\n",
+    b"\r\n+HTTPCLOSED:",
+    b"\r\n>",
+    b"\r\n> ",
+    b">",
+    b" ",
+    b"\r\n+PBREADY\r\n",
+    b"\r\nOPERATION EXPIRED\r\n",
+    b"\r\n+HTTPSEND: ERROR\r\n",
+    b"\r\n+HTTPACTION: SOCKET ID OPEN FAILED\r\n",
+    b"\r\n+HTTPSETUP: FAIL\r\n",
+    b"\r\n+CMEE: 1\r\n",
+    b"\r\n+CREG: 0,1\r\n",
+    b"AT+HTTPACTION=2,5\r",
+    b"AT\r",
+    b"5,",
+    b"12",
+    b"0,",
+    b"99999999999,",
+)
+
+COMMANDS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("AT", {}),
+    ("ATE0", {}),
+    ("ATI", {}),
+    ("AT+CMEE?", {"reply_prefix": "+CMEE"}),
+    ("AT+XIIC?", {}),
+    ("AT+CREG?", {"reply_match": lambda line: "," in line, "max_reply_lines": 1}),
+    ("AT+HTTPSETUP", {}),
+    ("AT+HTTPACTION=0", {}),
+    ("AT+HTTPSACTION=0", {}),
+    ("AT+HTTPACTION=2,{n},1", {"data": True}),
+    ("AT+HTTPSACTION=99,{n}", {"data": True}),
+    ("AT+HTTPACTION=2,{n}", {"prompt": True}),
+    ("AT+HTTPCLOSE", {}),
+    ("AT+HTTPSCLOSE", {}),
+)
+
+_TEXT_EVENTS = (Echo, InfoLine, Urc)
+
+
+class _Consumer:
+    """Pulls events like the channel does; ends raw blocks after ``raw_limit`` bytes when set
+    (as the HTTP decoder does when a response is complete)."""
+
+    def __init__(self, parser: AtParser, bounds: dict[str, int]) -> None:
+        self.parser = parser
+        self.bounds = bounds
+        self.events: list[Event] = []
+        self.raw_limit: int | None = None
+        self.raw_count = 0
+
+    def feed(self, data: bytes) -> None:
+        self.parser.receive_data(data)
+        self.drain()
+
+    def drain(self) -> None:
+        parser = self.parser
+        while True:
+            event = parser.next_event()
+            if isinstance(event, NeedData):
+                break
+            check_event(event, self.bounds)
+            self.events.append(event)
+            if isinstance(event, RawStart):
+                self.raw_count = 0
+            elif isinstance(event, RawData) and self.raw_limit is not None:
+                self.raw_count += len(event.data)
+                if self.raw_count >= self.raw_limit:
+                    leftover = self.raw_count - self.raw_limit
+                    parser.end_raw(leftover)
+                    self.events[-1] = RawData(event.source, event.data[: len(event.data) - leftover])
+                    self.events.append(RawEnd(event.source, "(end_raw)"))
+                    self.raw_limit = None
+        limit = max(self.bounds["line"], self.bounds["payload"], 160) + self.bounds["data"] + 64
+        assert parser.buffered <= limit, f"parser holds {parser.buffered} bytes (bound {limit})"
+
+
+def check_event(event: Event, bounds: dict[str, int]) -> None:
+    """An event is well-formed and within the parser's bounds."""
+    if isinstance(event, _TEXT_EVENTS):
+        text = event.line if isinstance(event, (Echo, Urc)) else event.text
+        assert "\r" not in text and "\n" not in text, event
+        assert len(text) <= bounds["line"] + 1, f"text of {len(text)} chars: {event!r:.80}"
+    elif isinstance(event, FinalResult):
+        assert "\r" not in event.text and "\n" not in event.text, event
+    elif isinstance(event, Payload):
+        assert len(event.data) <= bounds["payload"], f"payload of {len(event.data)} bytes"
+    elif isinstance(event, RawData):
+        assert event.data, "empty raw data"
+    elif isinstance(event, RawEnd):
+        assert event.retract >= 0 and len(event.line) <= 160, event
+    elif isinstance(event, WireError):
+        assert len(event.data) <= 80, event
+    else:
+        assert isinstance(event, (Prompt, RawStart)), event
+
+
+def normalise(events: list[Event]) -> list[Event]:
+    """Merge adjacent raw data and apply retractions, so that raw chunking does not matter."""
+    out: list[Event] = []
+    for event in events:
+        if isinstance(event, RawData):
+            if out and isinstance(out[-1], RawData):
+                out[-1] = RawData(event.source, out[-1].data + event.data)
+            else:
+                out.append(event)
+        elif isinstance(event, RawEnd):
+            if event.retract:
+                last = out[-1] if out else None
+                assert isinstance(last, RawData), "retract without raw data before it"
+                assert len(last.data) >= event.retract, "retract beyond the raw data"
+                kept = last.data[: len(last.data) - event.retract]
+                out[-1:] = [RawData(last.source, kept)] if kept else []
+            out.append(RawEnd(event.source, event.line))
+        else:
+            out.append(event)
+    return out
+
+
+def _parser_run(data: bytes, split: Callable[[bytes], Iterator[bytes]], end_raw: bool) -> Any:
+    program = Program(data)
+    bounds = {"line": 8 + program.byte() % 120, "payload": 1 + program.byte() * 3, "data": 0}
+    parser = AtParser(max_line=bounds["line"], max_payload=bounds["payload"])
+    consumer = _Consumer(parser, bounds)
+    while program:
+        op = program.byte() % 10
+        if op <= 3:
+            for piece in split(program.take(program.byte() % 64 + 1)):
+                consumer.feed(piece)
+        elif op == 4:
+            for piece in split(program.pick(TOKENS)):
+                consumer.feed(piece)
+        elif op == 5:
+            text, options = program.pick(COMMANDS)
+            payload = program.take(program.byte() % 48 + 1) if options.get("data") else None
+            text = text.format(n=len(payload) if payload else 5)
+            bounds["data"] = max(bounds["data"], len(payload) if payload else 0)
+            kwargs = {k: v for k, v in options.items() if k != "data"}
+            parser.begin_command(text, data=payload, **kwargs)
+        elif op == 6:
+            parser.abandon_command()
+        elif op == 7 and end_raw:
+            consumer.raw_limit = consumer.raw_count + program.byte()  # bytes more, then done
+        elif op == 8 and end_raw:
+            parser.abandon_raw()
+            consumer.drain()
+        else:
+            for piece in split(program.pick(TOKENS) + program.take(program.byte() % 8)):
+                consumer.feed(piece)
+    # end with a line end: a link-closed report found in one split and still being retracted
+    # in another is complete then, and the events can be compared
+    for piece in split(b"\r\n"):
+        consumer.feed(piece)
+    return consumer.events
+
+
+def _whole(data: bytes) -> Iterator[bytes]:
+    yield data
+
+
+def _bytewise(data: bytes) -> Iterator[bytes]:
+    for index in range(len(data)):
+        yield data[index : index + 1]
+
+
+def parser_input(data: bytes) -> None:
+    """Fuzz target of the AT parser (see the module docstring)."""
+    # with end_raw and abandon_raw: no exception, bounds, well-formed events
+    _parser_run(data, _whole, end_raw=True)
+    # without them (the consumer's choices depend on the split): the same events in any split
+    whole = normalise(_parser_run(data, _whole, end_raw=False))
+    bytewise = normalise(_parser_run(data, _bytewise, end_raw=False))
+    assert whole == bytewise, _first_difference(whole, bytewise)
+
+
+def _first_difference(left: list[Event], right: list[Event]) -> str:
+    for index, (a, b) in enumerate(zip(left, right, strict=False)):
+        if a != b:
+            return f"events differ at {index}: {a!r:.120} vs {b!r:.120}"
+    return f"{len(left)} events vs {len(right)}"
+
+
+# ---------------------------------------------------------------------- the emulator's reader
+
+LINE_TOKENS: tuple[bytes, ...] = (
+    b"AT\r",
+    b"\r\n",
+    b"\r",
+    b"\n",
+    b'AT+HTTPPARA=url,"www.neoway.com.cn/a?b=1"\r',
+    b"AT+HTTPSCFG=\xe2\x80\x9csslversion\xe2\x80\x9d,0\r",
+    b"AT+ HTTPSCFG =?\r",
+    b'AT+HTTPACTION=0,"1","2"\r',
+    b"AT+HTTPACTION=2,5,1\r",
+    b"ATE0\r",
+    b"AT&F\r",
+    b'"a,b",c',
+    b",,,",
+    b"\xff\xfe",
+)
+
+
+def atline_input(data: bytes) -> None:
+    """Fuzz target of the emulator's line reader and command syntax parser."""
+    program = Program(data)
+    max_line = 4 + program.byte() % 200
+    max_input = 64 + program.byte() * 4
+    reader = AtLineReader(max_line=max_line, max_input=max_input)
+    expected_data = 0
+    while program:
+        op = program.byte() % 8
+        if op <= 3:
+            reader.feed(program.take(program.byte() % 96 + 1))
+        elif op == 4:
+            reader.feed(program.pick(LINE_TOKENS))
+        elif op == 5 and not reader.in_data_phase:
+            expected_data = 1 + program.byte() % 64
+            reader.expect_data(expected_data)
+        elif op == 6:
+            reader.cancel_data()
+            expected_data = 0
+        elif op == 7 and program.byte() % 4 == 0:
+            reader.clear()
+            expected_data = 0
+        for _ in range(64):
+            event = reader.next_event()
+            if event is None:
+                break
+            if isinstance(event, DataChunk):
+                assert event.data and event.remaining >= 0, event
+                assert len(event.data) + event.remaining == expected_data, event
+                expected_data = event.remaining
+                continue
+            assert isinstance(event, CommandLine)
+            _check_line(event, max_line)
+        assert reader.buffered <= max_input, f"reader holds {reader.buffered} > {max_input}"
+        if not reader.in_data_phase and reader.next_event() is None:
+            assert reader.buffered <= max_line + 2, f"an unterminated line of {reader.buffered}"
+
+
+def _check_line(event: CommandLine, max_line: int) -> None:
+    assert b"\r" not in event.text and b"\n" not in event.text, event
+    assert len(event.text) <= max_line, f"line of {len(event.text)} > {max_line}"
+    assert event.echo[-1:] in (b"\r", b"\n"), event
+    if not event.overflow:
+        assert event.echo[:-1] == event.text, event
+    command = parse_command(event.text)
+    if command is not None:
+        assert command.name == command.name.upper(), command
+        split_args(command.args)
+        split_first(command.args)
+        unquote(command.args)
+
+
+# ---------------------------------------------------------------------- the emulated module
+
+
+class _Log:
+    """A logger that keeps the errors the module reports (a handler or task that failed)."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def bind(self, **_: object) -> _Log:
+        return self
+
+    def debug(self, *_: object, **__: object) -> None:
+        pass
+
+    info = warning = debug
+
+    def error(self, event: str, *_: object, **fields: object) -> None:
+        self.errors.append(f"{event} {fields}")
+
+    exception = error
+
+
+async def _no_connection(*_: object, **__: object) -> Any:
+    raise NetError("fuzzing: no network")
+
+
+@contextlib.contextmanager
+def _offline() -> Iterator[None]:
+    """The module's network calls fail at once (no DNS, no connection)."""
+    saved = module_mod.open_connection, module_mod.fetch
+    module_mod.open_connection = cast(Any, _no_connection)
+    module_mod.fetch = cast(Any, _no_connection)
+    try:
+        yield
+    finally:
+        module_mod.open_connection, module_mod.fetch = saved
+
+
+_MODULE_TOKENS: tuple[bytes, ...] = (
+    b"AT+XIIC=1\r",
+    b"AT+XIIC?\r",
+    b"AT+HTTPPARA=url,origin.test/x\r",
+    b"AT+HTTPPARA=port,80\r",
+    b"AT+HTTPPARA=recvmode,0\r",
+    b"AT+HTTPSETUP\r",
+    b"AT+HTTPACTION=0\r",
+    b"AT+HTTPACTION=2,4,1\r",
+    b"AT+HTTPACTION=99,3\r",
+    b"AT+HTTPCLOSE\r",
+    b"AT+HTTPGET\r",
+    b"AT+HTTPGETSTAT?\r",
+    b"AT+FILEHTTPACTION=0,0,10\r",
+    b"AT+FILEHTTPACTION=1,4,1,ca.pem\r",
+    b'AT+HTTPSCFG="authmode",1\r',
+    b'AT+HTTPSCFG="cacert","ca.pem"\r',
+    b"AT+HTTPSSETUP\r",
+    b"AT+CMEE=2\r",
+    b"ATE0\r",
+    b"ATI\r",
+    b"AT+CSQ\r",
+    *LINE_TOKENS,
+)
+
+_loop: asyncio.AbstractEventLoop | None = None
+_fs_dir: tempfile.TemporaryDirectory[str] | None = None
+
+
+def module_input(data: bytes) -> None:
+    """Fuzz target of the emulated module fed through :meth:`Module.feed`."""
+    global _loop, _fs_dir
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    if _fs_dir is None:
+        _fs_dir = tempfile.TemporaryDirectory(prefix="n58fuzz-")
+    with _offline():
+        _loop.run_until_complete(_module_run(data, Path(_fs_dir.name)))
+
+
+async def _module_run(data: bytes, root: Path) -> None:
+    program = Program(data)
+    config = EmulatorConfig(
+        data_timeout=0.02,
+        pdp_up=bool(program.byte() & 1),
+        echo=bool(program.byte() & 1),
+        connect_timeout=0.05,
+    )
+    written = bytearray()
+
+    async def write(chunk: bytes) -> None:
+        written.extend(chunk)
+        if len(written) > 1 << 20:
+            del written[: len(written) - (1 << 16)]
+
+    log = _Log()
+    logger = cast(structlog.typing.FilteringBoundLogger, log)
+    output = OutputChannel(write, Pacer(None), OutputFaults(), logger)
+    module = Module(config, ModuleFS(root), output, OutputFaults(), logger, 1, lambda: None)
+    output.start()
+    module.start()
+    try:
+        while program:
+            op = program.byte() % 6
+            if op <= 2:
+                module.feed(program.take(program.byte() % 64 + 1))
+            elif op == 3:
+                module.feed(program.pick(_MODULE_TOKENS))
+            elif op == 4:
+                module.feed(program.pick(_MODULE_TOKENS) + program.take(program.byte() % 16))
+            else:
+                await asyncio.sleep(0)
+            assert module.reader.buffered <= 1 << 16, "module input unbounded"
+        await _settle(module, output)
+        assert not log.errors, log.errors
+    finally:
+        await module.shutdown()
+        await output.close()
+
+
+async def _settle(module: Module, output: OutputChannel, limit: float = 2.0) -> None:
+    """Wait until the module has handled all its input; a module that does not is hung."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    quiet = 0
+    last = -1
+    while quiet < 5:
+        assert loop.time() < deadline, "the module did not settle: hung?"
+        await asyncio.sleep(0.002)
+        busy = module._busy or output.pending or module.reader.in_data_phase
+        mark = output.written + module.reader.buffered
+        quiet = quiet + 1 if not busy and mark == last else 0
+        last = mark

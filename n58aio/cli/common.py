@@ -1,0 +1,228 @@
+"""What the subcommands share: exit codes, modem options, running a coroutine, sizes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from ..errors import HTTPStatusError, N58Error, TLSConfigError, TransferError
+from ..http import Timeouts, TLSConfig
+from ..modem import Modem, open_modem
+
+__all__ = [
+    "EXIT_CODES_HELP",
+    "EXIT_HTTP",
+    "EXIT_INTERRUPTED",
+    "EXIT_MODEM",
+    "EXIT_OK",
+    "EXIT_OTHER",
+    "EXIT_TRANSFER",
+    "EXIT_USAGE",
+    "CliError",
+    "add_modem_options",
+    "error",
+    "header",
+    "modem_from_args",
+    "run",
+    "size",
+    "tls_from_args",
+]
+
+EXIT_OK = 0
+EXIT_OTHER = 1
+EXIT_USAGE = 2
+EXIT_MODEM = 3
+EXIT_HTTP = 4
+EXIT_TRANSFER = 5
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = """\
+exit status:
+  0    success
+  1    local error (a file that cannot be read or written, ...)
+  2    usage error (bad option or argument, no device)
+  3    modem error: port, AT command, timeout, TLS settings, link or protocol failure
+  4    HTTP error: status >= 400 (with --fail, and always for download)
+  5    transfer error: hash mismatch, incomplete or inconsistent download
+  130  interrupted (Ctrl-C)
+"""
+
+DEVICE_ENV = "N58_DEVICE"
+
+
+class CliError(Exception):
+    """An error reported as one line on stderr, with its exit status."""
+
+    def __init__(self, message: str, status: int = EXIT_OTHER) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def error(message: str) -> None:
+    """Print ``n58aio: error: <message>`` on stderr."""
+    print(f"n58aio: error: {message}", file=sys.stderr, flush=True)
+
+
+def run(coroutine: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """Run ``coroutine()`` in a new event loop; map exceptions to exit statuses."""
+    try:
+        return asyncio.run(coroutine())
+    except KeyboardInterrupt:
+        error("interrupted")
+        return EXIT_INTERRUPTED
+    except CliError as exc:
+        error(str(exc))
+        return exc.status
+    except HTTPStatusError as exc:
+        error(str(exc))
+        return EXIT_HTTP
+    except TransferError as exc:
+        error(str(exc))
+        return EXIT_TRANSFER
+    except TLSConfigError as exc:
+        error(f"{exc} (HTTPS: pass --ca-cert NAME, or --insecure)")
+        return EXIT_MODEM
+    except N58Error as exc:
+        error(f"{type(exc).__name__}: {exc}")
+        return EXIT_MODEM
+    except BrokenPipeError:
+        # the reader of stdout went away (| head): stop quietly, like other tools
+        _silence_stdout()
+        return EXIT_OTHER
+    except OSError as exc:
+        error(str(exc))
+        return EXIT_OTHER
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+# ---------------------------------------------------------------------------- arguments
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def _baud(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a baud rate: {text!r}")
+    return int(text)
+
+
+def header(text: str) -> tuple[str, str]:
+    """Parse ``'Name: value'`` (argparse type)."""
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or name != name.strip():
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
+    return name, value.strip()
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmg])(?:i?b)?|(b))?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def size(text: str) -> int:
+    """Parse a byte count: ``4096``, ``256KB``, ``1.5MB``, ``2MiB`` (binary units; argparse
+    type)."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 4096, 256KB or 2MB)")
+    value = float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
+    if value < 1 or value != int(value):
+        raise argparse.ArgumentTypeError(f"not a whole number of bytes >= 1: {text!r}")
+    return int(value)
+
+
+def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> None:
+    """Add ``--device``, ``--baud``, ``--timeout`` and, with ``http``, the HTTP(S) options."""
+    group = parser.add_argument_group("modem")
+    group.add_argument(
+        "--device",
+        "-d",
+        default=os.environ.get(DEVICE_ENV) or None,
+        metavar="PORT",
+        help=f"serial device or pyserial URL (socket://host:port, rfc2217://host:port); "
+        f"default: ${DEVICE_ENV}",
+    )
+    group.add_argument(
+        "--baud", type=_baud, default=115200, help="serial baud rate (default: 115200)"
+    )
+    group.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="S",
+        help="seconds to wait: per AT command for `at` (default: the manual's value), for the "
+        "link setup, the response head and each gap between chunks for HTTP (default: 30)",
+    )
+    if not http:
+        return
+    group.add_argument(
+        "--recvmode",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="module receive mode: 1 length-framed chunks (default), 0 raw bytes",
+    )
+    tls = parser.add_argument_group("HTTPS")
+    verify = tls.add_mutually_exclusive_group()
+    verify.add_argument(
+        "--ca-cert",
+        metavar="NAME",
+        help="verify the server against this CA file on the module's file system",
+    )
+    verify.add_argument(
+        "--insecure", "-k", action="store_true", help="do not verify the server (authmode 0)"
+    )
+    tls.add_argument("--client-cert", metavar="NAME", help="client certificate file on the module")
+    tls.add_argument("--client-key", metavar="NAME", help="client key file on the module")
+    tls.add_argument(
+        "--tls-version",
+        choices=("TLS1.0", "TLS1.1", "TLS1.2"),
+        default="TLS1.2",
+        help="minimum TLS version (default: TLS1.2)",
+    )
+
+
+def tls_from_args(args: argparse.Namespace) -> TLSConfig | None:
+    """The TLS settings the options ask for; None when none were given."""
+    if args.insecure:
+        return TLSConfig.insecure(version=args.tls_version)
+    if args.ca_cert or args.client_cert or args.client_key:
+        return TLSConfig(
+            version=args.tls_version,
+            ca_cert=args.ca_cert,
+            client_cert=args.client_cert,
+            client_key=args.client_key,
+        )
+    return None
+
+
+def modem_from_args(args: argparse.Namespace) -> AbstractAsyncContextManager[Modem]:
+    """``open_modem`` with the device, baud rate, timeouts, receive mode and TLS options."""
+    if not args.device:
+        raise CliError(f"no device: pass --device PORT or set ${DEVICE_ENV}", EXIT_USAGE)
+    options: dict[str, Any] = {"baudrate": args.baud}
+    if hasattr(args, "recvmode"):
+        options["recvmode"] = args.recvmode
+        options["tls"] = tls_from_args(args)
+        if args.timeout is not None:
+            options["timeouts"] = Timeouts(args.timeout, args.timeout, args.timeout)
+    return open_modem(args.device, name="cli", **options)

@@ -1,0 +1,67 @@
+"""The benchmark suite's building blocks still work (tiny data; no timing assertions)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks.common import framing_overhead, line_capacity, payload_capacity
+from benchmarks.parser_bench import (
+    mode0_stream,
+    mode1_stream,
+    parser_benchmark,
+    reads,
+    run_copy,
+    run_parser,
+    run_reference,
+)
+from benchmarks.runner import Row, format_tables, run_worker
+
+
+def test_parser_benchmark_returns_sane_numbers() -> None:
+    rows = parser_benchmark(20_000, chunks=(64, 1024), read_sizes=(4096, 65536), repeat=1)
+    assert [(row["mode"], row["chunk"], row["read"]) for row in rows] == [
+        ("recvmode1", 64, 4096),
+        ("recvmode1", 64, 65536),
+        ("recvmode1", 1024, 4096),
+        ("recvmode1", 1024, 65536),
+        ("recvmode0", None, 4096),
+        ("recvmode0", None, 65536),
+    ]
+    for row in rows:
+        assert row["payload"] == 20_000
+        assert row["wire"] > 20_000
+        for key in ("parser", "reference", "copy"):
+            assert math.isfinite(row[key])
+            assert row[key] > 0
+        assert row["ratio"] == pytest.approx(row["parser"] / row["reference"])
+
+
+@pytest.mark.parametrize("read_size", [1, 7, 100, 4096])
+def test_parser_and_reference_count_the_same_payload(read_size: int) -> None:
+    streams = [
+        (mode1_stream(100, 1_000), 1_000),
+        (mode1_stream(1460, 5_000), 5_000),
+        (mode0_stream(3_000), 3_000),
+    ]
+    for stream, expected in streams:
+        pieces = reads(stream, read_size)
+        assert run_parser(pieces) == expected
+        assert run_reference(pieces) == expected
+        assert run_copy(pieces) == len(stream)
+
+
+def test_line_arithmetic() -> None:
+    assert framing_overhead(1460) == len(b"\r\n+HTTPRECV: 1460,") + len(b"\r\n") == 20
+    assert line_capacity(115_200) == 11_520
+    assert payload_capacity(921_600, 1460) == pytest.approx(92_160 * 1460 / 1480)
+
+
+def test_parser_case_runs_in_a_worker_process() -> None:
+    result = run_worker("parser", {"total": 2_000, "repeat": 1}, timeout=60)
+    assert len(result["rows"]) == 8
+    assert result["cpu"] >= 0
+    assert result["maxrss_mib"] > 0
+    table = format_tables([Row("parser", "case", "1 MB/s", "2 MB/s", "0.50")])
+    assert "| case | 1 MB/s | 2 MB/s | 0.50 |" in table

@@ -1,6 +1,6 @@
 # Two commands on a fresh machine (Python 3.11+):
 #   make demo   - the main job: emulated N58 + local HTTPS server, a verified streamed download
-#   make test   - lint, type-check and run the whole test suite
+#   make test   - lint, type-check, the whole test suite, the docs build, the benchmark smoke run
 # Each creates .venv and installs what it needs first.
 
 PY ?= python3
@@ -8,7 +8,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest docs bench clean
+.PHONY: demo test lint typecheck pytest docs bench bench-quick clean
+
+LINTED := n58aio tests benchmarks $(wildcard fuzz soak mkdocs_hooks.py)
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,8 +22,8 @@ demo: $(STAMP)
 	$(BIN)/n58aio demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check n58aio tests benchmarks
-	$(BIN)/ruff format --check n58aio tests benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -29,7 +31,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks --quick
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks --full
+
+test: lint typecheck pytest docs bench-quick
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet

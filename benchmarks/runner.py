@@ -56,7 +56,7 @@ class Profile:
     scaling_counts: tuple[int, ...]
     scaling_size: int
     memory_sizes: tuple[int, ...]
-    compare_pairs: int
+    repeats: int
     compare_size: int
     compare_modems: int
     verify: bool
@@ -74,7 +74,7 @@ QUICK = Profile(
     scaling_counts=(1, 8),
     scaling_size=100_000,
     memory_sizes=(1_000_000, 50_000_000),
-    compare_pairs=1,
+    repeats=1,
     compare_size=5_000_000,
     compare_modems=8,
     verify=True,
@@ -91,7 +91,7 @@ FULL = Profile(
     scaling_counts=(1, 8, 32, 64),
     scaling_size=900_000,
     memory_sizes=(1_000_000, 500_000_000),
-    compare_pairs=3,
+    repeats=3,
     compare_size=50_000_000,
     compare_modems=64,
     verify=False,
@@ -152,6 +152,17 @@ def emulators(count: int, baud: int | None = None) -> Iterator[list[Helper]]:
             helpers.append(stack.enter_context(Helper("emulators", *args)))
             left -= n
         yield helpers
+
+
+def _median_run(
+    runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]
+) -> dict[str, Any]:
+    """The run with the median ``key`` (the lower one of an even count)."""
+    return sorted(runs, key=key)[(len(runs) - 1) // 2]
+
+
+def _command_rate(run: dict[str, Any]) -> float:
+    return float(run["commands"]) / float(run["wall"])
 
 
 def devices(helpers: list[Helper]) -> list[str]:
@@ -219,11 +230,17 @@ class Suite:
         """2. ``AT`` round trips per second, n58aio against python-gsmmodem-new."""
         p = self.profile
         have_gsmmodem = importlib.util.find_spec("gsmmodem") is not None
+        ours_runs: list[dict[str, Any]] = []
+        theirs_runs: list[dict[str, Any]] = []
         with emulators(1) as helpers:
             device = devices(helpers)[0]
             params = {"device": device, "seconds": p.command_seconds, "warmup": 50}
-            ours = self.worker("n58aio_commands", **params)
-            theirs = self.worker("gsmmodem_commands", **params) if have_gsmmodem else None
+            for _ in range(p.repeats):  # in turns, so that load drifts hit both alike
+                ours_runs.append(self.worker("n58aio_commands", **params))
+                if have_gsmmodem:
+                    theirs_runs.append(self.worker("gsmmodem_commands", **params))
+        ours = _median_run(ours_runs, _command_rate)
+        theirs = _median_run(theirs_runs, _command_rate) if theirs_runs else None
         rate = ours["commands"] / ours["wall"]
         ours_cpu = f"client CPU per command {1e6 * ours['cpu'] / ours['commands']:.0f} µs"
         if theirs is None:
@@ -274,8 +291,12 @@ class Suite:
                     **extra,
                 )
             runs[name]["emulator_cpu"] = helpers[0].final.get("cpu", math.nan)
-        runs["httpx"] = self.worker(
-            "httpx_download", origin=self.origin, size=size, verify=p.verify
+        runs["httpx"] = _median_run(
+            [
+                self.worker("httpx_download", origin=self.origin, size=size, verify=p.verify)
+                for _ in range(p.repeats)  # a fraction of a second each: take the median
+            ],
+            lambda run: float(run["cpu"]),
         )
         rate = {name: size / run["wall"] for name, run in runs.items()}
         cpu = {name: 1e3 * run["cpu"] / (size / MB) for name, run in runs.items()}
@@ -412,7 +433,7 @@ class Suite:
         """Medians of ``measure`` with this tree's n58aio and with the other one, run in turns
         (this, other, this, other...) so that a drifting machine load hits both alike."""
         runs: tuple[list[dict[str, float]], list[dict[str, float]]] = ([], [])
-        for _ in range(self.profile.compare_pairs):
+        for _ in range(self.profile.repeats):
             runs[0].append(measure(None))
             runs[1].append(measure(self.other))
         medians = tuple(

@@ -13,42 +13,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import inspect
 import math
 import os
 import random
-import re
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import (
-    CommandError,
-    CommandTimeout,
     HTTPStatusError,
     InvalidValue,
     LinkClosedError,
     NoModemAvailable,
     PortClosedError,
     ProtocolError,
-    RequestTimeout,
     TransferError,
 )
 from ..http import Response, Timeouts, TLSConfig
-from ..transfer.download import (
-    DEFAULT_RANGE_SIZE,
-    PROGRESS_INTERVAL,
-    RATE_WINDOW,
-    RETRY_STATUSES,
-    DownloadResult,
-    Progress,
-    ProgressCallback,
-)
+from ..transfer.download import DEFAULT_RANGE_SIZE, DownloadResult
 from ..transfer.errors import IntegrityError, RangeMismatchError
+from ..transfer.integrity import Hashes, check_digests, fsync_directory, hash_file
+from ..transfer.options import LINK_FAULTS, RETRY_STATUSES, DownloadOptions
+from ..transfer.options import MAX_BACKOFF as MAX_BACKOFF
+from ..transfer.progress import ProgressCallback, ProgressReporter
+from ..transfer.ranges import changed_validator, content_range
 
 if TYPE_CHECKING:
     from .member import PoolMember
@@ -71,19 +61,7 @@ RANGES_PER_MODEM = 4
 """A file is cut into at least this many ranges per modem (ranges of at least
 :data:`MIN_RANGE_SIZE`), so that a slow modem does not hold up the end."""
 
-MAX_BACKOFF = 30.0
-
-_FAULTS = (
-    PortClosedError,
-    CommandTimeout,
-    ProtocolError,
-    LinkClosedError,
-    RequestTimeout,
-    CommandError,
-)
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)\s*-\s*(\d+)|\*)\s*/\s*(\d+|\*)\s*$", re.I)
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
-_HASH_BLOCK = 1 << 20
+_FAULTS: tuple[type[Exception], ...] = (PortClosedError, *LINK_FAULTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,23 +93,7 @@ def plan_ranges(total: int, modems: int, range_size: int) -> list[tuple[int, int
 
 def parse_content_range(value: str | None) -> tuple[int | None, int | None, int | None]:
     """``bytes 0-99/1000`` -> ``(0, 99, 1000)``; ``bytes */1000`` -> ``(None, None, 1000)``."""
-    match = _CONTENT_RANGE.match(value or "")
-    if match is None:
-        return None, None, None
-    first, last, total = match.groups()
-    return (
-        int(first) if first is not None else None,
-        int(last) if last is not None else None,
-        int(total) if total != "*" else None,
-    )
-
-
-def _hex_digest(value: str | None, length: int, name: str) -> str | None:
-    if value is None:
-        return None
-    if len(value) != length or not _HEX.match(value):
-        raise InvalidValue(f"{name} must be {length} hexadecimal digits")
-    return value.lower()
+    return content_range(value) or (None, None, None)
 
 
 async def parallel_download(
@@ -150,56 +112,21 @@ async def parallel_download(
 ) -> PoolDownloadResult:
     """Download ``url`` to ``path`` over the modems of ``pool`` (see :meth:`ModemPool.download
     <n58aio.pool.ModemPool.download>`)."""
-    if range_size < 1:
-        raise InvalidValue(f"range_size must be >= 1, not {range_size}")
-    if retries < 0 or not backoff >= 0:
-        raise InvalidValue("retries and backoff must be >= 0")
-    job = _Job(
-        pool,
-        url,
-        Path(path),
-        sha256=_hex_digest(sha256, 64, "sha256"),
-        md5=_hex_digest(md5, 32, "md5"),
-        range_size=range_size,
-        progress=progress,
-        retries=retries,
-        backoff=backoff,
-        tls=tls,
-        timeouts=timeouts,
+    options = DownloadOptions.checked(
+        sha256, md5, range_size, progress, retries, backoff, tls, timeouts
     )
-    return await job.run()
+    return await _Job(pool, url, Path(path), options).run()
 
 
 class _Job:
     """One parallel download: the probe, the range queue and its workers, the final checks."""
 
-    def __init__(
-        self,
-        pool: ModemPool,
-        url: str,
-        path: Path,
-        *,
-        sha256: str | None,
-        md5: str | None,
-        range_size: int,
-        progress: ProgressCallback | None,
-        retries: int,
-        backoff: float,
-        tls: TLSConfig | None,
-        timeouts: Timeouts | None,
-    ) -> None:
+    def __init__(self, pool: ModemPool, url: str, path: Path, options: DownloadOptions) -> None:
         self.pool = pool
         self.url = url
         self.path = path
         self.part = path.with_name(path.name + ".part")
-        self.expected_sha256 = sha256
-        self.expected_md5 = md5
-        self.range_size = range_size
-        self.progress = progress
-        self.max_retries = retries
-        self.backoff = backoff
-        self.tls = tls
-        self.timeouts = timeouts
+        self.options = options
         self.log = pool.log.bind(url=url, path=str(path))
         self.total: int | None = None
         self.etag: str | None = None
@@ -211,8 +138,7 @@ class _Job:
         self.retries = 0
         self.by_modem: dict[str, int] = {}
         self.queue: asyncio.PriorityQueue[_Piece] = asyncio.PriorityQueue()
-        self._last_report = -1.0
-        self._samples: deque[tuple[float, int]] = deque()
+        self._progress = ProgressReporter(options.progress)
 
     async def run(self) -> PoolDownloadResult:
         started = time.monotonic()
@@ -222,20 +148,21 @@ class _Job:
         try:
             if ranged and self.total is not None:
                 _preallocate(self.fd, self.total)
-                ranges = plan_ranges(self.total, self.pool.size, self.range_size)
+                ranges = plan_ranges(self.total, self.pool.size, self.options.range_size)
                 await self._run_ranges(ranges)
                 size = self.total
             else:
                 ranges = [(0, self.total or 0)]
                 size = await self._run_whole()
-            sha256, md5 = await asyncio.to_thread(_finish_file, self.fd, size)
-            for algorithm, expected, actual in (
-                ("sha256", self.expected_sha256, sha256),
-                ("md5", self.expected_md5, md5),
-            ):
-                if expected is not None and actual != expected:
-                    self.log.error("pool.download.integrity_failed", algorithm=algorithm)
-                    raise IntegrityError(algorithm, expected, actual, self.url)
+            hashes = await asyncio.to_thread(
+                _finish_file, self.fd, size, self.options.md5 is not None
+            )
+            sha256, md5 = hashes.hexdigests()
+            try:
+                check_digests(self.options, sha256, md5, self.url)
+            except IntegrityError as exc:
+                self.log.error("pool.download.integrity_failed", algorithm=exc.algorithm)
+                raise
         except BaseException:
             os.close(self.fd)
             with contextlib.suppress(OSError):
@@ -243,12 +170,13 @@ class _Job:
             raise
         os.close(self.fd)
         os.replace(self.part, self.path)
+        fsync_directory(self.path.parent)
         await self._report(force=True)
         result = PoolDownloadResult(
             path=self.path,
             size=size,
             sha256=sha256,
-            md5=md5 if self.expected_md5 is not None else None,
+            md5=md5,
             resumed_from=0,
             fetched=self.fetched,
             requests=self.requests,
@@ -272,7 +200,7 @@ class _Job:
         """Learn size and validators with a one-byte range; True when ranges work."""
         self.requests += 1
         async with self.pool.stream(
-            "GET", self.url, offset=0, size=1, tls=self.tls, timeouts=self.timeouts
+            "GET", self.url, offset=0, size=1, tls=self.options.tls, timeouts=self.options.timeouts
         ) as response:
             first, _, total = parse_content_range(response.headers.get("content-range"))
             self.etag = response.headers.get("etag")
@@ -337,12 +265,12 @@ class _Job:
         piece.failures = 1 if piece.start > before else piece.failures + 1
         self.retries += 1
         self.pool._retries += 1
-        if piece.failures > self.max_retries:
+        if piece.failures > self.options.retries:
             raise TransferError(
                 f"range {piece.start}-{piece.end - 1} of {self.url} failed {piece.failures} "
                 f"times in a row; last error: {type(error).__name__}: {error}"
             ) from error
-        delay = min(self.backoff * 2 ** (piece.failures - 1), MAX_BACKOFF)
+        delay = self.options.delay(piece.failures)
         self.log.info(
             "pool.download.range_retry",
             start=piece.start,
@@ -366,8 +294,8 @@ class _Job:
                 self.url,
                 offset=piece.start,
                 size=piece.end - piece.start,
-                tls=self.tls,
-                timeouts=self.timeouts,
+                tls=self.options.tls,
+                timeouts=self.options.timeouts,
             ) as response:
                 self._check_range(response, piece)
                 async for chunk in response.aiter_bytes():
@@ -390,10 +318,9 @@ class _Job:
             raise RangeMismatchError(
                 f"asked for bytes {piece.start}-{piece.end - 1}/{self.total}, got {value!r}"
             )
-        for name, known in (("etag", self.etag), ("last-modified", self.last_modified)):
-            seen = response.headers.get(name)
-            if known is not None and seen is not None and seen != known:
-                raise RangeMismatchError(f"{self.url} changed during the download ({name})")
+        name = changed_validator(response, self.etag, self.last_modified)
+        if name is not None:
+            raise RangeMismatchError(f"{self.url} changed during the download ({name})")
 
     def _write(self, member: PoolMember, piece: _Piece, chunk: bytes) -> None:
         view = memoryview(chunk)
@@ -419,10 +346,10 @@ class _Job:
             except _FAULTS as exc:
                 failures += 1
                 self.retries += 1
-                if failures > self.max_retries:
+                if failures > self.options.retries:
                     raise TransferError(f"download of {self.url} failed: {exc}") from exc
                 self.log.info("pool.download.restart", error=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(min(self.backoff * 2 ** (failures - 1), MAX_BACKOFF))
+                await asyncio.sleep(self.options.delay(failures))
 
     async def _whole(self) -> int:
         os.ftruncate(self.fd, 0)
@@ -431,7 +358,7 @@ class _Job:
         async with self.pool._lease() as member:
             assert member.modem is not None
             async with member.modem.stream(
-                "GET", self.url, tls=self.tls, timeouts=self.timeouts
+                "GET", self.url, tls=self.options.tls, timeouts=self.options.timeouts
             ) as response:
                 response.raise_for_status()
                 offset = 0
@@ -449,23 +376,7 @@ class _Job:
 
     # ------------------------------------------------------------------ progress
     async def _report(self, force: bool = False) -> None:
-        if self.progress is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._last_report < PROGRESS_INTERVAL:
-            return
-        self._last_report = now
-        samples = self._samples
-        if samples and samples[-1][1] > self.done:
-            samples.clear()  # started over
-        samples.append((now, self.done))
-        while len(samples) > 2 and samples[1][0] <= now - RATE_WINDOW:
-            samples.popleft()
-        then, done_then = samples[0]
-        rate = (self.done - done_then) / (now - then) if now > then else 0.0
-        result = self.progress(Progress(self.done, self.total, rate))
-        if inspect.isawaitable(result):
-            await result
+        await self._progress.report(self.done, self.total, force)
 
 
 def _preallocate(fd: int, size: int) -> None:
@@ -477,18 +388,12 @@ def _preallocate(fd: int, size: int) -> None:
         os.ftruncate(fd, size)
 
 
-def _finish_file(fd: int, size: int) -> tuple[str, str]:
-    """Sync the file, then read it back in order for its SHA-256 and MD5."""
+def _finish_file(fd: int, size: int, md5: bool) -> Hashes:
+    """Sync the file, then read it back in order for its SHA-256 (and MD5)."""
     os.ftruncate(fd, size)
     os.fsync(fd)
-    sha = hashlib.sha256()
-    md5 = hashlib.md5(usedforsecurity=False)
-    offset = 0
-    while offset < size:
-        block = os.pread(fd, min(_HASH_BLOCK, size - offset), offset)
-        if not block:
-            raise TransferError(f"the part file ends at {offset} of {size} bytes")
-        sha.update(block)
-        md5.update(block)
-        offset += len(block)
-    return sha.hexdigest(), md5.hexdigest()
+    hashes = Hashes.new(md5)
+    hashed = hash_file(fd, size, hashes)
+    if hashed < size:
+        raise TransferError(f"the part file ends at {hashed} of {size} bytes")
+    return hashes

@@ -18,16 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import inspect
 import json
 import os
 import random
-import re
 import threading
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -38,7 +33,6 @@ from ..errors import (
     CommandError,
     CommandTimeout,
     HTTPStatusError,
-    InvalidValue,
     LinkClosedError,
     N58Error,
     ProtocolError,
@@ -47,6 +41,14 @@ from ..errors import (
 )
 from ..http import ModuleURL, Response, Timeouts, TLSConfig
 from .errors import IntegrityError, RangeMismatchError
+from .integrity import Hashes, check_digests, fsync_directory, hash_file
+from .options import LINK_FAULTS, DownloadOptions
+from .options import MAX_BACKOFF as MAX_BACKOFF
+from .options import RETRY_STATUSES as RETRY_STATUSES
+from .progress import PROGRESS_INTERVAL as PROGRESS_INTERVAL
+from .progress import RATE_WINDOW as RATE_WINDOW
+from .progress import Progress, ProgressCallback, ProgressReporter
+from .ranges import changed_validator, content_range
 
 if TYPE_CHECKING:
     from ..modem import Modem
@@ -61,40 +63,8 @@ __all__ = [
 
 DEFAULT_RANGE_SIZE = 256 * 1024
 SIDECAR_VERSION = 1
-PROGRESS_INTERVAL = 0.1
-"""Seconds between two progress callbacks (plus one at the end)."""
-RATE_WINDOW = 3.0
-"""Seconds of history behind :attr:`Progress.rate`."""
 CHECKPOINT_INTERVAL = 1.0
 """Seconds between two sidecar updates while ranges complete."""
-MAX_BACKOFF = 30.0
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-"""HTTP statuses retried like a lost link; other 4xx/5xx end the download."""
-
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)\s*-\s*(\d+)|\*)\s*/\s*(\d+|\*)\s*$", re.I)
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
-_READ_BLOCK = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """Where a download stands: bytes ``done`` of ``total`` (None until known), and the
-    ``rate`` in bytes per second over the last few seconds."""
-
-    done: int
-    total: int | None
-    rate: float
-
-    @property
-    def fraction(self) -> float | None:
-        """``done / total``, or None while the size is unknown."""
-        if self.total is None:
-            return None
-        return 1.0 if self.total == 0 else self.done / self.total
-
-
-ProgressCallback = Callable[[Progress], Awaitable[None] | None]
-"""A function, or coroutine function, taking a :class:`Progress`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,43 +121,17 @@ async def download(
     error status that is not worth retrying, ``OSError`` for local file errors.
     """
     target = ModuleURL.parse(url)
-    if range_size < 1:
-        raise InvalidValue(f"range_size must be >= 1, not {range_size}")
-    if retries < 0 or not backoff >= 0:
-        raise InvalidValue("retries and backoff must be >= 0")
-    job = _Download(
-        modem,
-        target,
-        Path(path),
-        sha256=_hex_digest(sha256, 64, "sha256"),
-        md5=_hex_digest(md5, 32, "md5"),
-        range_size=range_size,
-        progress=progress,
-        retries=retries,
-        backoff=backoff,
-        tls=tls,
-        timeouts=timeouts,
+    options = DownloadOptions.checked(
+        sha256, md5, range_size, progress, retries, backoff, tls, timeouts
     )
-    return await job.run()
+    return await _Download(modem, target, Path(path), options).run()
 
 
 class _Download:
     """State of one :func:`download` call."""
 
     def __init__(
-        self,
-        modem: Modem,
-        target: ModuleURL,
-        path: Path,
-        *,
-        sha256: str | None,
-        md5: str | None,
-        range_size: int,
-        progress: ProgressCallback | None,
-        retries: int,
-        backoff: float,
-        tls: TLSConfig | None,
-        timeouts: Timeouts | None,
+        self, modem: Modem, target: ModuleURL, path: Path, options: DownloadOptions
     ) -> None:
         self.modem = modem
         self.target = target
@@ -195,26 +139,18 @@ class _Download:
         self.path = path
         self.part = path.with_name(path.name + ".part")
         self.sidecar = path.with_name(path.name + ".part.json")
-        self.expected_sha256 = sha256
-        self.expected_md5 = md5
-        self.range_size = range_size
-        self.progress = progress
-        self.max_retries = retries
-        self.backoff = backoff
-        self.tls = tls
-        self.timeouts = timeouts
+        self.options = options
         self.log: structlog.typing.FilteringBoundLogger = modem.log.bind(
             url=target.redacted(), path=str(path)
         )
-        # what is verified: [0, verified) of the .part file, hashed by _sha/_md5
+        # what is verified: [0, verified) of the .part file, hashed by _hashes
         self.verified = 0
         self.total: int | None = None
         self.etag: str | None = None
         self.last_modified: str | None = None
         self.confirmed = False  # the server confirmed size and validators in this call
         self.whole_file = False  # the server answered 200: ranges are not supported
-        self._sha = hashlib.sha256()
-        self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
+        self._hashes = Hashes.new(md5=options.md5 is not None)
         self._file: IO[bytes] | None = None
         self._checkpoint_lock = threading.Lock()  # a cancelled to_thread() may still run
         # this call
@@ -226,8 +162,7 @@ class _Download:
         self.done = 0  # verified + bytes of the range in flight (for progress)
         self._finished = False
         self._last_checkpoint = 0.0
-        self._last_report = -1.0
-        self._samples: deque[tuple[float, int]] = deque()
+        self._progress = ProgressReporter(options.progress)
         self._scope: asyncio.Timeout | None = None
         self._reset_line: str | None = None
 
@@ -244,7 +179,7 @@ class _Download:
                 "download.start",
                 resumed_from=self.verified,
                 total=self.total,
-                range_size=self.range_size,
+                range_size=self.options.range_size,
             )
             await self._fetch_all()
             result = await self._finish(started)
@@ -279,13 +214,12 @@ class _Download:
                     raise
                 failures += 1
                 self.retries += 1
-                if failures > self.max_retries:
+                if failures > self.options.retries:
                     raise TransferError(
                         f"download of {self.target.redacted()} gave up at byte {self.verified} "
                         f"after {failures} failed attempts: {exc}"
                     ) from exc
-                delay = min(self.backoff * 2 ** (failures - 1), MAX_BACKOFF)
-                delay *= random.uniform(0.8, 1.2)
+                delay = self.options.delay(failures) * random.uniform(0.8, 1.2)
                 self.log.warning(
                     "download.retry",
                     offset=self.verified,
@@ -337,8 +271,9 @@ class _Download:
 
     # ------------------------------------------------------------------ one range
     async def _attempt(self) -> None:
+        options = self.options
         offset = self.verified
-        size = self.range_size
+        size = options.range_size
         if self.total is not None:
             size = min(size, self.total - offset)
         file = self._need_file()
@@ -346,7 +281,7 @@ class _Download:
         file.truncate()
         self.requests += 1
         async with self.modem.stream(
-            "GET", self.url, offset=offset, size=size, tls=self.tls, timeouts=self.timeouts
+            "GET", self.url, offset=offset, size=size, tls=options.tls, timeouts=options.timeouts
         ) as response:
             length = self._check_head(response, offset, size)
             if length == 0:
@@ -359,8 +294,8 @@ class _Download:
         headers = response.headers
         if status == 206:
             value = headers.get("content-range")
-            parsed = _content_range(value)
-            if parsed is None or parsed[0] is None or parsed[1] is None:
+            parsed = content_range(value)
+            if parsed is None or parsed[0] is None or parsed[1] is None or parsed[1] < parsed[0]:
                 raise RangeMismatchError(f"206 without a usable Content-Range ({value!r})")
             first, last, total = parsed
             if total is None:
@@ -391,7 +326,7 @@ class _Download:
                 self.log.info("download.whole_file", total=whole)
             return whole
         if status == 416:
-            parsed = _content_range(headers.get("content-range"))
+            parsed = content_range(headers.get("content-range"))
             if parsed is not None and parsed[0] is None and parsed[2] == offset:
                 self._check_version(response, offset, validators=False)
                 return 0  # nothing after offset: complete (an empty file, say)
@@ -409,14 +344,8 @@ class _Download:
     ) -> None:
         etag = response.headers.get("etag") if validators else None
         modified = response.headers.get("last-modified") if validators else None
-        changed = (
-            total != self.total
-            or (etag is not None and self.etag is not None and etag != self.etag)
-            or (
-                modified is not None
-                and self.last_modified is not None
-                and modified != self.last_modified
-            )
+        changed = total != self.total or (
+            validators and changed_validator(response, self.etag, self.last_modified) is not None
         )
         if not self.confirmed:
             if self.verified and changed:
@@ -439,23 +368,20 @@ class _Download:
     async def _receive(self, response: Response, offset: int, length: int | None) -> None:
         """Stream the body to disk; commit it only when exactly ``length`` bytes came."""
         file = self._need_file()
-        sha = self._sha.copy()
-        md5 = self._md5.copy() if self._md5 is not None else None
+        hashes = self._hashes.copy()
         received = 0
         async for chunk in response.aiter_bytes():
             if length is not None and received + len(chunk) > length:
                 raise ProtocolError(f"more than the {length} bytes announced for the range")
             file.write(chunk)
-            sha.update(chunk)
-            if md5 is not None:
-                md5.update(chunk)
+            hashes.update(chunk)
             received += len(chunk)
             self.fetched += len(chunk)
             self.done = offset + received
             await self._report()
         if length is not None and received != length:
             raise LinkClosedError(f"range at {offset} ended after {received} of {length} bytes")
-        self._sha, self._md5 = sha, md5
+        self._hashes = hashes
         self.verified = offset + received
         self.done = self.verified
         if self.total is None:  # a whole-file answer delimited by the link closing
@@ -478,15 +404,15 @@ class _Download:
         )
         if record is not None and resumable:
             verified = record["verified"]
-            sha, md5 = await asyncio.to_thread(
-                _hash_prefix, self.part, verified, self.expected_md5 is not None
+            hashes = await asyncio.to_thread(
+                _hash_prefix, self.part, verified, self.options.md5 is not None
             )
-            if sha.hexdigest() == record["sha256_prefix"]:
+            if hashes.sha256.hexdigest() == record["sha256_prefix"]:
                 self._file = self.part.open("r+b")
                 self._file.seek(verified)
                 self._file.truncate()
                 self.verified = self.done = self.resumed_from = verified
-                self._sha, self._md5 = sha, md5
+                self._hashes = hashes
                 self.total = record["total"]
                 self.etag = record["etag"]
                 self.last_modified = record["last_modified"]
@@ -506,9 +432,8 @@ class _Download:
         self.total = None
         self.etag = self.last_modified = None
         self.confirmed = False
-        self._sha = hashlib.sha256()
-        self._md5 = hashlib.md5(usedforsecurity=False) if self.expected_md5 else None
-        self._samples.clear()
+        self._hashes = Hashes.new(md5=self.options.md5 is not None)
+        self._progress.restart()
 
     def _checkpoint(self) -> None:
         """Make the verified prefix durable, then record it in the sidecar."""
@@ -525,8 +450,8 @@ class _Download:
             "etag": self.etag,
             "last_modified": self.last_modified,
             "verified": self.verified,
-            "range_size": self.range_size,
-            "sha256_prefix": self._sha.hexdigest(),
+            "range_size": self.options.range_size,
+            "sha256_prefix": self._hashes.sha256.hexdigest(),
         }
         temporary = self.sidecar.with_name(self.sidecar.name + ".tmp")
         with temporary.open("w", encoding="utf-8") as out:
@@ -568,21 +493,18 @@ class _Download:
         size = self.verified
         file.flush()
         await asyncio.to_thread(os.fsync, file.fileno())
-        sha256 = self._sha.hexdigest()
-        md5 = self._md5.hexdigest() if self._md5 is not None else None
-        for algorithm, expected, actual in (
-            ("sha256", self.expected_sha256, sha256),
-            ("md5", self.expected_md5, md5),
-        ):
-            if expected is not None and actual != expected:
-                self._discard()
-                self.log.error("download.integrity_failed", algorithm=algorithm, actual=actual)
-                raise IntegrityError(algorithm, expected, actual or "", self.target.redacted())
+        sha256, md5 = self._hashes.hexdigests()
+        try:
+            check_digests(self.options, sha256, md5, self.target.redacted())
+        except IntegrityError as exc:
+            self._discard()
+            self.log.error("download.integrity_failed", algorithm=exc.algorithm, actual=exc.actual)
+            raise
         self._finished = True
         file.close()
         self._file = None
         os.replace(self.part, self.path)
-        _fsync_directory(self.path.parent)
+        fsync_directory(self.path.parent)
         with contextlib.suppress(FileNotFoundError):
             self.sidecar.unlink()
         self.done = size
@@ -601,22 +523,7 @@ class _Download:
 
     # ------------------------------------------------------------------ progress
     async def _report(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_report < PROGRESS_INTERVAL:
-            return
-        self._last_report = now
-        samples = self._samples
-        if samples and samples[-1][1] > self.done:
-            samples.clear()  # rolled back
-        samples.append((now, self.done))
-        while len(samples) > 2 and samples[1][0] <= now - RATE_WINDOW:
-            samples.popleft()
-        then, done_then = samples[0]
-        rate = (self.done - done_then) / (now - then) if now > then else 0.0
-        if self.progress is not None:
-            result = self.progress(Progress(self.done, self.total, rate))
-            if inspect.isawaitable(result):
-                await result
+        await self._progress.report(self.done, self.total, force)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -625,32 +532,7 @@ class _Download:
 def _retryable(exc: N58Error) -> bool:
     if isinstance(exc, HTTPStatusError):
         return exc.status_code in RETRY_STATUSES
-    return isinstance(
-        exc, LinkClosedError | ProtocolError | RequestTimeout | CommandTimeout | CommandError
-    )
-
-
-def _hex_digest(value: str | None, length: int, name: str) -> str | None:
-    if value is None:
-        return None
-    if len(value) != length or not _HEX.match(value):
-        raise InvalidValue(f"{name} must be {length} hexadecimal digits")
-    return value.lower()
-
-
-def _content_range(value: str | None) -> tuple[int | None, int | None, int | None] | None:
-    """``bytes a-b/n`` -> (a, b, n); ``bytes */n`` -> (None, None, n); ``/*`` gives n None."""
-    if value is None:
-        return None
-    match = _CONTENT_RANGE.match(value)
-    if match is None:
-        return None
-    first = int(match.group(1)) if match.group(1) is not None else None
-    last = int(match.group(2)) if match.group(2) is not None else None
-    total = int(match.group(3)) if match.group(3) != "*" else None
-    if first is not None and last is not None and last < first:
-        return None
-    return first, last, total
+    return isinstance(exc, LINK_FAULTS)
 
 
 def _content_length(response: Response) -> int | None:
@@ -692,34 +574,9 @@ def _read_sidecar(path: Path) -> dict[str, Any] | None:
     return record
 
 
-def _hash_prefix(
-    path: Path, size: int, want_md5: bool
-) -> tuple[hashlib._Hash, hashlib._Hash | None]:
+def _hash_prefix(path: Path, size: int, want_md5: bool) -> Hashes:
     """SHA-256 (and MD5) hashers fed with the first ``size`` bytes of ``path``."""
-    sha = hashlib.sha256()
-    md5 = hashlib.md5(usedforsecurity=False) if want_md5 else None
-    remaining = size
+    hashes = Hashes.new(md5=want_md5)
     with path.open("rb") as source:
-        while remaining:
-            block = source.read(min(_READ_BLOCK, remaining))
-            if not block:
-                break
-            sha.update(block)
-            if md5 is not None:
-                md5.update(block)
-            remaining -= len(block)
-    return sha, md5
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename durable (not possible everywhere: then skipped)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        hash_file(source.fileno(), size, hashes)
+    return hashes

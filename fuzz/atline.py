@@ -1,4 +1,7 @@
-"""Fuzz :func:`fuzz.targets.atline_input` with atheris: ``python -m fuzz.atline [libFuzzer options]``."""
+"""Fuzz :func:`fuzz.targets.atline_input` with atheris.
+
+``python -m fuzz.atline [libFuzzer options]``, for example ``-max_total_time=3600``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Fuzz :func:`fuzz.targets.module_input` with atheris: ``python -m fuzz.module [libFuzzer options]``."""
+"""Fuzz :func:`fuzz.targets.module_input` with atheris.
+
+``python -m fuzz.module [libFuzzer options]``, for example ``-max_total_time=3600``.
+"""
 
 from __future__ import annotations
 

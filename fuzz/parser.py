@@ -1,4 +1,7 @@
-"""Fuzz :func:`fuzz.targets.parser_input` with atheris: ``python -m fuzz.parser [libFuzzer options]``."""
+"""Fuzz :func:`fuzz.targets.parser_input` with atheris.
+
+``python -m fuzz.parser [libFuzzer options]``, for example ``-max_total_time=3600``.
+"""
 
 from __future__ import annotations
 

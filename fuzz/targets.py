@@ -168,7 +168,8 @@ class _Consumer:
                 if self.raw_count >= self.raw_limit:
                     leftover = self.raw_count - self.raw_limit
                     parser.end_raw(leftover)
-                    self.events[-1] = RawData(event.source, event.data[: len(event.data) - leftover])
+                    kept = event.data[: len(event.data) - leftover]
+                    self.events[-1] = RawData(event.source, kept)
                     self.events.append(RawEnd(event.source, "(end_raw)"))
                     self.raw_limit = None
         limit = max(self.bounds["line"], self.bounds["payload"], 160) + self.bounds["data"] + 64
@@ -382,13 +383,13 @@ async def _no_connection(*_: object, **__: object) -> Any:
 @contextlib.contextmanager
 def _offline() -> Iterator[None]:
     """The module's network calls fail at once (no DNS, no connection)."""
-    saved = module_mod.open_connection, module_mod.fetch
-    module_mod.open_connection = cast(Any, _no_connection)
-    module_mod.fetch = cast(Any, _no_connection)
+    namespace = vars(module_mod)
+    saved = {name: namespace[name] for name in ("open_connection", "fetch")}
+    namespace.update(dict.fromkeys(saved, _no_connection))
     try:
         yield
     finally:
-        module_mod.open_connection, module_mod.fetch = saved
+        namespace.update(saved)
 
 
 _MODULE_TOKENS: tuple[bytes, ...] = (

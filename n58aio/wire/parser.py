@@ -145,6 +145,12 @@ class AtParser:
         return self._state in (_State.RAW, _State.RAW_CLOSING)
 
     @property
+    def pending_retract(self) -> int | None:
+        """While a link-closed report in raw mode waits for its line end: how many bytes of
+        earlier :class:`RawData` its :class:`RawEnd` will retract; None otherwise."""
+        return self._raw_retract if self._state is _State.RAW_CLOSING else None
+
+    @property
     def raw_source(self) -> Source | None:
         """The family of the raw stream in progress, if any."""
         return self._source if self.in_raw_mode else None
@@ -625,10 +631,10 @@ class AtParser:
                 return "reply", start, ""
             if len(head) < len(marker) and marker.startswith(head):
                 return NEED_DATA
-        found = _TERMINATOR.search(buf, text)
+        found = _TERMINATOR.search(buf, text, text + self.max_line + 1)
         if found is None:
             if end - text > self.max_line:
-                return "other", start, ""
+                return "other", start, ""  # longer than any line: not a reply
             return NEED_DATA
         stop = found.start()
         if buf[stop] == 0x0D:

@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import n58aio
 from n58aio import Timeouts
@@ -30,11 +31,11 @@ from n58aio.emulator.origin import OriginServer, pattern_bytes
 FAULTS = ("drop", "garble", "stall", "inject", "link_closed", "reset", "port_gone")
 PHASES = ("command", "prompt", "upload", "header", "body", "close")
 
-TIMEOUTS = Timeouts(connect=3.0, first_byte=1.5, idle=1.5)
+TIMEOUTS = Timeouts(connect=3.0, first_byte=1.0, idle=1.0)
 """Per-request timeouts of the matrix: short, so that a cell ends quickly."""
 SLACK = 0.3
 """``timeout_slack`` of the modems (added to the manual's command timeouts)."""
-STALL = 3.0
+STALL = 2.0
 """An output stall longer than every timeout above: the caller must time out, not hang."""
 DATA_TIMEOUT = 1.0
 """The emulated module's data-phase timeout (30 s on a real one)."""
@@ -83,7 +84,8 @@ def spy_writes(modem: n58aio.Modem) -> list[bytes]:
     """Record every write the modem's channel makes to the port, in order."""
     writes: list[bytes] = []
     channel = modem.channel
-    original = channel._write
+    state = vars(channel)
+    original = state.setdefault("_unspied_write", channel._write)  # one spy at a time
 
     def write(data: bytes) -> None:
         writes.append(bytes(data))
@@ -264,6 +266,23 @@ async def no_leaks(outcome: Outcome) -> AsyncIterator[None]:
         await asyncio.sleep(0.05)
 
 
+@contextlib.asynccontextmanager
+async def fresh_modem(
+    fs_root: Path, outcome: Outcome, config: dict[str, Any] | None = None, **options: Any
+) -> AsyncIterator[tuple[Emulator, n58aio.Modem]]:
+    """A new emulator and an attached modem on it, with the leak check around both."""
+    async with no_leaks(outcome):
+        settings: dict[str, Any] = {"fs_root": fs_root, "resolve": {"origin.test": "127.0.0.1"}}
+        emu = Emulator(EmulatorConfig(**(settings | (config or {}))))
+        await emu.start()
+        try:
+            async with n58aio.open_modem(emu.device, timeout_slack=SLACK, **options) as modem:
+                await modem.attach()
+                yield emu, modem
+        finally:
+            await emu.close()
+
+
 async def run_cell(
     fault: str,
     phase: str,
@@ -279,35 +298,30 @@ async def run_cell(
     mode 0 cannot tell noise from data); everything else is still checked.
     """
     outcome = Outcome(fault, phase, recvmode)
-    async with no_leaks(outcome):
-        config = EmulatorConfig(
-            fs_root=fs_root, resolve={"origin.test": "127.0.0.1"}, data_timeout=DATA_TIMEOUT
-        )
-        emu = Emulator(config)
-        await emu.start()
+    async with fresh_modem(
+        fs_root,
+        outcome,
+        config={"data_timeout": DATA_TIMEOUT},
+        recvmode=1 if recvmode else 0,
+        timeouts=TIMEOUTS,
+    ) as (emu, modem):
+        modem.channel.module_data_timeout = DATA_TIMEOUT
+        arming = Arming(emu, fault, phase, recvmode)
+        upload_command = HTTP.action(2, length=len(UPLOAD), post_type=1)
+        arming.arm(upload_command)
+        started = time.monotonic()
         try:
-            async with n58aio.open_modem(
-                emu.device, timeout_slack=SLACK, recvmode=1 if recvmode else 0, timeouts=TIMEOUTS
-            ) as modem:
-                await modem.attach()
-                arming = Arming(emu, fault, phase, recvmode)
-                upload_command = HTTP.action(2, length=len(UPLOAD), post_type=1)
-                arming.arm(upload_command)
-                started = time.monotonic()
-                try:
-                    async with asyncio.timeout(BOUND):
-                        await run_request(modem, origin, phase, outcome)
-                except TimeoutError:
-                    raise AssertionError(
-                        f"{fault}/{phase}/mode {recvmode}: the request hung past {BOUND} s"
-                    ) from None
-                outcome.seconds = time.monotonic() - started
-                outcome.fired = arming.fired
-                check_bytes(outcome, body=check_body_bytes)
-                check_uploads(origin, outcome)
-                await next_request(modem, origin, outcome)
-        finally:
-            await emu.close()
+            async with asyncio.timeout(BOUND):
+                await run_request(modem, origin, phase, outcome)
+        except TimeoutError:
+            raise AssertionError(
+                f"{fault}/{phase}/mode {recvmode}: the request hung past {BOUND} s"
+            ) from None
+        outcome.seconds = time.monotonic() - started
+        outcome.fired = arming.fired
+        check_bytes(outcome, body=check_body_bytes)
+        check_uploads(origin, outcome)
+        await next_request(modem, origin, outcome)
     return outcome
 
 

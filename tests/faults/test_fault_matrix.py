@@ -23,18 +23,16 @@ from matrix import (
     BOUND,
     FAULTS,
     PHASES,
-    SLACK,
     TIMEOUTS,
     Outcome,
     check_bytes,
-    no_leaks,
+    fresh_modem,
     run_cell,
     spy_writes,
 )
 
 import n58aio
 from n58aio.commands.http import HTTP
-from n58aio.emulator import Emulator, EmulatorConfig
 from n58aio.emulator.origin import OriginServer, pattern_bytes
 
 OK = "ok"
@@ -115,7 +113,7 @@ cells may hand back wrong bytes. Documented; use receive mode 1 (the default) or
 end-to-end (``Modem.download(sha256=...)``)."""
 
 CELL_LIMIT = 8.0
-"""A cell's request ends within this: its timeouts (1.5 s), the close (1.8 s), a resync."""
+"""A cell's request ends within this: its timeouts (1 s), the close (1.3 s), a resync."""
 
 
 def expected(fault: str, phase: str, recvmode: int) -> frozenset[str]:
@@ -159,24 +157,20 @@ async def test_an_abandoned_data_phase_never_swallows_the_next_command(
     """
     body = b"tiny"  # shorter than a resync probe: the probe would complete the data phase
     outcome = Outcome("stall", "prompt", 1)
-    async with no_leaks(outcome):
-        config = EmulatorConfig(fs_root=module_fs, data_timeout=4.0)
-        async with Emulator(config) as emu:
-            async with n58aio.open_modem(emu.device, timeout_slack=SLACK) as modem:
-                modem.channel.module_data_timeout = 4.0
-                await modem.attach()
-                command = HTTP.action(2, length=len(body), post_type=1)
-                emu.faults.on_command(command, lambda: emu.faults.stall(3.0), ordered=True)
-                with pytest.raises(n58aio.CommandTimeout):
-                    await modem.post(
-                        origin_server.url("/upload/tiny"),
-                        content=body,
-                        headers={"Content-Type": "text/plain"},
-                        timeouts=TIMEOUTS,
-                    )
-                async with asyncio.timeout(BOUND):
-                    response = await modem.get(origin_server.url("/bytes/100"))
-                assert response.content == pattern_bytes(0, 100)
+    async with fresh_modem(module_fs, outcome, config={"data_timeout": 4.0}) as (emu, modem):
+        modem.channel.module_data_timeout = 4.0
+        command = HTTP.action(2, length=len(body), post_type=1)
+        emu.faults.on_command(command, lambda: emu.faults.stall(3.0), ordered=True)
+        with pytest.raises(n58aio.CommandTimeout):
+            await modem.post(
+                origin_server.url("/upload/tiny"),
+                content=body,
+                headers={"Content-Type": "text/plain"},
+                timeouts=TIMEOUTS,
+            )
+        async with asyncio.timeout(BOUND):
+            response = await modem.get(origin_server.url("/bytes/100"))
+        assert response.content == pattern_bytes(0, 100)
     assert [r.method for r in origin_server.requests] == ["GET"]
     assert "tiny" not in origin_server.uploads
 
@@ -185,29 +179,25 @@ async def test_a_late_prompt_gets_no_data(origin_server: OriginServer, module_fs
     """A prompt that comes later than the module's data timeout allows (its output held up):
     the data is not sent (the module may be reading commands again), the command fails."""
     outcome = Outcome("stall", "prompt", 1)
-    async with no_leaks(outcome):
-        config = EmulatorConfig(fs_root=module_fs, data_timeout=1.0)
-        async with Emulator(config) as emu:
-            async with n58aio.open_modem(emu.device, timeout_slack=SLACK) as modem:
-                modem.channel.module_data_timeout = 1.0
-                await modem.attach()
-                body = b"AT+XIIC=0\r"  # would take the data link down if read as a command
-                command = HTTP.action(2, length=len(body), post_type=1)
-                emu.faults.on_command(command, lambda: emu.faults.stall(1.5), ordered=True)
-                writes = spy_writes(modem)
-                with pytest.raises(n58aio.CommandError, match="OPERATION EXPIRED"):
-                    await modem.post(
-                        origin_server.url("/upload/late"),
-                        content=body,
-                        headers={"Content-Type": "text/plain"},
-                        timeouts=n58aio.Timeouts(first_byte=5.0),
-                    )
-                # command lines only, never the data
-                assert writes[-2:] == [command.encode() + b"\r", HTTP.close().encode() + b"\r"]
-                assert all(line.startswith(b"AT+") for line in writes), writes
-                assert emu.pdp_up, "the body was taken as a command"
-                response = await modem.get(origin_server.url("/bytes/10"))
-                assert response.content == pattern_bytes(0, 10)
+    async with fresh_modem(module_fs, outcome, config={"data_timeout": 1.0}) as (emu, modem):
+        modem.channel.module_data_timeout = 1.0
+        body = b"AT+XIIC=0\r"  # would take the data link down if read as a command
+        command = HTTP.action(2, length=len(body), post_type=1)
+        emu.faults.on_command(command, lambda: emu.faults.stall(1.5), ordered=True)
+        writes = spy_writes(modem)
+        with pytest.raises(n58aio.CommandError, match="OPERATION EXPIRED"):
+            await modem.post(
+                origin_server.url("/upload/late"),
+                content=body,
+                headers={"Content-Type": "text/plain"},
+                timeouts=n58aio.Timeouts(first_byte=5.0),
+            )
+        # command lines only, never the data
+        assert writes[-2:] == [command.encode() + b"\r", HTTP.close().encode() + b"\r"]
+        assert all(line.startswith(b"AT+") for line in writes), writes
+        assert emu.pdp_up, "the body was taken as a command"
+        response = await modem.get(origin_server.url("/bytes/10"))
+        assert response.content == pattern_bytes(0, 10)
     assert "late" not in origin_server.uploads
 
 
@@ -220,27 +210,51 @@ async def test_noise_at_a_chunk_boundary_never_reaches_the_caller(
     into its data (and the following chunks) give an exact body (only the CRLF was lost) or an
     error after a correct prefix, never a wrong byte; the modem works on."""
     outcome = Outcome(fault, "body", 1, expected=pattern_bytes(0, 20000))
-    async with no_leaks(outcome):
-        async with Emulator(EmulatorConfig(fs_root=module_fs)) as emu:
-            async with n58aio.open_modem(emu.device, timeout_slack=SLACK) as modem:
-                await modem.attach()
-                faults = emu.faults
-                noise = faults.drop_next if fault == "drop" else faults.garble_next
-                faults.after_body_bytes(6000, lambda: noise(count), ordered=True)
-                received = bytearray()
-                try:
-                    async with asyncio.timeout(BOUND):
-                        async with modem.stream(
-                            "GET", origin_server.url("/bytes/20000"), timeouts=TIMEOUTS
-                        ) as response:
-                            async for chunk in response.aiter_bytes():
-                                received += chunk
-                    outcome.result = "ok"
-                except n58aio.N58Error as exc:
-                    outcome.result = type(exc).__name__
-                outcome.received = bytes(received)
-                check_bytes(outcome)
-                if fault == "garble" or count > 2:
-                    assert outcome.result != "ok", "damaged framing went unnoticed"
-                again = await modem.get(origin_server.url("/bytes/500"), timeouts=TIMEOUTS)
-                assert again.content == pattern_bytes(0, 500)
+    async with fresh_modem(module_fs, outcome) as (emu, modem):
+        faults = emu.faults
+        noise = faults.drop_next if fault == "drop" else faults.garble_next
+        faults.after_body_bytes(6000, lambda: noise(count), ordered=True)
+        received = bytearray()
+        try:
+            async with asyncio.timeout(BOUND):
+                async with modem.stream(
+                    "GET", origin_server.url("/bytes/20000"), timeouts=TIMEOUTS
+                ) as response:
+                    async for chunk in response.aiter_bytes():
+                        received += chunk
+            outcome.result = "ok"
+        except n58aio.N58Error as exc:
+            outcome.result = type(exc).__name__
+        outcome.received = bytes(received)
+        check_bytes(outcome)
+        if fault == "garble" or count > 2:
+            assert outcome.result != "ok", "damaged framing went unnoticed"
+        again = await modem.get(origin_server.url("/bytes/500"), timeouts=TIMEOUTS)
+        assert again.content == pattern_bytes(0, 500)
+
+
+async def test_the_emulator_hooks_strike_once_and_exactly(module_fs: Path) -> None:
+    """The hooks the matrix relies on: a command hook fires once, at the named command (any
+    case); ordered output faults hit exactly the bytes after the trigger (here the echo, which
+    the client can do without); a data hook sees the data phase."""
+    outcome = Outcome("drop", "command", 1)
+    async with fresh_modem(module_fs, outcome) as (emu, modem):
+        fired: list[str] = []
+        emu.faults.on_command("at+csq", lambda: fired.append("csq"))
+        assert (await modem.command("AT+CSQ")).lines == ["+CSQ: 24,99"]
+        assert (await modem.command("AT+CSQ")).lines == ["+CSQ: 24,99"]
+        assert fired == ["csq"]
+        echo = len("AT+CGMM\r")
+        emu.faults.on_command("AT+CGMM", lambda: emu.faults.drop_next(echo), ordered=True)
+        assert (await modem.command("AT+CGMM", timeout=2)).lines == ["N58"]
+        # one byte more and the reply is hit: the garbage is a reply line (noise inside text
+        # cannot be told), but the OK comes and the next command is in step
+        emu.faults.on_command("AT+CGMM", lambda: emu.faults.garble_next(echo + 1), ordered=True)
+        assert (await modem.command("AT+CGMM", timeout=2)).final == "OK"
+        assert (await modem.command("AT+CGMM", timeout=2)).lines == ["N58"]
+        emu.faults.on_data(lambda: fired.append("data"), after=3)
+        with pytest.raises(n58aio.CommandError):  # no link: no prompt, no data phase
+            await modem.command("AT+HTTPACTION=2,4", data=b"abcd")
+        assert fired == ["csq"]
+        emu.faults.clear()
+        assert modem.channel.wire_errors == 0

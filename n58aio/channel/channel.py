@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from ..commands.http import HTTP, HTTPS
 from ..commands.timeouts import manual_timeout
 from ..errors import (
     CommandError,
@@ -61,8 +62,7 @@ _RESYNC_PROBE = "AT+CMEE?"
 _RESYNC_GRACE = 2.0
 _RESYNC_ATTEMPTS = 3
 _LINK_CLOSED: dict[Source, tuple[str, str]] = {
-    "HTTP": ("+HTTPCLOSED:", "+HTTPCLOSE:"),
-    "HTTPS": ("+HTTPSCLOSED:", "+HTTPSCLOSE:"),
+    family.source: family.closed_reports() for family in (HTTP, HTTPS)
 }
 _CLOSE_COMMANDS = frozenset({"HTTPCLOSE", "HTTPSCLOSE"})
 _RESTARTED = "+PBREADY"

@@ -17,7 +17,7 @@ from typing import Generic, Protocol, TypeVar
 
 import anyio
 
-from ..errors import LinkClosedError, N58Error
+from ..errors import N58Error
 from ..wire import Source
 
 __all__ = ["ByteDecoder", "Decoder", "PayloadStream"]
@@ -220,8 +220,3 @@ class PayloadStream(Generic[T]):
             return await self.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
-
-
-def link_closed_error(source: Source, line: str) -> LinkClosedError:
-    """The error for a link that closed before the response was complete."""
-    return LinkClosedError(f"{source} link closed before the response was complete ({line})")

@@ -92,10 +92,6 @@ class CommandFamily:
                 command += f",{post_type}"
         return command
 
-    def reply_name(self, command: str) -> str:
-        """``+HTTPACTION`` style prefix of a command's reply."""
-        return "+" + command.split("+", 1)[1].split("=", 1)[0]
-
     def closed_reports(self) -> tuple[str, str]:
         """Prefixes of the reports that say the link closed."""
         return (f"+{self.prefix}CLOSED:", f"+{self.prefix}CLOSE:")

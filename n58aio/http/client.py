@@ -141,8 +141,8 @@ class HttpClient:
         self._links: dict[Source, _Link] = {}
         self._tls_applied: TLSConfig | None = None
         self._cleanups: set[asyncio.Task[None]] = set()
-        for family in ("HTTP", "HTTPS"):
-            for prefix in (f"+{family}CLOSED:", f"+{family}CLOSE:"):
+        for family in (HTTP, HTTPS):
+            for prefix in family.closed_reports():
                 channel.on_urc(prefix, self._on_link_closed)
         channel.on_urc("+PBREADY", self._on_module_reset)
         channel.on_urc("GPRS DISCONNECTION", self._on_module_reset)

@@ -42,11 +42,6 @@ class RequestPlan:
     keepalive: bool
     connection: h11.Connection
 
-    @property
-    def idempotent(self) -> bool:
-        """GET, HEAD and ranged GET may be retried safely."""
-        return self.method in ("GET", "HEAD", "OPTIONS")
-
 
 def encode_body(
     content: bytes | str | None, data: Mapping[str, Any] | None, json: Any

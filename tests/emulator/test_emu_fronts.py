@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from emu_fixtures import *  # noqa: F403  (fixtures)
@@ -107,22 +109,32 @@ async def test_close_releases_everything(
     assert _open_fds() <= before
 
 
-async def test_cli_subprocess() -> None:
+@contextlib.asynccontextmanager
+async def _emulate(*options: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """Run ``python -m n58aio emulate OPTIONS``; yield it with the first line it prints, and
+    kill it on the way out if the test did not stop it."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "n58aio",
         "emulate",
-        "--pdp-up",
-        "--resolve",
-        "example.test=127.0.0.1",
+        *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         assert proc.stdout is not None
         async with asyncio.timeout(20):
-            device = (await proc.stdout.readline()).decode().strip()
+            first_line = (await proc.stdout.readline()).decode().strip()
+        yield proc, first_line
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_cli_subprocess() -> None:
+    async with _emulate("--pdp-up", "--resolve", "example.test=127.0.0.1") as (proc, device):
         assert device.startswith("/dev/")
         port = await Port.open(device)
         try:
@@ -138,28 +150,10 @@ async def test_cli_subprocess() -> None:
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(10):
             assert await proc.wait() == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_cli_tcp_and_sigint() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "n58aio",
-        "emulate",
-        "--tcp",
-        "127.0.0.1:0",
-        "--no-echo",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(20):
-            url = (await proc.stdout.readline()).decode().strip()
+    async with _emulate("--tcp", "127.0.0.1:0", "--no-echo") as (proc, url):
         assert url.startswith("socket://127.0.0.1:")
         port = await Port.open(url)
         try:
@@ -170,10 +164,6 @@ async def test_cli_tcp_and_sigint() -> None:
         proc.send_signal(signal.SIGINT)
         async with asyncio.timeout(10):
             assert await proc.wait() == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 def test_cli_arguments() -> None:

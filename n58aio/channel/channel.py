@@ -119,12 +119,14 @@ class ModemChannel(asyncio.Protocol):
         self.log = log or structlog.get_logger("n58aio").bind(modem=name)
         self.baudrate = baudrate
         self.timeout_slack = timeout_slack
-        self.parser = AtParser(max_line=max_line) if max_line else AtParser()
+        self.parser = AtParser(merge_payload=True, **({"max_line": max_line} if max_line else {}))
         self.urcs = UrcRouter(self.log)
         self.wire_errors = 0
         self.dropped_payload_bytes = 0
         self.bytes_written = 0
         self.bytes_read = 0
+        self.read_pauses = 0
+        """Times reading stopped because a stream's consumer fell behind (backpressure)."""
         self._transport: asyncio.BaseTransport | None = None
         self._lock = asyncio.Lock()
         self._pending: _Pending | None = None
@@ -541,6 +543,7 @@ class ModemChannel(asyncio.Protocol):
     def _pause(self) -> None:
         if not self._paused:
             self._paused = True
+            self.read_pauses += 1
             transport = self._transport
             if isinstance(transport, asyncio.ReadTransport):
                 transport.pause_reading()

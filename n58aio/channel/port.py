@@ -8,16 +8,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import serial
-import serial_asyncio
 
 from ..errors import PortClosedError
+from .transport import READ_SIZE, SerialPortTransport
 
 __all__ = ["READ_SIZE", "open_port"]
 
 P = TypeVar("P", bound=asyncio.Protocol)
-
-READ_SIZE = 65536
-"""Bytes asked of the port per read (pyserial-asyncio's default of 1 KiB costs throughput)."""
 
 
 async def open_port(
@@ -42,7 +39,5 @@ async def open_port(
         from .threaded import connection_for_threaded_serial
 
         return await connection_for_threaded_serial(loop, protocol_factory, port)
-    transport, protocol = await serial_asyncio.connection_for_serial(loop, protocol_factory, port)
-    if hasattr(transport, "_max_read_size"):
-        transport._max_read_size = READ_SIZE
-    return transport, protocol
+    protocol = protocol_factory()
+    return SerialPortTransport(loop, protocol, port), protocol

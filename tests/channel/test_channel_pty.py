@@ -541,15 +541,12 @@ async def test_ten_megabytes_with_a_slow_consumer_stay_bounded() -> None:
             await peer.send(b"\r\n+HTTPCLOSED: HTTP Link Closed\r\n")
             return digest.hexdigest()
 
-        async def consume() -> tuple[str, int, int]:
+        async def consume() -> tuple[str, int]:
             digest = hashlib.sha256()
             total = 0
-            seen_full = 0
             megabytes = 0
             await asyncio.sleep(0.1)  # the slow consumer: late to start,
             async for item in stream:
-                if stream.paused:
-                    seen_full += 1
                 digest.update(item)
                 total += len(item)
                 decoder.consumed += len(item)
@@ -558,7 +555,7 @@ async def test_ten_megabytes_with_a_slow_consumer_stay_bounded() -> None:
                     await asyncio.sleep(0.1)  # stalling at every megabyte,
                 else:
                     await asyncio.sleep(0)  # and yielding after every item
-            return digest.hexdigest(), total, seen_full
+            return digest.hexdigest(), total
 
         tracemalloc.start()
         try:
@@ -569,12 +566,12 @@ async def test_ten_megabytes_with_a_slow_consumer_stay_bounded() -> None:
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        digest, total, seen_full = received.result()
+        digest, total = received.result()
         assert total == chunks * chunk_size
         assert digest == sent.result()
         # The reader stopped at the bound again and again, and never went far past it: the
         # chunks of one port read are delivered together, so the overshoot is one read at most.
-        assert seen_full > 0
+        assert modem.channel.read_pauses >= 5  # at least at most of the ten stalls
         assert decoder.max_outstanding <= max_buffer + READ_SIZE + chunk_size
         # at most one read waits in the parser while reading is paused
         assert decoder.max_parser_buffered <= READ_SIZE + chunk_size

@@ -400,6 +400,35 @@ def test_payload_chunks_back_to_back() -> None:
     ]
 
 
+def test_merged_payload_joins_the_complete_chunks_of_one_read() -> None:
+    chunk = b"\r\n+HTTPRECV: 3,abc\r\n"
+    parser = AtParser(merge_payload=True)
+    wire = chunk * 3 + b"\r\n+HTTPRECV: 2,de\r\n" + b"\r\n+HTTPSRECV: 1,x\r\n" + chunk
+    assert parser.feed(wire) == [
+        Payload("HTTP", b"abcabcabcde"),
+        Payload("HTTPS", b"x"),
+        Payload("HTTP", b"abc"),
+    ]
+    # a report, an empty chunk or an incomplete chunk ends the group
+    wire = chunk + b"\r\n+CSQ: 1,2\r\n" + chunk + b"\r\n+HTTPRECV: 0,\r\n" + chunk + chunk[:-4]
+    assert parser.feed(wire) == [
+        Payload("HTTP", b"abc"),
+        Urc("+CSQ: 1,2"),
+        Payload("HTTP", b"abc"),
+        Payload("HTTP", b""),
+        Payload("HTTP", b"abc"),
+    ]
+    assert parser.feed(b"bc\r\n") == [Payload("HTTP", b"abc")]
+
+
+def test_merged_payload_stops_before_a_length_mismatch() -> None:
+    parser = AtParser(merge_payload=True)
+    events = parser.feed(b"+HTTPRECV: 2,ab\r\n+HTTPRECV: 2,cdXYZ\r\n\r\nOK\r\n")
+    assert events[0] == Payload("HTTP", b"abcd")
+    assert isinstance(events[1], WireError)
+    assert events[2:] == [STRAY_OK]
+
+
 def test_https_payload() -> None:
     wire = b"\r\n+HTTPSRECV: 4,\r\n\r\n\r\n+HTTPSCLOSED: HTTPS Link Closed\r\n"
     assert both_ways(wire) == [

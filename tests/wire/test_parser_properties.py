@@ -291,6 +291,18 @@ def normalise(events: Sequence[Event]) -> list[Event]:
     return out
 
 
+def merge_payloads(events: Sequence[Event]) -> list[Event]:
+    """Join adjacent Payload events of one family (``merge_payload`` groups them by reads)."""
+    out: list[Event] = []
+    for event in events:
+        last = out[-1] if out else None
+        if isinstance(event, Payload) and isinstance(last, Payload) and last.source == event.source:
+            out[-1] = Payload(event.source, last.data + event.data)
+            continue
+        out.append(event)
+    return out
+
+
 class Consumer:
     """Pulls events like the channel does, ending framed raw blocks with ``end_raw``."""
 
@@ -326,9 +338,11 @@ class Consumer:
                 self.events.append(event)
 
 
-def run(segments: Sequence[Segment], cuts: Sequence[Sequence[int]] | None) -> list[Event]:
+def run(
+    segments: Sequence[Segment], cuts: Sequence[Sequence[int]] | None, *, merge: bool = False
+) -> list[Event]:
     """Feed the transcript, each segment whole (``cuts`` None) or cut at the given offsets."""
-    parser = AtParser()
+    parser = AtParser(merge_payload=merge)
     framed = [
         item.framed
         for segment in segments
@@ -378,6 +392,17 @@ def test_transcript_events_in_any_split(segments: list[Segment], data: st.DataOb
     assert normalise(whole) == expected
     cuts = data.draw(cut_points(segments), label="cuts")
     assert normalise(run(segments, cuts)) == expected
+
+
+@PROPERTY
+@given(segments=transcripts(), data=st.data())
+def test_merged_payload_carries_the_same_bytes_in_any_split(
+    segments: list[Segment], data: st.DataObject
+) -> None:
+    expected = merge_payloads(expected_events(segments))
+    assert merge_payloads(normalise(run(segments, None, merge=True))) == expected
+    cuts = data.draw(cut_points(segments), label="cuts")
+    assert merge_payloads(normalise(run(segments, cuts, merge=True))) == expected
 
 
 @PROPERTY
@@ -433,8 +458,10 @@ def _begin(parser: AtParser, which: int) -> None:
         parser.begin_command("AT+CREG?", reply_match=_has_comma)
 
 
-def _chaos_run(wire: bytes, points: Sequence[int], which: int) -> list[Event]:
-    parser = AtParser(max_line=MAX_LINE, max_payload=MAX_PAYLOAD)
+def _chaos_run(
+    wire: bytes, points: Sequence[int], which: int, *, merge: bool = False
+) -> list[Event]:
+    parser = AtParser(max_line=MAX_LINE, max_payload=MAX_PAYLOAD, merge_payload=merge)
     _begin(parser, which)
     events: list[Event] = []
     bounds = [0, *points, len(wire)]
@@ -468,6 +495,10 @@ def test_arbitrary_bytes_never_raise_and_split_does_not_matter(
     assert normalise(_chaos_run(wire, points, which)) == normalise(whole)
     bytewise = list(range(1, len(wire)))
     assert normalise(_chaos_run(wire, bytewise, which)) == normalise(whole)
+    # merged chunks: the same bytes and the same other events, whole or split
+    merged = merge_payloads(normalise(whole))
+    assert merge_payloads(normalise(_chaos_run(wire, [], which, merge=True))) == merged
+    assert merge_payloads(normalise(_chaos_run(wire, points, which, merge=True))) == merged
 
 
 @PROPERTY

@@ -1,0 +1,89 @@
+"""pyserial-asyncio's transport with a read path tuned for bulk payload.
+
+:class:`SerialPortTransport` keeps everything of ``serial_asyncio.SerialTransport`` (writes,
+flow control, closing) but reads the port's file descriptor directly, which skips pyserial's
+per-read ``select`` and timeout bookkeeping. A tty hands out at most about 4 KiB per read (the
+line discipline's buffer), so while a response streams the reader takes several reads in one
+wake-up: as long as a read comes back large (more is surely waiting) and the batch is under
+:data:`READ_SIZE`, it reads again, then hands the whole batch to the protocol at once. A short
+read (a command's reply) ends the batch at once, so round trips gain no extra system call.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+import serial
+import serial_asyncio
+
+__all__ = ["BATCH_CONTINUE", "READ_SIZE", "SerialPortTransport"]
+
+READ_SIZE = 65536
+"""Most bytes handed to the protocol per wake-up (and asked of the port per read)."""
+
+BATCH_CONTINUE = 2048
+"""A read at least this large suggests more is waiting: read again before delivering."""
+
+_RETRY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
+
+
+class SerialPortTransport(serial_asyncio.SerialTransport):  # type: ignore[misc]
+    """A ``SerialTransport`` for ports with a file descriptor, with batched direct reads."""
+
+    def __init__(self, loop: Any, protocol: Any, serial_instance: Any) -> None:
+        self._reading_paused = False
+        super().__init__(loop, protocol, serial_instance)
+        self._fd: int = serial_instance.fileno()
+        self._max_read_size = READ_SIZE
+
+    def pause_reading(self) -> None:
+        """Stop delivering data until :meth:`resume_reading` (also right after opening)."""
+        self._reading_paused = True
+        super().pause_reading()
+
+    def resume_reading(self) -> None:
+        """Deliver data again."""
+        self._reading_paused = False
+        super().resume_reading()
+
+    def is_reading(self) -> bool:
+        """True unless reading is paused or the transport is closing."""
+        return not self._reading_paused and not self._closing
+
+    def _ensure_reader(self) -> None:
+        # The base class starts reading one loop turn after it is made, even when reading
+        # was paused in between: honour the pause.
+        if not self._reading_paused:
+            super()._ensure_reader()
+
+    def _read_ready(self) -> None:
+        fd = self._fd
+        try:
+            data = os.read(fd, READ_SIZE)
+        except OSError as exc:
+            if exc.errno not in _RETRY:
+                self._close(exc=serial.SerialException(f"read failed: {exc}"))
+            return
+        if not data:
+            # What a vanished device (or a closed socket) looks like: ready, but no data.
+            self._close(exc=serial.SerialException("the port reports data but gives none"))
+            return
+        if len(data) >= BATCH_CONTINUE:
+            parts = [data]
+            total = len(data)
+            last = total
+            while last >= BATCH_CONTINUE and total < READ_SIZE:
+                try:
+                    more = os.read(fd, READ_SIZE - total)
+                except OSError:
+                    break  # nothing more now (or an error the next wake-up reports)
+                if not more:
+                    break
+                parts.append(more)
+                last = len(more)
+                total += last
+            if len(parts) > 1:
+                data = b"".join(parts)
+        self._protocol.data_received(data)

@@ -121,8 +121,9 @@ async def _n58aio_download(p: dict[str, Any]) -> Result:
 
 
 async def _pty_floor(p: dict[str, Any]) -> Result:
-    """The least a Python client does: ``select`` + ``os.read`` of the same download from the
-    pty, nothing parsed (the link is set up with n58aio first, then the port is read raw)."""
+    """The least a Python client does: ``select``, then ``os.read`` until the pty is empty (as
+    n58aio's transport reads), of the same download, nothing parsed (the link is set up with
+    n58aio first, then the port is read raw)."""
     import os
     import select
     import tty
@@ -152,12 +153,15 @@ async def _pty_floor(p: dict[str, Any]) -> Result:
         while b"+HTTPCLOSED:" not in tail:
             if not select.select([fd], [], [], 30.0)[0]:
                 raise RuntimeError(f"no link-closed report after {total} bytes")
-            try:
-                data = os.read(fd, 65536)
-            except BlockingIOError:
-                continue
-            total += len(data)
-            tail = (tail + data[-64:])[-64:]
+            got = 0
+            while got < 65536:
+                try:
+                    data = os.read(fd, 65536 - got)
+                except BlockingIOError:
+                    break
+                got += len(data)
+                tail = (tail + data[-64:])[-64:]
+            total += got
         end = Usage.now()
     finally:
         os.close(fd)

@@ -161,6 +161,10 @@ def _median_run(
     return sorted(runs, key=key)[(len(runs) - 1) // 2]
 
 
+def _cpu(run: dict[str, Any]) -> float:
+    return float(run["cpu"])
+
+
 def _command_rate(run: dict[str, Any]) -> float:
     return float(run["commands"]) / float(run["wall"])
 
@@ -275,29 +279,30 @@ class Suite:
         recvmode 0 and the bare pty read loop (the floor of any client reading a pty)."""
         p = self.profile
         size = p.unpaced_size
-        runs: dict[str, dict[str, Any]] = {}
-        for name, case, extra in (
+        cases = (
             ("mode1", "n58aio_download", {"recvmode": 1}),
             ("mode0", "n58aio_download", {"recvmode": 0}),
             ("floor", "pty_floor", {}),
-        ):
-            with emulators(1) as helpers:
-                runs[name] = self.worker(
-                    case,
-                    device=devices(helpers)[0],
-                    origin=self.origin,
-                    size=size,
-                    verify=p.verify,
-                    **extra,
-                )
-            runs[name]["emulator_cpu"] = helpers[0].final.get("cpu", math.nan)
-        runs["httpx"] = _median_run(
-            [
-                self.worker("httpx_download", origin=self.origin, size=size, verify=p.verify)
-                for _ in range(p.repeats)  # a fraction of a second each: take the median
-            ],
-            lambda run: float(run["cpu"]),
         )
+        every: dict[str, list[dict[str, Any]]] = {name: [] for name in ("mode1", "mode0", "floor")}
+        every["httpx"] = []
+        for _ in range(p.repeats):  # in turns, so that a drifting load hits every case alike
+            for name, case, extra in cases:
+                with emulators(1) as helpers:
+                    run = self.worker(
+                        case,
+                        device=devices(helpers)[0],
+                        origin=self.origin,
+                        size=size,
+                        verify=p.verify,
+                        **extra,
+                    )
+                run["emulator_cpu"] = helpers[0].final.get("cpu", math.nan)
+                every[name].append(run)
+            every["httpx"].append(
+                self.worker("httpx_download", origin=self.origin, size=size, verify=p.verify)
+            )
+        runs = {name: _median_run(all_runs, _cpu) for name, all_runs in every.items()}
         rate = {name: size / run["wall"] for name, run in runs.items()}
         cpu = {name: 1e3 * run["cpu"] / (size / MB) for name, run in runs.items()}
         ours, theirs = runs["mode1"], runs["httpx"]

@@ -512,6 +512,13 @@ class ModemChannel(asyncio.Protocol):
 
     def _raw_end(self, event: RawEnd) -> None:
         self._raw_idle.set()
+        if event.line == _RESTARTED:
+            stream = self._streams.get(event.source)
+            if stream is not None and event.retract:
+                stream.bytes_received -= event.retract
+            self._restarted()  # fails the stream; the retracted bytes were never passed on
+            self.urcs.dispatch(event.line)
+            return
         stream = self._streams.pop(event.source, None)
         if stream is not None:
             stream.link_closed(event.line, event.retract)

@@ -43,12 +43,15 @@ class Decoder(Protocol[T]):
         ...
 
 
-_CLOSE_MARKERS = (b"\r\n+HTTPCLOSED:", b"\r\n+HTTPSCLOSED:")
-_HOLD = len(_CLOSE_MARKERS[1]) - 1
+# The reports that end receive mode 0 (see the parser): an end of the bytes that could be
+# their start may be retracted.
+_CLOSE_MARKERS = (b"\r\n+HTTPCLOSED:", b"\r\n+HTTPSCLOSED:", b"\r\n+PBREADY\r")
+_HOLD = max(map(len, _CLOSE_MARKERS)) - 1
 
 
-def _marker_start(data: bytes) -> int:
-    """Length of the longest end of ``data`` that could be the start of a link-closed report."""
+def link_closed_prefix(data: bytes) -> int:
+    """Length of the longest end of ``data`` that could be the start of a link-closed report
+    (``<CR><LF>+HTTPCLOSED:`` and its twins): the most a later ``RawEnd`` can retract."""
     index = data.find(b"\r", max(0, len(data) - _HOLD))
     while index != -1:
         tail = data[index:]
@@ -73,7 +76,7 @@ class ByteDecoder:
         """Pass the chunk through, but for a possible start of the link-closed report."""
         if self._held:
             data = self._held + data
-        hold = _marker_start(data)
+        hold = link_closed_prefix(data)
         self._held = data[len(data) - hold :] if hold else b""
         body = data[: len(data) - hold]
         return ([body] if body else []), None
@@ -87,6 +90,11 @@ class ByteDecoder:
     def item_size(self, item: bytes) -> int:
         """Length of the chunk."""
         return len(item)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class PayloadStream(Generic[T]):
@@ -110,7 +118,7 @@ class PayloadStream(Generic[T]):
         self.max_buffer = max_buffer
         self._items: deque[T] = deque()
         self._buffered = 0
-        self._event = asyncio.Event()  # set when items or the end arrive
+        self._waiter: asyncio.Future[None] | None = None  # the consumer waiting, if any
         self._done = False
         self._error: BaseException | None = None
         self._on_drain = on_drain
@@ -177,7 +185,7 @@ class PayloadStream(Generic[T]):
         self._items.clear()
         self._buffered = 0
         self._done = True
-        self._event.set()
+        self._wake()
         if self._on_drain is not None:
             self._on_drain()
 
@@ -188,15 +196,25 @@ class PayloadStream(Generic[T]):
         for item in items:
             self._items.append(item)
             self._buffered += size(item)
-        self._event.set()
+        self._wake()
 
     def _finish(self) -> None:
         self._done = True
-        self._event.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # ---------------------------------------------------------------- consumer side
-    async def receive(self) -> T:
-        """Return the next item; raise ``anyio.EndOfStream`` at the end, or the stream's error."""
+    async def receive(self, timeout: float | None = None) -> T:
+        """Return the next item; raise ``anyio.EndOfStream`` at the end, or the stream's error.
+
+        With ``timeout``, raise ``TimeoutError`` when no item comes within that many seconds.
+        One task receives at a time (``RuntimeError`` otherwise).
+        """
+        deadline: float | None = None
         while True:
             if self._items:
                 item = self._items.popleft()
@@ -209,8 +227,24 @@ class PayloadStream(Generic[T]):
                 if self._error is not None:
                     raise self._error
                 raise anyio.EndOfStream
-            self._event.clear()
-            await self._event.wait()
+            if self._waiter is not None:
+                raise RuntimeError("another task is already receiving from this stream")
+            loop = asyncio.get_running_loop()
+            if timeout is not None and deadline is None:
+                deadline = loop.time() + timeout
+            await self._wait(loop, deadline)
+
+    async def _wait(self, loop: asyncio.AbstractEventLoop, deadline: float | None) -> None:
+        # A bare future and one timer: far cheaper per item than asyncio.timeout around an
+        # asyncio.Event, and this runs once per delivery of a download.
+        waiter = self._waiter = loop.create_future()
+        timer = None if deadline is None else loop.call_at(deadline, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
 
     def __aiter__(self) -> PayloadStream[T]:
         return self

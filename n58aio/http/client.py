@@ -84,8 +84,7 @@ class _Exchange:
 
     async def receive(self, phase: str, timeout: float) -> ResponseItem:
         try:
-            async with asyncio.timeout(timeout):  # far cheaper per item than anyio.fail_after
-                return await self.stream.receive()
+            return await self.stream.receive(timeout)
         except TimeoutError:
             raise RequestTimeout(phase, timeout) from None
         except anyio.EndOfStream:

@@ -13,11 +13,11 @@ from typing import Final
 
 import h11
 
+from ..channel.streams import link_closed_prefix
 from ..errors import LinkClosedError, ProtocolError
 
 __all__ = ["END", "EndOfBody", "HttpResponseDecoder", "ResponseItem"]
 
-_HOLD = len(b"\r\n+HTTPSCLOSED:") - 1  # bytes a RawEnd may retract
 
 
 class EndOfBody:
@@ -37,10 +37,11 @@ ResponseItem = h11.Response | bytes | EndOfBody
 class HttpResponseDecoder:
     """h11 response parser driven by payload bytes; ``raw`` selects receive mode 0 handling.
 
-    In receive mode 0 the last few body bytes are held back until more arrive or the message
-    ends, because a link-closed report that follows may retract them (they were the start of
-    the report, not body). With ``until_close`` (receive mode 0 on a link that will close) the
-    end of the message is confirmed only by the link-closed report: if the report retracts
+    In receive mode 0 body bytes at the end of a read that could be the start of a link-closed
+    report are held back until more arrive or the message ends, because the report may
+    retract them (they were the start of the report, not body). With ``until_close`` (receive
+    mode 0 on a link that will close) the end of the message is confirmed only by the
+    link-closed report: if the report retracts
     bytes h11 counted as body, the body was short and the response fails instead of ending
     with wrong bytes.
     """
@@ -109,12 +110,17 @@ class HttpResponseDecoder:
         if not self.raw:
             items.append(data)
             return
+        # Only an end that could start the report is held: usually nothing, and the bytes
+        # pass on without a copy.
         joined = self._held + data if self._held else data
-        if len(joined) > _HOLD:
-            items.append(joined[:-_HOLD])
-            self._held = joined[-_HOLD:]
+        hold = link_closed_prefix(joined)
+        if hold:
+            if len(joined) > hold:
+                items.append(joined[:-hold])
+            self._held = joined[-hold:]
         else:
-            self._held = joined
+            items.append(joined)
+            self._held = b""
 
     def link_closed(self, retract: int) -> list[ResponseItem]:
         """The link closed: end a close-delimited body, or fail a truncated response."""

@@ -99,7 +99,8 @@ class RawData:
 
 @dataclass(frozen=True, slots=True)
 class RawEnd:
-    """Receive mode 0 ended because the link-closed report arrived.
+    """Receive mode 0 ended because the link-closed report arrived (or ``+PBREADY``: the
+    module restarted, and the link with it).
 
     ``line`` is the report (for example ``+HTTPCLOSED: HTTP Link Closed``). ``retract`` counts
     trailing bytes of earlier :class:`RawData` events that turned out to be the start of that

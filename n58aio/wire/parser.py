@@ -52,9 +52,11 @@ _RECV_HEADER_LIMIT = 24  # bytes allowed between "+HTTPRECV:" and the comma
 # The usual complete "+HTTP(S)RECV: <len>," header, taken in one match (hot path of downloads);
 # anything else goes through the general code of _line_event and _recv_header.
 _FAST_RECV = re.compile(rb"[\r\n]*\+HTTP(S?)RECV: ?([0-9]{1,9}),")
+# What ends raw bytes (receive mode 0): the link-closed report, the close command's report,
+# or the module's restart report (a module that restarts sends no link-closed report).
 _CLOSE_MARKER = {
-    "HTTP": re.compile(rb"\r\n\+HTTPCLOSED?:"),
-    "HTTPS": re.compile(rb"\r\n\+HTTPSCLOSED?:"),
+    "HTTP": re.compile(rb"\r\n\+(?:HTTPCLOSED?:|PBREADY\r)"),
+    "HTTPS": re.compile(rb"\r\n\+(?:HTTPSCLOSED?:|PBREADY\r)"),
 }
 _CLOSE_MARKER_MAX = len(b"\r\n+HTTPSCLOSED:")
 _CLOSE_LINE_LIMIT = 128
@@ -581,6 +583,8 @@ class AtParser:
         rest = buf[pos:stop].decode("utf-8", "replace")
         self._pos = stop
         line = (self._raw_marker[2:].decode("ascii") + rest).strip()
+        if line == "+PBREADY":
+            self.data_echo = None  # the module restarted
         self._state = _State.LINE
         retract, self._raw_retract = self._raw_retract, 0
         return RawEnd(self._source, line, retract)

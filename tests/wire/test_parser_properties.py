@@ -52,12 +52,12 @@ PROPERTY = settings(
 )
 
 CLOSE_MARKER: dict[Source, re.Pattern[bytes]] = {
-    "HTTP": re.compile(rb"\r\n\+HTTPCLOSED?:"),
-    "HTTPS": re.compile(rb"\r\n\+HTTPSCLOSED?:"),
+    "HTTP": re.compile(rb"\r\n\+(HTTPCLOSED?:|PBREADY\r)"),
+    "HTTPS": re.compile(rb"\r\n\+(HTTPSCLOSED?:|PBREADY\r)"),
 }
 CLOSE_LINES: dict[Source, tuple[str, ...]] = {
-    "HTTP": ("+HTTPCLOSED: HTTP Link Closed", "+HTTPCLOSE: HTTP Link Closed"),
-    "HTTPS": ("+HTTPSCLOSED: HTTPS Link Closed", "+HTTPSCLOSE: HTTPS Link Closed"),
+    "HTTP": ("+HTTPCLOSED: HTTP Link Closed", "+HTTPCLOSE: HTTP Link Closed", "+PBREADY"),
+    "HTTPS": ("+HTTPSCLOSED: HTTPS Link Closed", "+HTTPSCLOSE: HTTPS Link Closed", "+PBREADY"),
 }
 HEADER: dict[Source, bytes] = {"HTTP": b"+HTTPRECV:", "HTTPS": b"+HTTPSRECV:"}
 
@@ -176,7 +176,8 @@ def raw_item(draw: st.DrawFn) -> Item:
     """A receive-mode-0 block, ended either by the close report or by the consumer."""
     source: Source = draw(st.sampled_from(("HTTP", "HTTPS")))
     data = draw(binary)
-    assume(CLOSE_MARKER[source].search(data) is None)
+    # no report inside, nor one completed by the line end of what follows (+PBREADY<CR>)
+    assume(CLOSE_MARKER[source].search(data + b"\r") is None)
     start = b"\r\n" + HEADER[source] + b"\r\n"
     events: list[Event] = [RawStart(source)]
     if data:

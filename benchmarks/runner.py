@@ -279,7 +279,7 @@ class Suite:
         recvmode 0 and the bare pty read loop (the floor of any client reading a pty)."""
         p = self.profile
         size = p.unpaced_size
-        cases = (
+        cases: tuple[tuple[str, str, dict[str, Any]], ...] = (
             ("mode1", "n58aio_download", {"recvmode": 1}),
             ("mode0", "n58aio_download", {"recvmode": 0}),
             ("floor", "pty_floor", {}),

@@ -19,7 +19,6 @@ from ..errors import LinkClosedError, ProtocolError
 __all__ = ["END", "EndOfBody", "HttpResponseDecoder", "ResponseItem"]
 
 
-
 class EndOfBody:
     """Marks the end of a response body in the stream."""
 
@@ -41,9 +40,8 @@ class HttpResponseDecoder:
     report are held back until more arrive or the message ends, because the report may
     retract them (they were the start of the report, not body). With ``until_close`` (receive
     mode 0 on a link that will close) the end of the message is confirmed only by the
-    link-closed report: if the report retracts
-    bytes h11 counted as body, the body was short and the response fails instead of ending
-    with wrong bytes.
+    link-closed report: if the report retracts bytes h11 counted as body, the body was short
+    and the response fails instead of ending with wrong bytes.
     """
 
     def __init__(self, connection: h11.Connection, *, raw: bool, until_close: bool = False) -> None:

@@ -218,10 +218,29 @@ def normalise(events: list[Event]) -> list[Event]:
     return out
 
 
-def _parser_run(data: bytes, split: Callable[[bytes], Iterator[bytes]], end_raw: bool) -> Any:
+def merge_payloads(events: list[Event]) -> list[Event]:
+    """Join adjacent payload events of one family (``merge_payload`` groups them by reads)."""
+    out: list[Event] = []
+    for event in events:
+        last = out[-1] if out else None
+        if isinstance(event, Payload) and isinstance(last, Payload) and last.source == event.source:
+            out[-1] = Payload(event.source, last.data + event.data)
+        else:
+            out.append(event)
+    return out
+
+
+def _parser_run(
+    data: bytes,
+    split: Callable[[bytes], Iterator[bytes]],
+    end_raw: bool,
+    merge: bool = False,
+) -> Any:
     program = Program(data)
     bounds = {"line": 8 + program.byte() % 120, "payload": 1 + program.byte() * 3, "data": 0}
-    parser = AtParser(max_line=bounds["line"], max_payload=bounds["payload"])
+    parser = AtParser(
+        max_line=bounds["line"], max_payload=bounds["payload"], merge_payload=merge
+    )
     consumer = _Consumer(parser, bounds)
     while program:
         op = program.byte() % 10
@@ -272,6 +291,10 @@ def parser_input(data: bytes) -> None:
     whole = normalise(_parser_run(data, _whole, end_raw=False))
     bytewise = normalise(_parser_run(data, _bytewise, end_raw=False))
     assert whole == bytewise, _first_difference(whole, bytewise)
+    # merged chunks (as the channel parses): the same bytes and other events
+    merged = merge_payloads(normalise(_parser_run(data, _whole, end_raw=False, merge=True)))
+    expected = merge_payloads(whole)
+    assert merged == expected, _first_difference(merged, expected)
 
 
 def _first_difference(left: list[Event], right: list[Event]) -> str:

@@ -2,9 +2,10 @@
 
 The stream is built in memory and cut into port-sized reads beforehand, so only the parser's
 work is timed: ``receive_data`` per read, then ``next_event`` until ``NEED_DATA``, the loop the
-channel runs, with the parser made as the channel makes it (``merge_payload=True``). The reference on the same reads is a minimal incremental splitter built on
-``bytearray.find`` and ``int`` (no validation, no events, no command tracking: the least
-Python work that still extracts every chunk); ``memcpy`` is one copy of every read.
+channel runs, with the parser made as the channel makes it (``merge_payload=True``). The
+reference on the same reads is a minimal incremental splitter built on ``bytearray.find`` and
+``int`` (no validation, no events, no command tracking: the least Python work that still
+extracts every chunk); ``memcpy`` is one copy of every read.
 """
 
 from __future__ import annotations

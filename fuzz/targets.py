@@ -238,9 +238,7 @@ def _parser_run(
 ) -> Any:
     program = Program(data)
     bounds = {"line": 8 + program.byte() % 120, "payload": 1 + program.byte() * 3, "data": 0}
-    parser = AtParser(
-        max_line=bounds["line"], max_payload=bounds["payload"], merge_payload=merge
-    )
+    parser = AtParser(max_line=bounds["line"], max_payload=bounds["payload"], merge_payload=merge)
     consumer = _Consumer(parser, bounds)
     while program:
         op = program.byte() % 10

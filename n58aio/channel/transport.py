@@ -1,12 +1,15 @@
 """pyserial-asyncio's transport with a read path tuned for bulk payload.
 
-:class:`SerialPortTransport` keeps everything of ``serial_asyncio.SerialTransport`` (writes,
-flow control, closing) but reads the port's file descriptor directly, which skips pyserial's
-per-read ``select`` and timeout bookkeeping. A tty hands out at most about 4 KiB per read (the
-line discipline's buffer), so while a response streams the reader takes several reads in one
-wake-up: as long as a read comes back large (more is surely waiting) and the batch is under
-:data:`READ_SIZE`, it reads again, then hands the whole batch to the protocol at once. A short
-read (a command's reply) ends the batch at once, so round trips gain no extra system call.
+:class:`SerialPortTransport` keeps everything of ``serial_asyncio.SerialTransport`` (buffered
+writes, flow control, closing) but reads the port's file descriptor directly, which skips
+pyserial's per-read ``select`` and timeout bookkeeping, and writes at once when nothing is
+buffered (as asyncio's own transports do) instead of one loop turn later.
+
+A tty hands out at most about 4 KiB per read (the line discipline's buffer), so while a
+response streams the reader takes several reads in one wake-up: as long as a read comes back
+large (more is surely waiting) and the batch is under :data:`READ_SIZE`, it reads again, then
+hands the whole batch to the protocol at once. A short read (a command's reply) ends the batch
+at once, so round trips gain no extra system call.
 """
 
 from __future__ import annotations
@@ -51,6 +54,25 @@ class SerialPortTransport(serial_asyncio.SerialTransport):  # type: ignore[misc]
     def is_reading(self) -> bool:
         """True unless reading is paused or the transport is closing."""
         return not self._reading_paused and not self._closing
+
+    def write(self, data: bytes) -> None:
+        """Write ``data`` now if nothing waits before it, and buffer what the port does not take
+        (pyserial-asyncio always buffers and writes one loop turn later)."""
+        if self._closing or not data:
+            return
+        if not self._write_buffer:
+            try:
+                written = os.write(self._fd, data)
+            except (BlockingIOError, InterruptedError):
+                written = 0
+            except OSError as exc:
+                error = serial.SerialException(f"write failed: {exc}")
+                self._fatal_error(error, "Fatal write error on serial transport")
+                return
+            if written == len(data):
+                return
+            data = data[written:]
+        super().write(data)
 
     def _ensure_reader(self) -> None:
         # The base class starts reading one loop turn after it is made, even when reading

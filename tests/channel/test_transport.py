@@ -121,3 +121,43 @@ async def test_paused_reading_stops_delivery_until_resumed() -> None:
 async def test_an_unopenable_port_is_a_clear_error() -> None:
     with pytest.raises(PortClosedError, match="cannot open"):
         await open_port("/dev/n58aio-no-such-port", Recorder)
+
+
+async def read_master(fd: int, size: int) -> bytes:
+    os.set_blocking(fd, False)
+    got = bytearray()
+    while len(got) < size:
+        try:
+            got += os.read(fd, 65536)
+        except BlockingIOError:
+            await asyncio.sleep(0.001)
+    return bytes(got)
+
+
+async def test_a_write_goes_out_at_once() -> None:
+    async with asyncio.timeout(10), pty_port() as (master, transport, _):
+        transport.write(b"AT\r")
+        assert transport.get_write_buffer_size() == 0  # written, not queued for a loop turn
+        assert await read_master(master, 3) == b"AT\r"
+
+
+async def test_a_write_larger_than_the_port_takes_is_buffered_and_completed() -> None:
+    data = os.urandom(1024 * 1024)
+    async with asyncio.timeout(30), pty_port() as (master, transport, _):
+        transport.write(data[:100])
+        transport.write(data[100:])
+        assert transport.get_write_buffer_size() > 0  # the pty took only part of it
+        transport.write(b"tail")  # queued behind the rest, never ahead of it
+        assert await read_master(master, len(data) + 4) == data + b"tail"
+        assert transport.get_write_buffer_size() == 0
+
+
+async def test_a_write_to_a_vanished_port_loses_the_connection() -> None:
+    async with asyncio.timeout(10), pty_port() as (master, transport, protocol):
+        transport.pause_reading()  # so that the write, not a read, meets the loss
+        await asyncio.sleep(0)
+        os.close(master)
+        transport.write(b"AT\r")
+        exc = await protocol.lost
+        assert exc is not None
+        assert "write failed" in str(exc)

@@ -34,6 +34,7 @@ from ..errors import (
     ProtocolError,
 )
 from ..wire import (
+    DEFAULT_MAX_LINE,
     AtParser,
     Echo,
     Event,
@@ -119,7 +120,7 @@ class ModemChannel(asyncio.Protocol):
         self.log = log or structlog.get_logger("n58aio").bind(modem=name)
         self.baudrate = baudrate
         self.timeout_slack = timeout_slack
-        self.parser = AtParser(merge_payload=True, **({"max_line": max_line} if max_line else {}))
+        self.parser = AtParser(max_line=max_line or DEFAULT_MAX_LINE, merge_payload=True)
         self.urcs = UrcRouter(self.log)
         self.wire_errors = 0
         self.dropped_payload_bytes = 0

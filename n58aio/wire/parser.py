@@ -476,12 +476,15 @@ class AtParser:
             return NEED_DATA
         data = bytes(self._chunk)
         self._chunk.clear()
+        if self.merge_payload:
+            return self._merged_payload(self._pos, self._pos, head=data)
         self._state = _State.AFTER_PAYLOAD
         return Payload(self._source, data)
 
-    def _merged_payload(self, start: int, stop: int) -> Payload:
-        """The chunk ``buf[start:stop]`` and every complete chunk of the same family that
-        follows it in the buffer, as one event (the hot path of downloads)."""
+    def _merged_payload(self, start: int, stop: int, head: bytes | None = None) -> Payload:
+        """The chunk ``buf[start:stop]`` (or ``head``, a chunk that spanned reads) and every
+        complete chunk of the same family that follows it in the buffer, as one event (the hot
+        path of downloads)."""
         buf = self._buf
         end = len(buf)
         https = self._source == "HTTPS"
@@ -490,7 +493,7 @@ class AtParser:
         same = b""
         length = 0
         with memoryview(buf) as view:
-            parts = [view[start:stop]]
+            parts: list[bytes | memoryview] = [view[start:stop] if head is None else head]
             while True:
                 if same and buf.startswith(same, stop):
                     begin = stop + len(same)

@@ -419,6 +419,9 @@ def test_merged_payload_joins_the_complete_chunks_of_one_read() -> None:
         Payload("HTTP", b"abc"),
     ]
     assert parser.feed(b"bc\r\n") == [Payload("HTTP", b"abc")]
+    # a chunk that spanned reads is joined with the complete ones after it
+    assert parser.feed(chunk[:-3]) == []
+    assert parser.feed(b"c\r\n" + chunk * 2 + chunk[:5]) == [Payload("HTTP", b"abc" * 3)]
 
 
 def test_merged_payload_stops_before_a_length_mismatch() -> None:

@@ -284,8 +284,9 @@ class Suite:
             ("mode0", "n58aio_download", {"recvmode": 0}),
             ("floor", "pty_floor", {}),
         )
-        every: dict[str, list[dict[str, Any]]] = {name: [] for name in ("mode1", "mode0", "floor")}
-        every["httpx"] = []
+        every: dict[str, list[dict[str, Any]]] = {
+            name: [] for name in ("mode1", "mode0", "floor", "httpx")
+        }
         for _ in range(p.repeats):  # in turns, so that a drifting load hits every case alike
             for name, case, extra in cases:
                 with emulators(1) as helpers:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -196,7 +196,7 @@ def check_event(event: Event, bounds: dict[str, int]) -> None:
         assert isinstance(event, (Prompt, RawStart)), event
 
 
-def normalise(events: list[Event]) -> list[Event]:
+def normalise(events: Sequence[Event]) -> list[Event]:
     """Merge adjacent raw data and apply retractions, so that raw chunking does not matter."""
     out: list[Event] = []
     for event in events:
@@ -218,7 +218,7 @@ def normalise(events: list[Event]) -> list[Event]:
     return out
 
 
-def merge_payloads(events: list[Event]) -> list[Event]:
+def merge_payloads(events: Sequence[Event]) -> list[Event]:
     """Join adjacent payload events of one family (``merge_payload`` groups them by reads)."""
     out: list[Event] = []
     for event in events:

@@ -517,8 +517,7 @@ class ModemChannel(asyncio.Protocol):
             stream = self._streams.get(event.source)
             if stream is not None and event.retract:
                 stream.bytes_received -= event.retract
-            self._restarted()  # fails the stream; the retracted bytes were never passed on
-            self.urcs.dispatch(event.line)
+            self._report(event.line)  # handled as the same report between lines is
             return
         stream = self._streams.pop(event.source, None)
         if stream is not None:

@@ -39,7 +39,6 @@ class SerialPortTransport(serial_asyncio.SerialTransport):  # type: ignore[misc]
         self._reading_paused = False
         super().__init__(loop, protocol, serial_instance)
         self._fd: int = serial_instance.fileno()
-        self._max_read_size = READ_SIZE
 
     def pause_reading(self) -> None:
         """Stop delivering data until :meth:`resume_reading` (also right after opening)."""

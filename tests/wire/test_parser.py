@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from fuzz.targets import normalise
 from n58aio.wire import (
     DEFAULT_MAX_LINE,
     NEED_DATA,
@@ -62,25 +63,6 @@ def both_ways(
         results.append(parser.feed(wire) if whole else feed_bytewise(parser, wire))
     assert results[0] == results[1]
     return results[0]
-
-
-def merge_raw(events: list[Event]) -> list[Event]:
-    """Merge adjacent RawData events and apply RawEnd.retract (raw chunking follows reads)."""
-    out: list[Event] = []
-    for event in events:
-        if isinstance(event, RawData) and out and isinstance(out[-1], RawData):
-            out[-1] = RawData(event.source, out[-1].data + event.data)
-        elif isinstance(event, RawEnd):
-            if event.retract:
-                last = out[-1]
-                assert isinstance(last, RawData)
-                assert len(last.data) >= event.retract
-                kept = last.data[: -event.retract]
-                out[-1:] = [RawData(last.source, kept)] if kept else []
-            out.append(RawEnd(event.source, event.line))
-        else:
-            out.append(event)
-    return out
 
 
 # ---------------------------------------------------------------------- basics
@@ -477,7 +459,7 @@ def test_raw_mode_ends_on_link_closed() -> None:
         Urc("+PBREADY"),
     ]
     assert not parser.in_raw_mode
-    assert merge_raw(feed_bytewise(AtParser(), wire)) == events
+    assert normalise(feed_bytewise(AtParser(), wire)) == events
 
 
 def test_raw_mode_state_properties() -> None:
@@ -535,7 +517,7 @@ def test_raw_end_retract_spans_several_reads() -> None:
         events += parser.feed(bytes([byte]))
     end = [event for event in events if isinstance(event, RawEnd)]
     assert end == [RawEnd("HTTP", "+HTTPCLOSED: HTTP Link Closed", retract=len(b"\r\n+HTTPCLOSED"))]
-    assert merge_raw(events) == [
+    assert normalise(events) == [
         RawStart("HTTP"),
         RawData("HTTP", b"body"),
         RawEnd("HTTP", "+HTTPCLOSED: HTTP Link Closed"),
@@ -544,7 +526,7 @@ def test_raw_end_retract_spans_several_reads() -> None:
 
 def test_raw_near_miss_of_the_marker_is_data() -> None:
     body = b"\r\n+HTTPCLOSEX \r\n+HTTP\r\n+HTTPCLOSED\r\n"
-    events = merge_raw(feed_bytewise(AtParser(), b"+HTTPRECV:\r\n" + body + CLOSED))
+    events = normalise(feed_bytewise(AtParser(), b"+HTTPRECV:\r\n" + body + CLOSED))
     assert events == [
         RawStart("HTTP"),
         RawData("HTTP", body),

@@ -26,6 +26,7 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from fuzz.targets import merge_payloads
 from n58aio.wire import (
     NEED_DATA,
     AtParser,
@@ -289,18 +290,6 @@ def normalise(events: Sequence[Event]) -> list[Event]:
             out.append(RawEnd(event.source, event.line))
         else:
             out.append(event)
-    return out
-
-
-def merge_payloads(events: Sequence[Event]) -> list[Event]:
-    """Join adjacent Payload events of one family (``merge_payload`` groups them by reads)."""
-    out: list[Event] = []
-    for event in events:
-        last = out[-1] if out else None
-        if isinstance(event, Payload) and isinstance(last, Payload) and last.source == event.source:
-            out[-1] = Payload(event.source, last.data + event.data)
-            continue
-        out.append(event)
     return out
 
 

@@ -272,6 +272,7 @@ async def open_modem(
     timeouts: Timeouts | None = None,
     tls: TLSConfig | None = None,
     logger: structlog.typing.FilteringBoundLogger | None = None,
+    echoes_data: bool = True,
     **serial_options: Any,
 ) -> AsyncIterator[Modem]:
     """Open the modem at ``url`` (a device path or a pyserial URL such as ``socket://h:p`` or
@@ -280,13 +281,24 @@ async def open_modem(
     ``serial_options`` go to pyserial (``baudrate=115200`` by default). ``timeout_slack`` is
     added to the manual's command timeouts for serial and scheduling latency. ``recvmode``,
     ``keepalive``, ``timeouts`` and ``tls`` are the defaults of HTTP requests.
+    ``echoes_data=False`` is for firmware that, with echo on, does not echo the data typed
+    after the ``>`` prompt (the N58 does; see the trust model in docs/reliability.md).
+
+    The channel starts out of step: the first command is preceded by ``ATE1`` and a probe
+    (``AT+N58SYNC=<random token>``) whose echo proves the module is answering this session.
     """
     label = name or f"modem{next(_counter)}"
     log = (logger or structlog.get_logger("n58aio")).bind(modem=label)
     baudrate = int(serial_options.get("baudrate", 115200))
     _, channel = await open_port(
         url,
-        lambda: ModemChannel(name=label, log=log, baudrate=baudrate, timeout_slack=timeout_slack),
+        lambda: ModemChannel(
+            name=label,
+            log=log,
+            baudrate=baudrate,
+            timeout_slack=timeout_slack,
+            echoes_data=echoes_data,
+        ),
         **serial_options,
     )
     await channel.wait_connected()

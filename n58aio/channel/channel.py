@@ -6,10 +6,14 @@ command in flight, reports to the :class:`~n58aio.channel.urcs.UrcRouter`, paylo
 registered :class:`~n58aio.channel.streams.PayloadStream`. It never blocks: when a stream's
 consumer falls behind, reading from the port pauses until it catches up.
 
-After a command times out or its caller is cancelled the channel is *not* trusted to be in
-sync: before the next command it waits briefly for the late reply, then sends a probe
-(``AT+CMEE?``) and accepts only the final result that follows the probe's own ``+CMEE:`` line,
-so a late ``OK`` can never be taken as the next command's reply.
+The channel keeps the module's echo on and trusts a reply only after the echo of its own
+command, so a late or duplicate ``OK`` never answers the next command. It starts out of step,
+and goes out of step again after a timeout, a cancellation, malformed input, or the end of a
+receive-mode-0 response (after which the server may still be sending): then, before anything
+else, it sends a probe carrying a fresh random token (``AT+N58SYNC=<token>``, a command the
+module does not know) and, where the line itself is not trusted, discards every byte until the
+probe's echo. Neither a late reply, a caller's POST body, nor a server's bytes can contain the
+token, so nothing they send can stand in for the module's answer.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -35,6 +40,7 @@ from ..errors import (
 )
 from ..wire import (
     DEFAULT_MAX_LINE,
+    REPORT_SHAPE,
     AtParser,
     Echo,
     Event,
@@ -47,6 +53,7 @@ from ..wire import (
     RawEnd,
     RawStart,
     Source,
+    Stray,
     Urc,
     WireError,
     command_name,
@@ -59,17 +66,24 @@ __all__ = ["ModemChannel", "Reply"]
 
 T = TypeVar("T")
 
-_RESYNC_PROBE = "AT+CMEE?"
+SYNC_PROBE_PREFIX = "AT+N58SYNC="
+"""The probe's command: an extended command no module knows, followed by a random token."""
 _RESYNC_GRACE = 2.0
 _RESYNC_ATTEMPTS = 3
+_ECHO_ON_SETTLE = 0.2  # pause after a blind ATE1, before the probe
 _LINK_CLOSED: dict[Source, tuple[str, str]] = {
     family.source: family.closed_reports() for family in (HTTP, HTTPS)
 }
+_CLOSE_COMMAND: dict[Source, str] = {family.source: family.close() for family in (HTTP, HTTPS)}
 _CLOSE_COMMANDS = frozenset({"HTTPCLOSE", "HTTPSCLOSE"})
 _RESTARTED = "+PBREADY"
-# What a report looks like: "+NAME: ..." or a bare word or two in capitals (RING, NO CARRIER).
-# Any other text between the chunks of a response means a chunk's header was lost.
-_REPORT_SHAPE = re.compile(r"^(\+[A-Za-z0-9_]+(\s*:.*)?|[A-Z][A-Z ]*)$")
+_ECHO_SETTING = re.compile(r"^ATE([01]?)$")
+_PROFILE_RESET = frozenset({"ATZ", "ATZ0", "AT&F", "AT&F0"})
+
+
+def sync_probe() -> str:
+    """A fresh probe line: ``AT+N58SYNC=`` and 16 random hexadecimal digits."""
+    return SYNC_PROBE_PREFIX + secrets.token_hex(8).upper()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +105,7 @@ class _Pending:
     prompted: bool = False
     echo: bool = False
     probe: bool = False
+    final_seen: bool = False  # the module's own final result came (after the echo)
     abandoned: bool = False  # the caller gave up (timeout or cancellation)
     data_done: bool = False  # the data was written, or the module cannot be waiting for it
     sent_at: float = 0.0
@@ -115,13 +130,23 @@ class ModemChannel(asyncio.Protocol):
         baudrate: int | None = None,
         timeout_slack: float = 0.5,
         max_line: int | None = None,
+        echoes_data: bool = True,
+        module_buffer: int = 65536,
     ) -> None:
         self.name = name
         self.log = log or structlog.get_logger("n58aio").bind(modem=name)
         self.baudrate = baudrate
         self.timeout_slack = timeout_slack
+        self.module_buffer = module_buffer
+        """Bytes of server data the module may hold queued for the line (the close of an
+        abandoned response, and a probe behind it, may wait until they are written)."""
         self.parser = AtParser(max_line=max_line or DEFAULT_MAX_LINE, merge_payload=True)
+        self.parser.echoes_data = echoes_data
         self.urcs = UrcRouter(self.log)
+        self.resyncs = 0
+        """Times the channel proved itself back in step with a probe."""
+        self.stray_replies = 0
+        """Final results that answered nothing (late, duplicate, or before a command's echo)."""
         self.wire_errors = 0
         self.dropped_payload_bytes = 0
         self.bytes_written = 0
@@ -131,7 +156,12 @@ class ModemChannel(asyncio.Protocol):
         self._transport: asyncio.BaseTransport | None = None
         self._lock = asyncio.Lock()
         self._pending: _Pending | None = None
-        self._needs_resync = False
+        self._needs_resync = True  # nothing is proven until the first probe answers
+        self._distrusted = False
+        self._before_probe: list[str] = []
+        self._echo_wanted = True
+        self._data_risk_until = 0.0
+        self._resync_task: asyncio.Task[None] | None = None
         self._streams: dict[Source, PayloadStream[Any]] = {}
         self._paused = False
         self._closed: PortClosedError | None = None
@@ -170,8 +200,27 @@ class ModemChannel(asyncio.Protocol):
 
     @property
     def needs_resync(self) -> bool:
-        """True after a timeout or cancellation, until the next successful resynchronisation."""
+        """True until a probe has proven the channel in step: at first, and again after a
+        timeout, a cancellation, malformed input or the end of a receive-mode-0 response."""
         return self._needs_resync
+
+    @property
+    def distrusted(self) -> bool:
+        """True while the line itself is not trusted: every byte is discarded until a probe's
+        echo (after malformed input, or the end of receive-mode-0 raw bytes)."""
+        return self._distrusted
+
+    def line_time(self, size: int) -> float:
+        """Seconds that ``size`` bytes take on the line (0 when the rate is unknown)."""
+        return size * 10 / self.baudrate if self.baudrate else 0.0
+
+    def distrust(self, reason: str, *, before_probe: Iterable[str] = ()) -> None:
+        """Stop trusting the line now: the command in flight fails with
+        :class:`~n58aio.errors.ProtocolError`, so does every unfinished payload stream, and
+        every byte is discarded until a probe (sent at once, in the background) comes back.
+        ``before_probe`` are command lines written blind just before the probe (the close of a
+        link whose server may still be sending): the module handles them first."""
+        self._lose_trust(reason, before_probe, expected=False)
 
     async def wait_connected(self) -> None:
         """Wait until the transport is attached."""
@@ -179,9 +228,11 @@ class ModemChannel(asyncio.Protocol):
 
     def close(self) -> None:
         """Close the port; waiters fail with :class:`~n58aio.errors.PortClosedError`."""
+        self._fail_all(
+            PortClosedError(f"{self.name}: port closed by the application"), orderly=True
+        )
         if self._transport is not None:
             self._transport.close()
-        self._fail_all(PortClosedError(f"{self.name}: port closed by the application"))
 
     def default_timeout(self, command: str, data: bytes | None = None) -> float:
         """The manual's timeout for ``command``, plus slack and the line time of the bytes."""
@@ -266,14 +317,17 @@ class ModemChannel(asyncio.Protocol):
             await self._resync()
 
     # ------------------------------------------------------------------ exchange
-    async def _exchange(self, pending: _Pending, line: bytes, timeout: float) -> Reply:
-        self.parser.begin_command(
-            pending.command,
-            reply_prefix=pending.reply_prefix,
-            reply_match=pending.reply_match,
-            max_reply_lines=pending.max_reply_lines,
-            data=pending.data,
-        )
+    async def _exchange(
+        self, pending: _Pending, line: bytes, timeout: float, *, sync: bool = False
+    ) -> Reply:
+        if not sync:  # a probe in the hunt was declared with begin_sync
+            self.parser.begin_command(
+                pending.command,
+                reply_prefix=pending.reply_prefix,
+                reply_match=pending.reply_match,
+                max_reply_lines=pending.max_reply_lines,
+                data=pending.data,
+            )
         self._pending = pending
         self.log.debug("command.sent", command=_redact(pending.command))
         pending.sent_at = asyncio.get_running_loop().time()
@@ -284,17 +338,25 @@ class ModemChannel(asyncio.Protocol):
         except TimeoutError:
             pending.abandoned = True
             self._needs_resync = True
-            self.log.warning("command.timeout", command=_redact(pending.command), timeout=timeout)
+            self._note_data_risk(pending)
+            if not pending.probe:
+                self.log.warning(
+                    "command.timeout", command=_redact(pending.command), timeout=timeout
+                )
+                self._schedule_resync()
             raise CommandTimeout(pending.command, timeout) from None
         except asyncio.CancelledError:
             if pending.outcome is None:
                 pending.abandoned = True
                 self._needs_resync = True
+                self._note_data_risk(pending)
                 self.log.info("command.cancelled", command=_redact(pending.command))
+                self._schedule_resync()
             else:
                 self._pending = None
             raise
         self._pending = None
+        self._note_data_risk(pending)
         outcome = pending.outcome
         assert outcome is not None
         if isinstance(outcome, N58Error):
@@ -302,48 +364,127 @@ class ModemChannel(asyncio.Protocol):
         return outcome
 
     async def _resync(self) -> None:
+        """Prove the channel in step again (under the lock): see the module docstring."""
+        loop = asyncio.get_running_loop()
         zombie = self._pending
+        remaining = 0.0
         if zombie is not None and zombie.outcome is None:
-            grace = _RESYNC_GRACE
-            if zombie.data is not None and not zombie.data_done:
-                # The module may be in the data phase of that command, reading whatever comes
-                # as its data (a probe, the next command): wait until it must have given up.
-                grace = max(grace, self.module_data_timeout + self.timeout_slack)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await zombie.done.wait()
-            self._pending = None
+            # The command that timed out: the module may still be working on it.
+            remaining = zombie.sent_at + manual_timeout(zombie.command) + self.timeout_slack
+            remaining -= loop.time()
+            if zombie.final_seen:
+                remaining = 0.0
+        wait = self._data_risk_until - loop.time()
+        if wait > 0:
+            # A command with data failed before its data was written: the module may be in its
+            # data phase, reading whatever comes (a probe) as data. Wait until it must have given
+            # up, with the zombie's late final result still recognised meanwhile.
+            self.log.info("resync.data_phase_wait", seconds=round(wait, 3))
+            if zombie is not None and not self._distrusted:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await zombie.done.wait()
+            if zombie is None or not zombie.final_seen:
+                await asyncio.sleep(max(0.0, self._data_risk_until - loop.time()))
             self._check_open()
-            if zombie.outcome is not None:
-                # The late final result arrived: the modem finished the command, in step again.
-                self._needs_resync = False
-                self.log.info("resync.late_reply", command=_redact(zombie.command))
-                return
+        self._data_risk_until = 0.0
+        if (
+            zombie is not None
+            and zombie.final_seen
+            and not self._distrusted
+            and self.parser.echo is True
+        ):
+            # The late final result came after the command's own echo: in step again.
+            self._pending = None
+            self._needs_resync = False
+            self.log.info("resync.late_reply", command=_redact(zombie.command))
+            return
         self._pending = None
         self.parser.abandon_command()
-        self._check_open()
-        if self.parser.in_raw_mode and self.parser.raw_source not in self._streams:
-            # Raw bytes nobody reads, whose end report never came (the module restarted, or
-            # the link was already gone when the close command went): stop waiting for it.
-            self.log.info("resync.raw_abandoned", source=self.parser.raw_source)
-            self.parser.abandon_raw()
-            self._raw_idle.set()
+        parser = self.parser
+        raw_source = parser.raw_source
+        if raw_source is not None and _CLOSE_COMMAND[raw_source] not in self._before_probe:
+            # Raw bytes of a response nobody reads: their server may go on sending until the
+            # link is closed, and must not be read as the module's output afterwards.
+            self._before_probe.append(_CLOSE_COMMAND[raw_source])
+        hunt = (
+            self._distrusted or parser.echo is not True or parser.in_payload or parser.in_raw_mode
+        )
+        grace = _RESYNC_GRACE
         for attempt in range(1, _RESYNC_ATTEMPTS + 1):
-            probe = _Pending(_RESYNC_PROBE, None, probe=True, reply_prefix="+CMEE")
+            self._check_open()
+            probe = sync_probe()
+            line = encode_command(probe)
+            # The module may first have to finish the command that timed out, and to write
+            # out the server data it holds before it answers a close.
+            timeout = max(grace, remaining) + self.line_time(len(line) * 2)
+            if self._before_probe:
+                timeout += min(10.0, grace) + self.line_time(self.module_buffer)
+            if hunt:
+                if not parser.distrusted:
+                    parser.distrust()
+                self._raw_idle.set()
+                for command in self._before_probe:
+                    self.log.info("resync.before_probe", command=_redact(command))
+                    self._write(encode_command(command))
+                if parser.echo is not True or attempt == _RESYNC_ATTEMPTS:
+                    # Echo may be off (or unknown): the probe's echo is the proof, so turn it on.
+                    self._write(encode_command("ATE1"))
+                    await asyncio.sleep(_ECHO_ON_SETTLE + self.line_time(16))
+                    self._check_open()
+                parser.begin_sync(probe)
+            pending = _Pending(probe, None, probe=True)
             try:
-                await self._exchange(probe, encode_command(_RESYNC_PROBE), _RESYNC_GRACE)
+                await self._exchange(pending, line, timeout, sync=hunt)
             except CommandTimeout:
                 self._pending = None
-                self.parser.abandon_command()
-                self.log.warning("resync.retry", attempt=attempt)
+                parser.abandon_command()
+                self.log.warning("resync.retry", attempt=attempt, hunt=hunt)
+                hunt = True
+                remaining = 0.0
                 continue
             except CommandError:
-                pass  # the modem answered after the probe's own line: in step
+                pass  # the expected answer to an unknown command, after the probe's own echo
+            self._distrusted = False
+            self._before_probe.clear()
             self._needs_resync = False
-            self.log.info("resync.done", attempt=attempt)
+            self.resyncs += 1
+            if hunt:
+                parser.echo = True  # the probe's echo came back
+            self.log.info("resync.done", attempt=attempt, discarded=parser.discarded)
+            if not self._echo_wanted and parser.echo:
+                await self._exchange(_Pending("ATE0", None), encode_command("ATE0"), grace)
             return
         self._needs_resync = True
-        raise CommandTimeout(_RESYNC_PROBE, _RESYNC_GRACE * _RESYNC_ATTEMPTS)
+        raise CommandTimeout(SYNC_PROBE_PREFIX + "<token>", grace * _RESYNC_ATTEMPTS)
+
+    def _note_data_risk(self, pending: _Pending) -> None:
+        """After a data command ended without its data written and without the module's own
+        answer, the module may be waiting in its data phase: remember until when."""
+        if pending.data is not None and not pending.data_done and not pending.final_seen:
+            until = asyncio.get_running_loop().time() + self.module_data_timeout
+            self._data_risk_until = max(self._data_risk_until, until + self.timeout_slack)
+
+    def _schedule_resync(self) -> None:
+        """Resynchronise in the background now, rather than at the next command: while the
+        line is distrusted, every report is lost until then."""
+        if self._closed is not None:
+            return
+        task = self._resync_task
+        if task is None or task.done():
+            self._resync_task = asyncio.get_running_loop().create_task(
+                self._background_resync(), name=f"n58aio-resync-{self.name}"
+            )
+
+    async def _background_resync(self) -> None:
+        try:
+            async with self._lock:
+                if self._needs_resync and self._closed is None:
+                    await self._resync()
+        except PortClosedError:
+            pass
+        except N58Error as exc:
+            self.log.warning("resync.failed", error=str(exc))
 
     async def _wait_raw_idle(self, timeout: float) -> None:
         try:
@@ -390,6 +531,8 @@ class ModemChannel(asyncio.Protocol):
                 source = event.source
                 continue
             self._dispatch(event)
+            if parser.distrusted and not self._distrusted:
+                self._lose_trust("the line is not trusted", (), expected=False)
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, Payload):
@@ -415,6 +558,8 @@ class ModemChannel(asyncio.Protocol):
             self._raw_end(event)
         elif isinstance(event, WireError):
             self._wire_error(event)
+        elif isinstance(event, Stray):
+            self._stray(event.line)
 
     def _deliver(self, source: Source, data: bytes, *, raw: bool) -> None:
         stream = self._streams.get(source)
@@ -426,29 +571,49 @@ class ModemChannel(asyncio.Protocol):
         if stream.finished:
             del self._streams[source]
             if raw:
+                # The response is complete, but the server may still be sending: close its
+                # link and prove the channel in step before anything else is trusted.
                 self.parser.end_raw(leftover or 0)
-                self._raw_idle.set()
+                self._lose_trust(
+                    f"end of a receive-mode-0 {source} response",
+                    (_CLOSE_COMMAND[source],),
+                    expected=True,
+                )
         elif stream.paused:
             self._pause()
 
     def _final(self, event: FinalResult) -> None:
         pending = self._pending
-        if pending is None or not event.solicited or pending.outcome is not None:
+        if pending is None or not event.solicited or pending.final_seen:
+            self.stray_replies += 1
             self.log.info("reply.stray", final=event.text)
             return
-        if pending.probe and not any(line.startswith("+CMEE") for line in pending.lines):
-            # A late final of the abandoned command (perhaps after late reply lines), not the
-            # probe's, which follows the probe's own +CMEE: line: keep waiting for that one.
-            self.log.info("reply.stray", final=event.text)
-            pending.lines.clear()
-            self.parser.begin_command(pending.command, reply_prefix=pending.reply_prefix)
-            return
+        pending.final_seen = True
+        if pending.outcome is not None:
+            return  # a late final of a command its caller gave up: the module finished it
         if event.ok:
             self.log.debug("command.ok", command=_redact(pending.command), lines=len(pending.lines))
+            self._track_settings(pending.command)
             pending.settle(Reply(pending.command, list(pending.lines), event.text))
         else:
             self.log.info("command.error", command=_redact(pending.command), final=event.text)
             pending.settle(CommandError(pending.command, event.text, event.code))
+
+    def _track_settings(self, command: str) -> None:
+        """Follow the module settings the parser relies on, as set by successful commands."""
+        text = command.upper().replace(" ", "")
+        echo = _ECHO_SETTING.match(text)
+        if echo is not None:
+            self.parser.echo = self._echo_wanted = echo.group(1) == "1"
+        elif text in _PROFILE_RESET:
+            self.parser.echo = None  # back to a stored profile: echo unknown
+            self._needs_resync = True
+
+    def _stray(self, line: str) -> None:
+        self.log.debug("line.stray", line=line[:64])
+        if any(stream.bytes_received for stream in self._streams.values()):
+            # Text amid a response: a chunk header was lost and its data read as lines.
+            self._lose_trust(f"unexpected text amid the payload: {line[:40]!r}", (), expected=False)
 
     def _prompt(self) -> None:
         pending = self._pending
@@ -480,13 +645,15 @@ class ModemChannel(asyncio.Protocol):
                     stream.link_closed(line)
         if line == _RESTARTED:
             self._restarted()
-        elif not _REPORT_SHAPE.match(line):
-            # Text amid a response: a chunk header was lost and its data read as lines.
-            self._fail_streams(ProtocolError, f"unexpected text amid the payload: {line[:40]!r}")
+        elif not REPORT_SHAPE.match(line):
+            self._stray(line)
+            return
         self.urcs.dispatch(line)
 
     def _restarted(self) -> None:
         """The module restarted: its links are gone, and so may be the command in flight."""
+        if not self._echo_wanted:
+            self._needs_resync = True  # echo is back on: turn it off again after a probe
         for source in list(self._streams):
             stream = self._streams.pop(source)
             stream.fail(LinkClosedError(f"{source} link lost: the module restarted"))
@@ -512,39 +679,60 @@ class ModemChannel(asyncio.Protocol):
                 stream.fail(error(f"{source} payload: {reason}"))
 
     def _raw_end(self, event: RawEnd) -> None:
-        self._raw_idle.set()
+        # The report that ends raw bytes may be the server's own text, and the server may go
+        # on sending: whatever it is, the link is closed and the channel probed before the line
+        # is trusted again (the parser already discards what follows).
         if event.line == _RESTARTED:
             stream = self._streams.get(event.source)
             if stream is not None and event.retract:
                 stream.bytes_received -= event.retract
-            self._report(event.line)  # handled as the same report between lines is
-            return
-        stream = self._streams.pop(event.source, None)
-        if stream is not None:
-            stream.link_closed(event.line, event.retract)
-            if stream.failed:
-                # The response was not complete: the bytes that follow may be more of it,
-                # not modem output. Check the channel is in step before the next command.
-                self._needs_resync = True
+            self._restarted()
+        else:
+            stream = self._streams.pop(event.source, None)
+            if stream is not None:
+                stream.link_closed(event.line, event.retract)
         pending = self._pending
         if pending is not None and command_name(pending.command) in _CLOSE_COMMANDS:
             # The close command's OK was consumed as raw bytes; its report ends the exchange.
-            self._needs_resync = True
+            pending.final_seen = True
             pending.settle(Reply(pending.command, [], "OK"))
+        self._lose_trust(
+            f"receive-mode-0 {event.source} bytes ended by {event.line[:40]!r}",
+            (_CLOSE_COMMAND[event.source],),
+            expected=True,
+        )
         self.urcs.dispatch(event.line)
 
     def _wire_error(self, event: WireError) -> None:
         self.wire_errors += 1
         self.log.warning("wire.error", reason=event.reason, data=event.data[:64])
-        pending = self._pending
-        if pending is not None and pending.prompted and pending.outcome is None:
-            # Damage after the prompt: what follows may be the echo of the caller's data, not
-            # the module's output. Fail the command and its response; resynchronise.
-            self._needs_resync = True
-            pending.settle(ProtocolError(f"{pending.command}: {event.reason}"))
-            self._fail_streams(ProtocolError, f"framing lost: {event.reason}", started=False)
+        # What follows may be a server's bytes or the echo of a caller's data: nothing of it
+        # is read as the module's output until a probe comes back.
+        self._lose_trust(f"framing lost: {event.reason}", (), expected=False)
+
+    def _lose_trust(self, reason: str, before_probe: Iterable[str], *, expected: bool) -> None:
+        """See :meth:`distrust`; ``expected`` for the normal end of receive-mode-0 bytes."""
+        if self._closed is not None:
             return
-        self._fail_streams(ProtocolError, f"framing lost: {event.reason}")
+        first = not self._distrusted
+        self._distrusted = True
+        self._needs_resync = True
+        for command in before_probe:
+            if command not in self._before_probe:
+                self._before_probe.append(command)
+        if not self.parser.distrusted:
+            self.parser.distrust()
+        self._raw_idle.set()
+        pending = self._pending
+        if pending is not None and pending.outcome is None and not pending.probe:
+            pending.settle(ProtocolError(f"{pending.command}: {reason}"))
+        self._fail_streams(ProtocolError, reason, started=False)
+        if first:
+            if expected:
+                self.log.debug("line.distrusted", reason=reason)
+            else:
+                self.log.warning("line.distrusted", reason=reason)
+        self._schedule_resync()
 
     # ------------------------------------------------------------------ backpressure
     def _pause(self) -> None:
@@ -564,11 +752,17 @@ class ModemChannel(asyncio.Protocol):
             asyncio.get_running_loop().call_soon(self._process)
 
     # ------------------------------------------------------------------ teardown
-    def _fail_all(self, exc: PortClosedError) -> None:
+    def _fail_all(self, exc: PortClosedError, *, orderly: bool = False) -> None:
         if self._closed is not None:
             return
         self._closed = exc
-        self.log.warning("port.closed", reason=str(exc))
+        if orderly:
+            self.log.info("port.closed", reason=str(exc))
+        else:
+            self.log.warning("port.closed", reason=str(exc))
+        task = self._resync_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
         if self._pending is not None:
             self._pending.settle(exc)
         for stream in list(self._streams.values()):

@@ -64,6 +64,7 @@ class _Link:
     origin: tuple[str, str, int]
     keepalive: bool
     alive: bool = True
+    tls: TLSConfig | None = None
 
 
 class _Exchange:
@@ -138,7 +139,6 @@ class HttpClient:
         self.errors = 0
         self._lock = asyncio.Lock()
         self._links: dict[Source, _Link] = {}
-        self._tls_applied: TLSConfig | None = None
         self._cleanups: set[asyncio.Task[None]] = set()
         for family in (HTTP, HTTPS):
             for prefix in family.closed_reports():
@@ -156,8 +156,6 @@ class HttpClient:
     def _on_module_reset(self, line: str) -> None:
         for link in self._links.values():
             link.alive = False
-        if line.startswith("+PBREADY"):
-            self._tls_applied = None
 
     # ------------------------------------------------------------------ data link
     async def link_status(self) -> LinkStatus:
@@ -208,10 +206,12 @@ class HttpClient:
             yield
 
     async def apply_tls(self, tls: TLSConfig) -> None:
-        """Send ``AT+HTTPSCFG`` for ``tls`` unless it is already in effect (inside
-        :meth:`exclusive`; requests do this themselves)."""
-        if tls != self._tls_applied:
-            await self._apply_tls(tls)
+        """Send the ``AT+HTTPSCFG`` lines of ``tls`` (inside :meth:`exclusive`, right before a
+        module-side HTTPS command; requests do this themselves before every HTTPS link).
+
+        They are sent every time: after a restart nobody saw, the module is back at its
+        defaults (no verification), so no earlier setting is taken to be still in force."""
+        await self._apply_tls(tls)
 
     # ------------------------------------------------------------------ requests
     @asynccontextmanager
@@ -238,7 +238,10 @@ class HttpClient:
         the response allows it and its body was read to the end.
         """
         target = ModuleURL.parse(url)
-        keep = self.keepalive if keepalive is None else keepalive
+        raw = (self.recvmode if recvmode is None else recvmode) == 0
+        # In receive mode 0 a kept link would let its server write unframed bytes at any time
+        # later, readable as the module's output: such links are always closed.
+        keep = (self.keepalive if keepalive is None else keepalive) and not raw
         plan = plan_request(
             method,
             target,
@@ -251,7 +254,6 @@ class HttpClient:
             keepalive=keep,
         )
         tls_config = self._tls_for(target, tls)
-        raw = (self.recvmode if recvmode is None else recvmode) == 0
         limits = timeouts or self.timeouts
         await self._lock.acquire()
         exchange: _Exchange | None = None
@@ -280,7 +282,7 @@ class HttpClient:
             self.errors += 1
             raise
         finally:
-            cleanup = asyncio.ensure_future(self._finish(plan, exchange, limits))
+            cleanup = asyncio.ensure_future(self._finish(plan, exchange, limits, raw))
             self._cleanups.add(cleanup)
             cleanup.add_done_callback(self._cleanups.discard)
             await asyncio.shield(cleanup)
@@ -364,19 +366,23 @@ class HttpClient:
             and link.keepalive
             and plan.keepalive
             and link.origin == plan.url.origin
-            and (tls is None or tls == self._tls_applied)
+            and link.tls == tls
         ):
+            # A link the module still holds was set up with these TLS settings; if the module
+            # restarted meanwhile the link is gone and the action fails (then a new one is set up).
             await command(family.para("url", plan.url.module_url))
             return True
         if link is not None:
             await self._close_link(family, abort=False)
-        if tls is not None and tls != self._tls_applied:
-            await self._apply_tls(tls)
-        self._links[family.source] = _Link(plan.url.origin, plan.keepalive, alive=False)
+        self._links[family.source] = _Link(plan.url.origin, plan.keepalive, alive=False, tls=tls)
         await command(family.para("url", plan.url.module_url))
         await command(family.para("port", plan.url.port))
         await command(family.para("keepalive", 1 if plan.keepalive else 0))
         await command(family.para("recvmode", 0 if raw else 1))
+        if tls is not None:
+            # Right before the setup, after the parameters: a module that restarts after this
+            # has lost the url as well, and its setup fails instead of connecting unverified.
+            await self._apply_tls(tls)
         await command(family.setup(), timeout=timeouts.connect + self.channel.timeout_slack)
         self._links[family.source].alive = True
         return False
@@ -384,16 +390,14 @@ class HttpClient:
     async def _apply_tls(self, tls: TLSConfig) -> None:
         if not tls.verify:
             self.log.warning("tls.verification_disabled")
-        self._tls_applied = None
         try:
             for line in tls.commands():
                 await self.channel.command(line)
         except CommandError as exc:
             raise TLSConfigError(f"the module refused a TLS setting: {exc}") from exc
-        self._tls_applied = tls
 
     async def _finish(
-        self, plan: RequestPlan, exchange: _Exchange | None, timeouts: Timeouts
+        self, plan: RequestPlan, exchange: _Exchange | None, timeouts: Timeouts, raw: bool
     ) -> None:
         family = plan.url.family
         try:
@@ -405,9 +409,26 @@ class HttpClient:
                     return
                 if not exchange.stream.finished:
                     self.channel.close_stream(exchange.stream)
+                if exchange.decoder.raw:
+                    # Receive mode 0: the server's bytes have no framing. The channel closes the
+                    # link blind and proves itself in step with a probe before it trusts the line
+                    # (it did so already if the response ended; an abandoned one ends here).
+                    self._links.pop(family.source, None)
+                    if not exchange.decoder.complete:
+                        self.channel.distrust(
+                            "receive-mode-0 response abandoned", before_probe=(family.close(),)
+                        )
+                    return
                 await self._close_link(family, abort=not exchange.finished, wait=timeouts.idle)
             elif family.source in self._links:
-                await self._close_link(family, abort=True, wait=timeouts.idle)
+                if raw:
+                    # The action may have gone through unseen: raw bytes may be on their way.
+                    self._links.pop(family.source, None)
+                    self.channel.distrust(
+                        "receive-mode-0 request failed", before_probe=(family.close(),)
+                    )
+                else:
+                    await self._close_link(family, abort=True, wait=timeouts.idle)
         except PortClosedError:
             self._links.clear()
         except N58Error as exc:
@@ -426,6 +447,11 @@ class HttpClient:
         ):
             return  # the server closed it and the module said so: nothing to close
         # After an abort the module may hold the answer until it has handled the data it is
-        # receiving: wait up to 10 s, or the request's idle timeout when shorter.
-        timeout = min(10.0, wait) + self.channel.timeout_slack if abort else None
-        await self.channel.command(family.close(), timeout=timeout)
+        # receiving: up to 10 s (or the request's idle timeout when shorter), plus the time
+        # the server data it may hold takes on the line.
+        channel = self.channel
+        timeout = None
+        if abort:
+            timeout = min(10.0, wait) + channel.timeout_slack
+            timeout += channel.line_time(channel.module_buffer)
+        await channel.command(family.close(), timeout=timeout)

@@ -14,16 +14,18 @@ from .events import (
     RawEnd,
     RawStart,
     Source,
+    Stray,
     Urc,
     WireError,
 )
-from .parser import DEFAULT_MAX_LINE, DEFAULT_MAX_PAYLOAD, AtParser, command_name
+from .parser import DEFAULT_MAX_LINE, DEFAULT_MAX_PAYLOAD, REPORT_SHAPE, AtParser, command_name
 
 __all__ = [
     "DEFAULT_MAX_LINE",
     "DEFAULT_MAX_PAYLOAD",
     "MAX_COMMAND_LENGTH",
     "NEED_DATA",
+    "REPORT_SHAPE",
     "AtParser",
     "Echo",
     "Event",
@@ -36,6 +38,7 @@ __all__ = [
     "RawEnd",
     "RawStart",
     "Source",
+    "Stray",
     "Urc",
     "WireError",
     "check_text",

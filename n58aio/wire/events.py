@@ -22,6 +22,7 @@ __all__ = [
     "RawEnd",
     "RawStart",
     "Source",
+    "Stray",
     "Urc",
     "WireError",
 ]
@@ -49,7 +50,8 @@ class FinalResult:
     """A final result: ``OK``, ``ERROR``, ``+CME ERROR: <n>`` or a failure reply.
 
     ``ok`` is True only for ``OK``. ``code`` is the numeric CME/CMS code when there is one.
-    ``solicited`` is False when no command was in flight (a late reply to an abandoned command).
+    ``solicited`` is False when it answers nothing: no command was in flight, or (echo on) the
+    command's echo had not come yet, so it is a late or duplicate reply of an earlier command.
     """
 
     ok: bool
@@ -66,6 +68,15 @@ class Prompt:
 @dataclass(frozen=True, slots=True)
 class Urc:
     """An unsolicited result code (report) line, such as ``+HTTPCLOSED: HTTP Link Closed``."""
+
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stray:
+    """A line that is neither a report nor part of the reply in flight: with echo on, text
+    that came before the command's echo (a late reply of an earlier command), or text while no
+    command is in flight. It answers nothing."""
 
     line: str
 
@@ -129,5 +140,15 @@ NEED_DATA = NeedData()
 """Returned by :meth:`~n58aio.wire.AtParser.next_event` when more bytes are needed."""
 
 Event = (
-    Echo | InfoLine | FinalResult | Prompt | Urc | Payload | RawStart | RawData | RawEnd | WireError
+    Echo
+    | InfoLine
+    | FinalResult
+    | Prompt
+    | Urc
+    | Stray
+    | Payload
+    | RawStart
+    | RawData
+    | RawEnd
+    | WireError
 )

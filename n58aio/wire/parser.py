@@ -7,8 +7,23 @@ parser which command is in flight (:meth:`AtParser.begin_command`) so that it ca
 command's echo, reply lines and final result from unsolicited reports.
 
 Framing is by content only, never by timing: the same bytes give the same events in any split.
-Malformed input becomes a :class:`~n58aio.wire.events.WireError` event and the parser
-resynchronises at the next line; it never raises on input and its buffers are bounded.
+The parser never raises on input and its buffers are bounded.
+
+The trust model. The modem's output carries bytes that others choose: the echo of a caller's
+POST body, a server's response. The parser only interprets bytes as the module's own output
+where they cannot be those:
+
+- with echo on (:attr:`AtParser.echo`), nothing answers a command before the command's own
+  echo: an ``OK`` that comes earlier is a late or duplicate reply (``solicited=False``);
+- the data typed after the ``>`` prompt comes back, when the module echoes it, as exactly that
+  many bytes, consumed by count and compared; it is never parsed as lines;
+- ``+HTTPRECV: <len>,`` data is taken by count, whatever it holds.
+
+Where that cannot hold (malformed input: a :class:`~n58aio.wire.events.WireError`; the end of
+receive-mode-0 raw bytes, after which the server may still be sending), the parser stops
+trusting the line: it discards every byte (:attr:`AtParser.distrusted`) until the echo of a
+probe that the caller declares with :meth:`AtParser.begin_sync`, a command line carrying a fresh
+random token that neither a late reply nor a caller's data nor a server can contain.
 """
 
 from __future__ import annotations
@@ -31,11 +46,12 @@ from .events import (
     RawEnd,
     RawStart,
     Source,
+    Stray,
     Urc,
     WireError,
 )
 
-__all__ = ["DEFAULT_MAX_LINE", "DEFAULT_MAX_PAYLOAD", "AtParser", "command_name"]
+__all__ = ["DEFAULT_MAX_LINE", "DEFAULT_MAX_PAYLOAD", "REPORT_SHAPE", "AtParser", "command_name"]
 
 DEFAULT_MAX_LINE = 8192
 """Longest line kept (the echo of a 2048-byte URL fits with room to spare)."""
@@ -68,6 +84,8 @@ _FINAL_IN_COMMAND = frozenset(
     {"NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "OPERATION EXPIRED", "ABORTED"}
 )
 _BARE_URCS = frozenset({"+PBREADY", "GPRS DISCONNECTION", "RING", "RDY", "NO CARRIER"})
+# What a report looks like: "+NAME: ..." or a bare word or two in capitals (RING, NO CARRIER).
+REPORT_SHAPE = re.compile(r"^(\+[A-Za-z0-9_]+(\s*:.*)?|[A-Z][A-Z ]*)$")
 _COMMAND_NAME = re.compile(r"^AT\s*\+\s*([A-Za-z0-9_]+)", re.IGNORECASE)
 
 
@@ -80,7 +98,7 @@ def command_name(command: str) -> str | None:
 
 class _State(Enum):
     LINE = auto()
-    SKIP_LINE = auto()
+    HUNT = auto()
     PAYLOAD = auto()
     RAW = auto()
     RAW_CLOSING = auto()
@@ -137,11 +155,18 @@ class AtParser:
         self._raw_marker = b""
         self._rewindable = 0
         # data echo after the prompt
-        self._echo_pos = 0  # bytes matched, not consumed yet
-        self._echo_base = 0  # bytes of the data whose echo was consumed
+        self._echo_pos = 0  # bytes of the data whose echo was matched (and consumed)
         self._prompt_space = False
-        self.data_echo: bool | None = None
-        """Whether the module echoes data after the prompt: learned, None until seen."""
+        # distrust: bytes are discarded until the probe's echo
+        self._needle: bytes | None = None
+        self.discarded = 0
+        """Bytes discarded while the line was not trusted (see :attr:`distrusted`)."""
+        self.echo: bool | None = None
+        """Whether the module echoes command lines (``ATE1``), as the caller knows it; None when
+        unknown. With echo on, a command's reply counts only after the command's own echo."""
+        self.echoes_data = True
+        """Whether the module, with echo on, also echoes the data typed after ``>`` (the
+        manual's captures show it does). With echo off no data echo is expected."""
 
     # ------------------------------------------------------------------ commands
     @property
@@ -153,6 +178,17 @@ class AtParser:
     def in_raw_mode(self) -> bool:
         """True while receive-mode-0 raw bytes are being passed through."""
         return self._state in (_State.RAW, _State.RAW_CLOSING)
+
+    @property
+    def distrusted(self) -> bool:
+        """True while every byte is discarded: after malformed input or the end of raw bytes,
+        until the echo of the probe declared with :meth:`begin_sync`."""
+        return self._state is _State.HUNT
+
+    @property
+    def in_payload(self) -> bool:
+        """True in the middle of a ``+HTTPRECV`` chunk (waiting for more of its bytes)."""
+        return self._state is _State.PAYLOAD
 
     @property
     def pending_retract(self) -> int | None:
@@ -188,8 +224,6 @@ class AtParser:
         ``>``; ``data`` are the bytes that will be sent after it (their echo is recognised).
         """
         name = command_name(command)
-        if command[:3].upper() == "ATE" or command[:3].upper() == "ATZ":
-            self.data_echo = None  # the echo setting may change: learn the data echo again
         if reply_prefix is None:
             reply_name = name
         else:
@@ -212,8 +246,34 @@ class AtParser:
         """Forget the command in flight (timed out or cancelled); later replies are stray."""
         self._command = None
         if self._state is _State.DATA_ECHO:
-            self._state = _State.LINE
-            self._echo_pos = self._echo_base = 0
+            self._leave_echo()
+
+    def distrust(self) -> None:
+        """Stop trusting the line: discard every byte until the echo of a probe declared with
+        :meth:`begin_sync`. Whatever was in progress (a command, a chunk, raw bytes, a data echo)
+        is forgotten. The parser does this itself after malformed input and after raw bytes."""
+        self._command = None
+        self._enter_hunt()
+
+    def begin_sync(self, probe: str) -> None:
+        """Declare the probe just about to be written: a command line with a fresh random token
+        that nothing else on the line can contain. Every byte up to the probe's echo is
+        discarded; from there the parser trusts the line again, with the probe in flight."""
+        if self._state is not _State.HUNT:
+            self._enter_hunt()
+        self.begin_command(probe)
+        self._needle = probe.encode("ascii") + b"\r"
+
+    def _enter_hunt(self) -> None:
+        self._state = _State.HUNT
+        self._needle = None
+        self._remaining = 0
+        self._chunk.clear()
+        self._raw_tail = b""
+        self._raw_retract = 0
+        self._rewindable = 0
+        self._echo_pos = 0
+        self._prompt_space = False
 
     # ------------------------------------------------------------------ input
     def receive_data(self, data: bytes) -> None:
@@ -244,26 +304,23 @@ class AtParser:
         """End receive mode 0: the response is complete.
 
         Call right after the :class:`RawData` event that completed the response, with the
-        number of its trailing bytes that were not part of the response; they are parsed again
-        as ordinary modem output.
+        number of its trailing bytes that were not part of the response. The server may still
+        be sending, so those bytes and all that follow are not trusted: the parser discards them
+        until :meth:`begin_sync` (the caller closes the link and probes).
         """
         if self._state is not _State.RAW:
             return
         if leftover < 0 or leftover > self._rewindable:
             raise ValueError(f"cannot hand back {leftover} bytes here")
         self._pos -= leftover
-        self._rewindable = 0
-        self._raw_tail = b""
-        self._state = _State.LINE
+        self._enter_hunt()
 
     def abandon_raw(self) -> None:
-        """Leave receive mode 0 without its end: nobody consumes the raw bytes any more and
-        the report that would end them is not coming (the module restarted, or the link was
-        gone when it was closed). What follows is parsed as ordinary modem output."""
+        """Leave receive mode 0 without its end: nobody consumes the raw bytes any more (the
+        module restarted, or the link is being closed). Like every end of raw bytes, the line is
+        then distrusted until :meth:`begin_sync`."""
         if self._state is _State.RAW:
-            self._rewindable = 0
-            self._raw_tail = b""
-            self._state = _State.LINE
+            self._enter_hunt()
 
     # ------------------------------------------------------------------ events
     def next_event(self) -> Event | NeedData:
@@ -284,8 +341,11 @@ class AtParser:
             elif state is _State.AFTER_PAYLOAD:
                 event = self._after_payload()
             else:
-                event = self._skip_line()
+                event = self._hunt_event()
             if event is not None:
+                if type(event) is WireError:
+                    self._command = None
+                    self._enter_hunt()  # framing is lost: nothing is trusted until a probe
                 return event
 
     def _line_event(self) -> Event | NeedData | None:
@@ -306,18 +366,18 @@ class AtParser:
             return NEED_DATA
         first = buf[pos]
         command = self._command
-        if first == 0x3E and command is not None and command.prompt and not command.prompted:
+        if (
+            first == 0x3E
+            and command is not None
+            and command.prompt
+            and not command.prompted
+            and (command.echo_seen or self.echo is not True)
+        ):
             self._pos = pos + 1
             command.prompted = True
-            # The data comes back if the command's echo did (echo on), and whenever the module
-            # is known to echo data: a lost command echo must not make the data's echo read
-            # as the module's output.
-            if command.data and (
-                self.data_echo or (command.echo_seen and self.data_echo is not False)
-            ):
+            if command.data:
                 self._state = _State.DATA_ECHO
                 self._echo_pos = 0
-                self._echo_base = 0
                 self._prompt_space = True
             return Prompt()
         if first == 0x2B:  # "+": maybe a payload header
@@ -328,7 +388,6 @@ class AtParser:
         match = _TERMINATOR.search(buf, pos)
         if match is None:
             if end - pos > self.max_line:
-                self._state = _State.SKIP_LINE
                 snippet = bytes(buf[pos : pos + min(64, self.max_line + 1)])
                 self._pos = end
                 return WireError(f"line longer than {self.max_line} bytes", snippet)
@@ -363,18 +422,15 @@ class AtParser:
             if idx == limit:
                 if limit == end and end - start < _RECV_HEADER_LIMIT:
                     return NEED_DATA
-                self._state = _State.SKIP_LINE
                 self._pos = start
                 return WireError("malformed payload header", bytes(buf[pos:limit]))
             field_bytes = bytes(buf[start:idx]).strip()
             if buf[idx] == 0x2C:  # "<len>,<data>"
                 if not field_bytes.isdigit():
-                    self._state = _State.SKIP_LINE
                     self._pos = idx + 1
                     return WireError("payload length is not a number", bytes(buf[pos : idx + 1]))
                 length = int(field_bytes)
                 if length > self.max_payload:
-                    self._state = _State.SKIP_LINE
                     self._pos = idx + 1
                     return WireError(
                         f"payload length {length} exceeds {self.max_payload}",
@@ -407,14 +463,15 @@ class AtParser:
 
     def _classify(self, line: str) -> Event:
         command = self._command
-        if (
-            command is not None
-            and not command.echo_seen
-            and not command.replies
-            and (line == command.text or line[:2].upper() == "AT")
-        ):
-            command.echo_seen = True
-            return Echo(line)
+        if command is not None and not command.echo_seen:
+            if line == command.text:
+                command.echo_seen = True
+                return Echo(line)
+            if self.echo is True:
+                return self._before_echo(line)
+            if not command.replies and line[:2].upper() == "AT":
+                command.echo_seen = True  # echo off or unknown: an AT line is the echo
+                return Echo(line)
         if line == "OK":
             return self._final(True, line, None)
         if line == "ERROR":
@@ -425,10 +482,10 @@ class AtParser:
             return self._final(False, line, int(value) if value.isdigit() else None)
         if line in _BARE_URCS:
             if line == "+PBREADY":
-                self.data_echo = None  # the module restarted
+                self.echo = True  # the module restarted: echo is on after power-up
             return Urc(line)
         if command is None:
-            return Urc(line)
+            return Urc(line) if REPORT_SHAPE.match(line) else Stray(line)
         if line in _FINAL_IN_COMMAND:
             return self._final(False, line, None)
         plus = _PLUS_LINE.match(line)
@@ -452,6 +509,19 @@ class AtParser:
         solicited = self._command is not None
         self._command = None
         return FinalResult(ok=ok, text=text, code=code, solicited=solicited)
+
+    def _before_echo(self, line: str) -> Event:
+        """Echo on, the command's echo not seen yet: nothing here answers the command."""
+        coded = _ERROR_CODE.match(line)
+        if line in ("OK", "ERROR") or line in _FINAL_IN_COMMAND or coded is not None:
+            value = coded.group(2).strip() if coded is not None else ""
+            code = int(value) if value.isdigit() else None
+            return FinalResult(ok=line == "OK", text=line, code=code, solicited=False)
+        if line == "+PBREADY":
+            self.echo = True
+        if line in _BARE_URCS or REPORT_SHAPE.match(line):
+            return Urc(line)
+        return Stray(line)
 
     def _payload_event(self) -> Event | NeedData | None:
         buf = self._buf
@@ -528,7 +598,6 @@ class AtParser:
         if self._buf[pos] == 0x0D:
             self._state = _State.LINE
             return self._line_event()
-        self._state = _State.SKIP_LINE
         return WireError(
             "payload not followed by a line end: length and data disagree",
             bytes(self._buf[pos : pos + 1]),  # only the byte known in every split of the input
@@ -586,26 +655,23 @@ class AtParser:
         rest = buf[pos:stop].decode("utf-8", "replace")
         self._pos = stop
         line = (self._raw_marker[2:].decode("ascii") + rest).strip()
-        if line == "+PBREADY":
-            self.data_echo = None  # the module restarted
-        self._state = _State.LINE
-        retract, self._raw_retract = self._raw_retract, 0
+        retract = self._raw_retract
+        # The report may be the server's own bytes, and the server may go on sending: what
+        # follows is not trusted until a probe (the caller closes the link first).
+        self._enter_hunt()
         return RawEnd(self._source, line, retract)
 
     def _data_echo(self) -> Event | NeedData | None:
-        # The module may or may not echo the data typed after ">" (readings differ). Match the
-        # bytes against the data without consuming them: a full match is the echo and is
-        # skipped. At the first difference, the line found there decides:
-        # - the module's reply or a payload report, with nothing echoed yet: no echo (learned
-        #   when still unknown), and the bytes are parsed as lines from there;
-        # - another report that cannot be a piece of the data: passed on, and the echo is
-        #   matched after it (a report written before or inside the echo);
-        # - anything else: the echo is damaged (line noise). A WireError, and the rest is
-        #   parsed as lines: the caller's data is never taken for the module's output unseen.
+        # The bytes typed after ">" come back as they were, when the module echoes them:
+        # consumed by count and compared as they arrive, never parsed as lines. The first
+        # difference is damage (noise, a lost byte, a report written inside the echo): a
+        # WireError, after which nothing is trusted until a probe, so that no byte of the
+        # caller's data is ever read as the module's output. With no echo expected (echo off,
+        # or a module that does not echo data: echoes_data False), the bytes are the reply.
         command = self._command
         expected = command.data if command is not None else None
-        if not expected:
-            self._leave_echo()
+        if not expected or not (self.echo is True and self.echoes_data):
+            self._leave_echo()  # no echo: the module's reply follows the prompt
             return None
         buf = self._buf
         end = len(buf)
@@ -625,115 +691,53 @@ class AtParser:
             self._prompt_space = False
             if self._pos == end:
                 return NEED_DATA
-        start = self._pos
-        base = self._echo_base
+        pos = self._pos
         index = self._echo_pos
-        stop = min(end, start + len(expected) - base)
-        pos = start + index
-        while pos < stop and buf[pos] == expected[base + index]:
+        size = len(expected)
+        while pos < end and index < size and buf[pos] == expected[index]:
             pos += 1
             index += 1
-        if base + index == len(expected):
-            self._pos = start + index
-            self.data_echo = True
+        if index == size:
+            self._pos = pos
             self._leave_echo()
             return None
         if pos == end:
+            self._pos = pos
             self._echo_pos = index
             return NEED_DATA
-        found = self._interruption(start, base, expected)
-        if isinstance(found, NeedData):
-            self._echo_pos = index
-            return NEED_DATA
-        if found[0] == "other" and index and buf[pos] in (0x0D, 0x0A):
-            # not the module's reply at the start: the echo so far is confirmed, and what
-            # interrupts it is looked at
-            start, base = pos, base + index
-            self._pos, self._echo_base = start, base
-            found = self._interruption(start, base, expected)
-            if isinstance(found, NeedData):
-                self._echo_pos = 0
-                return NEED_DATA
-        self._echo_pos = 0
-        kind, stop, line = found
-        if kind == "reply" and not base:
-            # the module's reply or payload, nothing echoed: the module does not echo data
-            self.data_echo = False if self.data_echo is None else self.data_echo
-            self._leave_echo()
-            return None
-        if kind == "report":
-            self._pos = stop
-            return self._classify(line) if line else None
-        return self._echo_damaged(start)
-
-    def _interruption(
-        self, start: int, base: int, expected: bytes
-    ) -> tuple[str, int, str] | NeedData:
-        """What stands at ``start`` where the echo of ``expected[base:]`` was due: the module's
-        ``reply`` (a final result or a payload report), a ``report`` that cannot be part of the
-        data (with the index after it and its text), or ``other``."""
-        buf = self._buf
-        end = len(buf)
-        if buf[start] not in (0x0D, 0x0A):
-            return "other", start, ""
-        text = start
-        while text < end and buf[text] in (0x0D, 0x0A):
-            text += 1
-        for marker, _ in _RECV_MARKERS:
-            head = bytes(buf[text : text + len(marker)])
-            if head == marker:
-                return "reply", start, ""
-            if len(head) < len(marker) and marker.startswith(head):
-                return NEED_DATA
-        found = _TERMINATOR.search(buf, text, text + self.max_line + 1)
-        if found is None:
-            if end - text > self.max_line:
-                return "other", start, ""  # longer than any line: not a reply
-            return NEED_DATA
-        stop = found.start()
-        if buf[stop] == 0x0D:
-            if stop + 1 == end:
-                return NEED_DATA  # CR or CR LF?
-            stop += 2 if buf[stop + 1] == 0x0A else 1
-        else:
-            stop += 1
-        line = buf[text : found.start()].decode("utf-8", "replace").strip()
-        if self._is_final(line):
-            return "reply", start, line
-        if bytes(buf[start:stop]) in expected[base:]:
-            return "other", start, line  # a report, or a piece of the data? cannot tell
-        return "report", stop, line
+        self._pos = pos
+        reason = f"data echo damaged after {index} of {size} bytes: the line is not trusted"
+        if index == 0:
+            reason += (
+                " (a module that does not echo the data typed after '>' needs"
+                " echoes_data=False)"
+            )
+        return WireError(reason, bytes(buf[pos : pos + 1]))  # the byte known in every split
 
     def _leave_echo(self) -> None:
         self._state = _State.LINE
-        self._echo_pos = self._echo_base = 0
+        self._echo_pos = 0
 
-    def _echo_damaged(self, pos: int) -> WireError:
-        self._pos = pos
-        self._leave_echo()
-        return WireError(
-            "data echo damaged: output after the prompt is neither the data nor a reply",
-            bytes(self._buf[pos : pos + 1]),  # only the byte known in every split of the input
-        )
-
-    def _is_final(self, line: str) -> bool:
-        """Whether ``line`` is a final result for the command in flight."""
-        if line in ("OK", "ERROR") or line in _FINAL_IN_COMMAND or _ERROR_CODE.match(line):
-            return True
-        command = self._command
-        plus = _PLUS_LINE.match(line)
-        if plus is None or command is None:
-            return False
-        value = plus.group(2).strip().upper()
-        return plus.group(1).upper() in command.failure_names and (
-            value in _FAILURE_VALUES or value.endswith("FAILED")
-        )
-
-    def _skip_line(self) -> Event | NeedData | None:
-        match = _TERMINATOR.search(self._buf, self._pos)
-        if match is None:
-            self._pos = len(self._buf)
+    def _hunt_event(self) -> Event | NeedData | None:
+        buf = self._buf
+        pos = self._pos
+        end = len(buf)
+        needle = self._needle
+        if needle is None:
+            self.discarded += end - pos
+            self._pos = end
             return NEED_DATA
-        self._pos = match.start()
+        found = buf.find(needle, pos)
+        if found < 0:
+            stop = max(pos, end - len(needle) + 1)  # keep what could start the needle
+            self.discarded += stop - pos
+            self._pos = stop
+            return NEED_DATA
+        self.discarded += found - pos
+        self._pos = found + len(needle)
+        self._needle = None
         self._state = _State.LINE
-        return None
+        command = self._command
+        assert command is not None
+        command.echo_seen = True
+        return Echo(command.text)

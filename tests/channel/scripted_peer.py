@@ -29,12 +29,19 @@ class ScriptedPeer:
     """The modem's end of the pty: read the host's commands, send scripted answers.
 
     With ``echo`` on, :meth:`read_command` echoes each command line (``AT...<CR>``) as the N58
-    does by default.
+    does by default. With ``auto_sync`` (the default) it answers the channel's own
+    resynchronisation as a module would, without the script seeing it: ``ATE1``/``ATE0`` switch
+    the echo and answer ``OK``, a probe ``AT+N58SYNC=<token>`` is echoed and answered ``ERROR``
+    (an unknown command); :attr:`probes` counts the probes.
     """
 
-    def __init__(self, master_fd: int, *, echo: bool = False) -> None:
+    def __init__(self, master_fd: int, *, echo: bool = False, auto_sync: bool = True) -> None:
         self.fd = master_fd
         self.echo = echo
+        self.auto_sync = auto_sync
+        self.probes = 0
+        self.mark = 0
+        """An offset into :attr:`received`, for tests."""
         self.received = bytearray()
         """Every byte the host ever wrote."""
         self.bytes_sent = 0
@@ -81,13 +88,24 @@ class ScriptedPeer:
 
     async def read_command(self) -> str:
         """Return the next command line the host writes (without its CR); echo it if on."""
-        await self._wait(lambda: b"\r" in self._buf)
-        end = self._buf.index(b"\r")
-        line = bytes(self._buf[:end])
-        del self._buf[: end + 1]
-        if self.echo:
-            await self.send(line + b"\r")
-        return line.decode("ascii")
+        while True:
+            await self._wait(lambda: b"\r" in self._buf)
+            end = self._buf.index(b"\r")
+            line = bytes(self._buf[:end])
+            del self._buf[: end + 1]
+            if self.echo:
+                await self.send(line + b"\r")
+            text = line.decode("ascii")
+            if not self.auto_sync:
+                return text
+            if text in ("ATE1", "ATE0"):
+                self.echo = text == "ATE1"
+                await self.send(b"\r\nOK\r\n")
+            elif text.startswith("AT+N58SYNC="):
+                self.probes += 1
+                await self.send(b"\r\nERROR\r\n")
+            else:
+                return text
 
     async def expect(self, command: str) -> None:
         """Read the next command line and check that it is ``command``."""
@@ -161,12 +179,12 @@ class ScriptedPeer:
 
 @asynccontextmanager
 async def scripted_modem(
-    *, echo: bool = False, **modem_options: Any
+    *, echo: bool = False, auto_sync: bool = True, **modem_options: Any
 ) -> AsyncIterator[tuple[ScriptedPeer, n58aio.Modem]]:
     """Open a pty, a :class:`ScriptedPeer` on its master and a modem on its slave."""
     master, slave = os.openpty()
     tty.setraw(slave)
-    peer = ScriptedPeer(master, echo=echo)
+    peer = ScriptedPeer(master, echo=echo, auto_sync=auto_sync)
     try:
         async with n58aio.open_modem(os.ttyname(slave), **modem_options) as modem:
             transport = modem.channel._transport

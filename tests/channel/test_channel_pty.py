@@ -10,15 +10,18 @@ the host, so a failed expectation of the peer fails the test at once. The peer h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import random
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import pytest
-from scripted_peer import scripted_modem
+from scripted_peer import ScriptedPeer, scripted_modem
 
 import n58aio
 import n58aio.channel.channel as channel_module
@@ -32,9 +35,27 @@ GRACE = 0.5
 
 @pytest.fixture
 def fast_resync(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Shorten the wait for a late reply before the resync probe (2 s by default)."""
+    """Shorten the probe's timeout (2 s by default)."""
     monkeypatch.setattr(channel_module, "_RESYNC_GRACE", GRACE)
     yield
+
+
+@asynccontextmanager
+async def session(
+    echo: bool = True, **options: Any
+) -> AsyncIterator[tuple[ScriptedPeer, n58aio.Modem]]:
+    """A scripted modem already in step (its first probe answered), with the module's echo on
+    or (``ATE0`` sent by the caller) off. ``peer.received[peer.mark:]`` is what came after."""
+    async with scripted_modem(echo=True, **options) as (peer, modem):
+        serving = asyncio.create_task(peer.read_command())  # answers ATE1, the probe, ATE0
+        await modem.resync()
+        if not echo:
+            await modem.command("ATE0")
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        peer.mark = len(peer.received)
+        yield peer, modem
 
 
 async def drain(stream: PayloadStream[bytes]) -> bytes:
@@ -47,16 +68,49 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
 # ---------------------------------------------------------------------- commands
+
+
+async def test_the_channel_starts_out_of_step_and_probes_first() -> None:
+    """Nothing is trusted before the first probe: echo is turned on (the module's echo may be
+    off) and a probe with a random token goes out before the first command."""
+    async with asyncio.timeout(10), scripted_modem(echo=False) as (peer, modem):
+        assert modem.channel.needs_resync
+        async with asyncio.TaskGroup() as group:
+            group.create_task(peer.answer("AT+CSQ", "+CSQ: 20,99"))
+            assert (await modem.command("AT+CSQ")).lines == ["+CSQ: 20,99"]
+        sent = bytes(peer.received)
+        assert sent.startswith(b"ATE1\rAT+N58SYNC=")
+        token = sent.split(b"\r")[1][len(b"AT+N58SYNC=") :]
+        assert len(token) == 16 and int(token, 16) >= 0
+        assert sent.endswith(b"\rAT+CSQ\r")
+        assert not modem.channel.needs_resync
+        assert modem.channel.parser.echo is True
+
+
+async def test_every_probe_carries_a_fresh_token() -> None:
+    async with asyncio.timeout(10), session() as (peer, modem):
+        serving = asyncio.create_task(peer.read_command())
+        for _ in range(3):
+            await modem.resync()
+        serving.cancel()
+        lines = bytes(peer.received).split(b"\r")
+        tokens = [line for line in lines if line.startswith(b"AT+N58SYNC=")]
+        assert len(tokens) == 4 and len(set(tokens)) == 4
 
 
 @ECHO
 async def test_commands_and_replies(echo: bool) -> None:
-    async with asyncio.timeout(10), scripted_modem(echo=echo) as (peer, modem):
+    async with asyncio.timeout(10), session(echo) as (peer, modem):
 
         async def script() -> None:
             await peer.answer("AT+CSQ", "+CSQ: 20,99")
-            await peer.answer("ATE0")
             await peer.answer("AT+CGMI", "Neoway", "N58")
             await peer.answer("AT+XIIC?", "+XIIC:    1,10.107.216.162")
 
@@ -65,15 +119,15 @@ async def test_commands_and_replies(echo: bool) -> None:
             reply = await modem.command("AT+CSQ")
             assert reply.lines == ["+CSQ: 20,99"]
             assert reply.final == "OK"
-            assert (await modem.command("ATE0")).lines == []
             assert (await modem.command("AT+CGMI")).lines == ["Neoway", "N58"]
             link = await modem.command("AT+XIIC?")
             assert link.lines == ["+XIIC:    1,10.107.216.162"]
-        assert peer.received == b"AT+CSQ\rATE0\rAT+CGMI\rAT+XIIC?\r"
+        assert peer.received[peer.mark :] == b"AT+CSQ\rAT+CGMI\rAT+XIIC?\r"
+        assert modem.channel.parser.echo is echo
 
 
 async def test_commands_are_sent_one_at_a_time() -> None:
-    async with asyncio.timeout(10), scripted_modem() as (peer, modem):
+    async with asyncio.timeout(10), session() as (peer, modem):
         first = asyncio.create_task(modem.command("AT+CSQ"))
         second = asyncio.create_task(modem.command("AT+CGSN"))
         await peer.expect("AT+CSQ")
@@ -91,7 +145,7 @@ async def test_commands_are_sent_one_at_a_time() -> None:
     [("+CME ERROR: 1001", 1001), ("ERROR", None), ("+CME ERROR: PDP not active", None)],
 )
 async def test_error_results(echo: bool, final: str, code: int | None) -> None:
-    async with asyncio.timeout(10), scripted_modem(echo=echo) as (peer, modem):
+    async with asyncio.timeout(10), session(echo) as (peer, modem):
         async with asyncio.TaskGroup() as group:
             group.create_task(peer.answer("AT+FILEHTTPACTION=0", final=final))
             with pytest.raises(CommandError) as caught:
@@ -115,7 +169,7 @@ async def test_error_results(echo: bool, final: str, code: int | None) -> None:
     ],
 )
 async def test_failure_reply_ends_the_command_at_once(echo: bool, command: str, final: str) -> None:
-    async with asyncio.timeout(10), scripted_modem(echo=echo) as (peer, modem):
+    async with asyncio.timeout(10), session(echo) as (peer, modem):
         # the manual's timeout of these commands is 30 s: the failure must not wait for it
         assert modem.channel.default_timeout(command) >= 30
         started = time.monotonic()
@@ -128,12 +182,50 @@ async def test_failure_reply_ends_the_command_at_once(echo: bool, command: str, 
         assert caught.value.code is None
 
 
-# ---------------------------------------------------------------------- timeouts and resync
+# ---------------------------------------------------------------------- late and stray replies
+
+
+async def test_a_duplicate_final_does_not_answer_the_next_command() -> None:
+    """Echo on: an OK that comes before a command's echo answers nothing."""
+    async with asyncio.timeout(10), session() as (peer, modem):
+        async with asyncio.TaskGroup() as group:
+            group.create_task(peer.answer("AT+CSQ", "+CSQ: 20,99"))
+            await modem.command("AT+CSQ")
+        await asyncio.sleep(0.3)
+        await peer.reply(final="OK")  # a duplicate OK, 0.3 s later
+        await peer.reply(final="ERROR")
+        await asyncio.sleep(0.1)
+
+        async def script() -> None:
+            await peer.expect("ATI")
+            await asyncio.sleep(0.1)
+            await peer.reply("Neoway", "N58", "Revision: X")
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(script())
+            assert (await modem.command("ATI")).lines == ["Neoway", "N58", "Revision: X"]
+        assert modem.channel.stray_replies == 2
+        assert not modem.channel.needs_resync
+
+
+async def test_a_stray_final_racing_the_next_command_answers_nothing() -> None:
+    """A late OK and a late line already on the line when the next command is written come
+    before that command's echo: they answer nothing, the command waits for its own answer."""
+    async with asyncio.timeout(10), session() as (peer, modem):
+        peer.echo = False  # this exchange writes the echo by hand, after the late reply
+        task = asyncio.create_task(modem.command("AT+CGSN"))
+        await peer.expect("AT+CGSN")
+        await peer.send(b"\r\nOK\r\n\r\n111\r\n")
+        await asyncio.sleep(0.1)
+        assert not task.done()
+        await peer.send(b"AT+CGSN\r\r\n869012345678901\r\n\r\nOK\r\n")
+        assert (await task).lines == ["869012345678901"]
+        assert modem.channel.stray_replies == 1
 
 
 @ECHO
 async def test_timeout_when_the_peer_stays_silent(echo: bool, fast_resync: None) -> None:
-    async with asyncio.timeout(15), scripted_modem(echo=echo) as (peer, modem):
+    async with asyncio.timeout(15), session(echo) as (peer, modem):
         started = time.monotonic()
         async with asyncio.TaskGroup() as group:
             group.create_task(peer.expect("AT+CSQ"))
@@ -142,74 +234,39 @@ async def test_timeout_when_the_peer_stays_silent(echo: bool, fast_resync: None)
         elapsed = time.monotonic() - started
         assert 0.3 <= elapsed < 2
         assert caught.value.command == "AT+CSQ"
-        assert modem.channel.needs_resync
-
-        # The next command first resynchronises: no late reply comes, so a probe goes out.
-        async def script() -> None:
-            await peer.answer("AT+CMEE?", "+CMEE: 1")
-            await peer.answer("AT+CGSN", "869012345678901")
-
-        async with asyncio.TaskGroup() as group:
-            group.create_task(script())
-            assert (await modem.command("AT+CGSN")).lines == ["869012345678901"]
-        assert not modem.channel.needs_resync
-
-
-@ECHO
-async def test_late_reply_during_the_grace_is_not_the_next_reply(
-    echo: bool, fast_resync: None
-) -> None:
-    async with asyncio.timeout(15), scripted_modem(echo=echo) as (peer, modem):
-        async with asyncio.TaskGroup() as group:
-            group.create_task(peer.expect("AT+CSQ"))
-            with pytest.raises(CommandTimeout):
-                await modem.command("AT+CSQ", timeout=0.3)
-        second = asyncio.create_task(modem.command("AT+CSQ"))
-        await asyncio.sleep(0.1)
-        assert peer.unread == b""  # waiting for the late reply before sending anything
-        await peer.reply("+CSQ: 20,99")  # the late reply of the first command
-        # it closes the first exchange: the second command goes out without a probe
-        await peer.answer("AT+CSQ", "+CSQ: 31,0")
-        assert (await second).lines == ["+CSQ: 31,0"]
-
-
-@ECHO
-async def test_late_reply_before_the_next_command_is_not_its_reply(
-    echo: bool, fast_resync: None
-) -> None:
-    async with asyncio.timeout(15), scripted_modem(echo=echo) as (peer, modem):
-        async with asyncio.TaskGroup() as group:
-            group.create_task(peer.expect("AT+CSQ"))
-            with pytest.raises(CommandTimeout):
-                await modem.command("AT+CSQ", timeout=0.3)
-        await peer.reply("+CSQ: 20,99")
-        await asyncio.sleep(0.1)
-
-        async def script() -> None:
-            await peer.answer("AT+CMEE?", "+CMEE: 1")
-            await peer.answer("AT+CSQ", "+CSQ: 31,0")
-
-        async with asyncio.TaskGroup() as group:
-            group.create_task(script())
-            assert (await modem.command("AT+CSQ")).lines == ["+CSQ: 31,0"]
+        # A probe goes out at once, in the background, and proves the channel in step.
+        probes = peer.probes
+        script = asyncio.create_task(peer.answer("AT+CGSN", "869012345678901"))
+        await wait_for(lambda: not modem.channel.needs_resync)
+        assert peer.probes == probes + 1
+        assert (await modem.command("AT+CGSN")).lines == ["869012345678901"]
+        await script
+        assert modem.channel.parser.echo is echo  # echo off again after the probe
 
 
 @ECHO
 async def test_late_reply_after_the_probe_is_sent(echo: bool, fast_resync: None) -> None:
-    """The slow command's reply (a plain line and OK) arrives after the probe went out, and
-    the probe's own answer comes later: neither the late OK nor the probe's OK may be taken
-    as a reply to the command after it."""
-    async with asyncio.timeout(15), scripted_modem(echo=echo) as (peer, modem):
+    """The slow command's reply (a plain line and OK) arrives after the probe went out: the
+    late OK is not the probe's, and nothing is taken for the reply of the next command."""
+    async with asyncio.timeout(15), session(echo) as (peer, modem):
+        peer.auto_sync = False
         async with asyncio.TaskGroup() as group:
             group.create_task(peer.expect("AT+CGSN"))
             with pytest.raises(CommandTimeout):
                 await modem.command("AT+CGSN", timeout=0.3)
 
         async def script() -> None:
-            await peer.expect("AT+CMEE?")
+            if not echo:
+                assert await peer.read_command() == "ATE1"
+                peer.echo = True
+            probe = await peer.read_command()  # echoed by the peer (echo on)
+            assert probe.startswith("AT+N58SYNC=")
             await peer.reply("869012345678901")  # late: the first AT+CGSN's reply
             await asyncio.sleep(0.2)
-            await peer.reply("+CMEE: 1")  # the probe's answer
+            await peer.reply(final="ERROR")  # the probe's answer
+            if not echo:
+                await peer.answer("ATE0")
+                peer.echo = False
             await peer.answer("AT+CGSN", "111111111111111")
 
         async with asyncio.TaskGroup() as group:
@@ -217,49 +274,92 @@ async def test_late_reply_after_the_probe_is_sent(echo: bool, fast_resync: None)
             assert (await modem.command("AT+CGSN")).lines == ["111111111111111"]
 
 
+async def test_a_late_answer_to_a_callers_own_probe_like_command(fast_resync: None) -> None:
+    """A caller's AT+CMEE? answered late once fooled the old probe (AT+CMEE?): the next ATI got
+    an empty reply. With the token probe, the late answer answers nothing."""
+    async with asyncio.timeout(15), session() as (peer, modem):
+        peer.auto_sync = False
+        async with asyncio.TaskGroup() as group:
+            group.create_task(peer.expect("AT+CMEE?"))
+            with pytest.raises(CommandTimeout):
+                await modem.command("AT+CMEE?", timeout=0.3)
+
+        async def script() -> None:
+            probe = await peer.read_command()
+            assert probe.startswith("AT+N58SYNC=")
+            await peer.send(b"\r\n+CMEE: 1\r\n\r\nOK\r\n")  # late, after the probe's echo
+            await asyncio.sleep(0.1)
+            await peer.reply(final="ERROR")
+            await peer.answer("ATI", "Neoway", "N58")
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(script())
+            assert (await modem.command("ATI")).lines == ["Neoway", "N58"]
+
+
+async def test_a_busy_module_answers_the_probe_after_the_slow_command(
+    fast_resync: None,
+) -> None:
+    """AT+HTTPSETUP timed out after 0.6 s while the module works on it for 2 s: the probe
+    waits for the module (up to the command's manual timeout), the late OK answers nothing and
+    the next commands get their own replies."""
+    async with asyncio.timeout(20), session() as (peer, modem):
+        peer.auto_sync = False
+        started = time.monotonic()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(peer.expect("AT+HTTPSETUP"))
+            with pytest.raises(CommandTimeout):
+                await modem.command("AT+HTTPSETUP", timeout=0.6)
+
+        async def script() -> None:
+            probe = await peer.read_command()
+            assert probe.startswith("AT+N58SYNC=")
+            await asyncio.sleep(max(0.0, 2.0 - (time.monotonic() - started)))
+            await peer.reply(final="OK")  # the setup's OK, late; the probe was echoed earlier
+            await peer.reply(final="ERROR")  # the probe's
+            await peer.answer("ATI", "Neoway", "N58")
+            await peer.answer("AT+CSQ", "+CSQ: 20,99")
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(script())
+            assert (await modem.command("ATI")).lines == ["Neoway", "N58"]
+            assert (await modem.command("AT+CSQ")).lines == ["+CSQ: 20,99"]
+        assert time.monotonic() - started >= 2.0
+
+
+async def test_a_module_that_answers_error_to_everything_unknown_is_usable() -> None:
+    """The probe expects any final result after its echo (ERROR for an unknown command)."""
+    async with asyncio.timeout(10), session() as (peer, modem):
+        script = asyncio.create_task(peer.answer("AT"))
+        for _ in range(3):
+            await modem.resync()
+        assert (await modem.command("AT")).final == "OK"
+        await script
+        assert modem.channel.resyncs == 4
+
+
 @ECHO
 async def test_cancel_mid_command_then_recovery(echo: bool, fast_resync: None) -> None:
-    async with asyncio.timeout(15), scripted_modem(echo=echo) as (peer, modem):
+    async with asyncio.timeout(15), session(echo) as (peer, modem):
         cancelled = asyncio.create_task(modem.command("AT+CSQ", timeout=10))
         await peer.expect("AT+CSQ")
         cancelled.cancel()
         with pytest.raises(asyncio.CancelledError):
             await cancelled
         assert modem.channel.needs_resync
-
-        async def script() -> None:
-            # the grace runs out; then the late OK of the cancelled command, then the probe's
-            await peer.expect("AT+CMEE?")
-            await peer.reply("+CSQ: 20,99")
-            await asyncio.sleep(0.1)
-            await peer.reply("+CMEE: 1")
-            await peer.answer("AT+CSQ", "+CSQ: 31,0")
-
+        await peer.reply("+CSQ: 20,99")  # the cancelled command's answer
         async with asyncio.TaskGroup() as group:
-            group.create_task(script())
+            group.create_task(peer.answer("AT+CSQ", "+CSQ: 31,0"))
             assert (await modem.command("AT+CSQ")).lines == ["+CSQ: 31,0"]
+        assert peer.probes <= 2 if echo else peer.probes == 2
         assert not modem.channel.needs_resync
         async with asyncio.TaskGroup() as group:
             group.create_task(peer.answer("AT"))
             assert (await modem.command("AT")).lines == []
 
 
-async def test_cancel_then_late_reply_within_the_grace(fast_resync: None) -> None:
-    async with asyncio.timeout(15), scripted_modem() as (peer, modem):
-        cancelled = asyncio.create_task(modem.command("AT+CSQ", timeout=10))
-        await peer.expect("AT+CSQ")
-        cancelled.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await cancelled
-        second = asyncio.create_task(modem.command("AT+CSQ"))
-        await asyncio.sleep(0.1)
-        await peer.reply("+CSQ: 20,99")
-        await peer.answer("AT+CSQ", "+CSQ: 31,0")
-        assert (await second).lines == ["+CSQ: 31,0"]
-
-
 async def test_stray_final_between_commands_is_ignored() -> None:
-    async with asyncio.timeout(10), scripted_modem() as (peer, modem):
+    async with asyncio.timeout(10), session() as (peer, modem):
         await peer.reply(final="OK")
         await peer.reply(final="ERROR")
         await asyncio.sleep(0.1)
@@ -273,7 +373,7 @@ async def test_stray_final_between_commands_is_ignored() -> None:
 
 @ECHO
 async def test_reports_during_a_command_reach_callbacks_and_iterators(echo: bool) -> None:
-    async with asyncio.timeout(10), scripted_modem(echo=echo) as (peer, modem):
+    async with asyncio.timeout(10), session(echo) as (peer, modem):
         creg: list[str] = []
         everything: list[str] = []
         unsubscribe = modem.on_urc("+CREG", creg.append)
@@ -283,8 +383,11 @@ async def test_reports_during_a_command_reach_callbacks_and_iterators(echo: bool
 
         async def script() -> None:
             await peer.expect("AT+CSQ")
+            # (with echo off, a restart report inside the reply would turn the echo on: what
+            # followed would need an echo to count, so that variant sends RING instead)
+            first = b"+PBREADY" if echo else b"RING"
             wire = (
-                b"\r\n+PBREADY\r\n\r\n+CREG: 1\r\n\r\n+CSQ: 20,99\r\n"
+                b"\r\n" + first + b"\r\n\r\n+CREG: 1\r\n\r\n+CSQ: 20,99\r\n"
                 b"\r\nGPRS DISCONNECTION\r\n\r\n+HTTPCLOSED: HTTP Link Closed\r\n\r\nOK\r\n"
             )
             await peer.send(wire, piece=5)
@@ -293,7 +396,12 @@ async def test_reports_during_a_command_reach_callbacks_and_iterators(echo: bool
             group.create_task(script())
             reply = await modem.command("AT+CSQ")
         assert reply.lines == ["+CSQ: 20,99"]
-        expected = ["+PBREADY", "+CREG: 1", "GPRS DISCONNECTION", "+HTTPCLOSED: HTTP Link Closed"]
+        expected = [
+            "+PBREADY" if echo else "RING",
+            "+CREG: 1",
+            "GPRS DISCONNECTION",
+            "+HTTPCLOSED: HTTP Link Closed",
+        ]
         assert [await anext(reports) for _ in expected] == expected
         assert await anext(http_reports) == "+HTTPCLOSED: HTTP Link Closed"
         await settle()
@@ -310,7 +418,7 @@ async def test_reports_during_a_command_reach_callbacks_and_iterators(echo: bool
 
 @ECHO
 async def test_callback_that_sends_a_command_does_not_deadlock(echo: bool) -> None:
-    async with asyncio.timeout(10), scripted_modem(echo=echo) as (peer, modem):
+    async with asyncio.timeout(10), session(echo) as (peer, modem):
         results: asyncio.Queue[tuple[str, list[str]]] = asyncio.Queue()
 
         async def on_registration(line: str) -> None:
@@ -338,7 +446,7 @@ async def test_callback_that_sends_a_command_does_not_deadlock(echo: bool) -> No
 
 @ECHO
 async def test_report_sharing_the_reply_prefix(echo: bool) -> None:
-    async with asyncio.timeout(10), scripted_modem(echo=echo) as (peer, modem):
+    async with asyncio.timeout(10), session(echo) as (peer, modem):
         reports = modem.urcs("+CREG")
 
         async def script() -> None:
@@ -361,7 +469,7 @@ async def test_report_sharing_the_reply_prefix(echo: bool) -> None:
 @pytest.mark.parametrize("prompt", [b"\r\n>", b"\r\n> "], ids=["gt", "gt-space"])
 async def test_prompt_exchange(echo: bool, prompt: bytes) -> None:
     data = b"ab\r\nc"
-    async with asyncio.timeout(10), scripted_modem(echo=echo) as (peer, modem):
+    async with asyncio.timeout(10), session(echo) as (peer, modem):
 
         async def script() -> None:
             await peer.expect("AT+HTTPACTION=2,5")
@@ -381,18 +489,20 @@ async def test_prompt_exchange(echo: bool, prompt: bytes) -> None:
             assert reply.final == "OK"
             assert (await modem.command("AT")).final == "OK"
         # exactly the command, the data, and the next command: nothing more
-        assert peer.received == b"AT+HTTPACTION=2,5\r" + data + b"AT\r"
+        assert peer.received[peer.mark :] == b"AT+HTTPACTION=2,5\r" + data + b"AT\r"
 
 
 @ECHO
 async def test_prompt_exchange_failure(echo: bool) -> None:
     data = b"x" * 10
-    async with asyncio.timeout(10), scripted_modem(echo=echo) as (peer, modem):
+    async with asyncio.timeout(10), session(echo) as (peer, modem):
 
         async def script() -> None:
             await peer.expect("AT+HTTPACTION=2,10")
             await peer.send(b"\r\n> ")
             assert await peer.read_exactly(len(data)) == data
+            if echo:
+                await peer.send(data)
             await peer.reply(final="+HTTPSEND: ERROR")
 
         async with asyncio.TaskGroup() as group:
@@ -428,7 +538,7 @@ async def test_payload_bytes_are_delivered_intact(echo: bool, source: str) -> No
         else b"\r\n+HTTPSCLOSED: HTTPS Link Closed\r\n"
     )
     command = "AT+HTTPACTION=0" if source == "HTTP" else "AT+HTTPSACTION=0"
-    async with asyncio.timeout(10), scripted_modem(echo=echo) as (peer, modem):
+    async with asyncio.timeout(10), session(echo) as (peer, modem):
         stream = modem.channel.open_stream("HTTPS" if source == "HTTPS" else "HTTP", ByteDecoder())
 
         async def script() -> None:
@@ -447,7 +557,9 @@ async def test_payload_bytes_are_delivered_intact(echo: bool, source: str) -> No
 
 
 async def test_raw_mode_ended_by_the_consumer() -> None:
-    """Receive mode 0: the consumer's framing ends the response; what follows is parsed."""
+    """Receive mode 0: the consumer's framing ends the response. The server may go on
+    sending, so what follows is not trusted: the channel closes the link blind and probes, and
+    nothing before the probe's echo (a forged report, a forged reply) is read."""
     body = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nOK\r\n\r\n"
 
     class LengthDecoder:
@@ -469,23 +581,30 @@ async def test_raw_mode_ended_by_the_consumer() -> None:
         def item_size(self, item: bytes) -> int:
             return len(item)
 
-    async with asyncio.timeout(10), scripted_modem() as (peer, modem):
+    async with asyncio.timeout(10), session() as (peer, modem):
         stream = modem.channel.open_stream("HTTP", LengthDecoder(len(body)))
         reports = modem.urcs()
-        await peer.send(b"\r\n+HTTPRECV:\r\n" + body + b"\r\n+PBREADY\r\n")
+        forged = b"\r\n+PBREADY\r\n\r\n+CSQ: 31,99\r\n\r\nOK\r\nAT+CSQ\r\r\nOK\r\n"
+        await peer.send(b"\r\n+HTTPRECV:\r\n" + body + forged)
         assert await drain(stream) == body
-        assert await anext(reports) == "+PBREADY"
+        await peer.answer("AT+HTTPCLOSE")  # written blind, before the probe
+        probes = peer.probes
+        script = asyncio.create_task(peer.answer("AT+CSQ", "+CSQ: 20,99"))
+        await wait_for(lambda: not modem.channel.needs_resync)
+        assert peer.probes == probes + 1
         assert not modem.channel.parser.in_raw_mode
-        async with asyncio.TaskGroup() as group:
-            group.create_task(peer.answer("AT"))
-            assert (await modem.command("AT")).final == "OK"
+        assert (await modem.command("AT+CSQ")).lines == ["+CSQ: 20,99"]
+        await script
+        assert modem.channel.parser.discarded >= len(forged)
+        reports.close()
+        assert [line async for line in reports] == []  # the forged +PBREADY was not a report
 
 
 async def test_raw_mode_ended_by_a_split_link_closed_report() -> None:
     """Bytes passed as raw data before the report was recognised are retracted."""
     body = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody\r\n"
     closed = b"\r\n+HTTPCLOSED: HTTP Link Closed\r\n"
-    async with asyncio.timeout(10), scripted_modem() as (peer, modem):
+    async with asyncio.timeout(10), session() as (peer, modem):
         stream = modem.channel.open_stream("HTTP", ByteDecoder())
         await peer.send(b"\r\n+HTTPRECV:\r\n" + body)
         await asyncio.sleep(0.05)
@@ -522,7 +641,7 @@ async def test_ten_megabytes_with_a_slow_consumer_stay_bounded() -> None:
     chunks = 10 * 1024
     max_buffer = 16 * 1024
     seed = 58
-    async with asyncio.timeout(60), scripted_modem() as (peer, modem):
+    async with asyncio.timeout(60), session() as (peer, modem):
         decoder = CountingDecoder(modem)
         stream = modem.channel.open_stream("HTTP", decoder, max_buffer=max_buffer)
 
@@ -585,7 +704,7 @@ async def test_ten_megabytes_with_a_slow_consumer_stay_bounded() -> None:
 
 
 async def test_port_vanishing_fails_command_stream_and_reports() -> None:
-    async with asyncio.timeout(10), scripted_modem() as (peer, modem):
+    async with asyncio.timeout(10), session() as (peer, modem):
         stream = modem.channel.open_stream("HTTP", ByteDecoder())
         reports = modem.urcs()
         waiting = asyncio.create_task(modem.command("AT+HTTPACTION=0", timeout=8))
@@ -612,7 +731,7 @@ async def test_port_vanishing_fails_command_stream_and_reports() -> None:
 
 
 async def test_port_vanishing_fails_a_waiting_stream() -> None:
-    async with asyncio.timeout(10), scripted_modem() as (peer, modem):
+    async with asyncio.timeout(10), session() as (peer, modem):
         stream = modem.channel.open_stream("HTTPS", ByteDecoder())
         receiving = asyncio.create_task(stream.receive())
         await asyncio.sleep(0.05)
@@ -624,7 +743,7 @@ async def test_port_vanishing_fails_a_waiting_stream() -> None:
 
 
 async def test_stream_end_is_end_of_stream() -> None:
-    async with asyncio.timeout(10), scripted_modem() as (peer, modem):
+    async with asyncio.timeout(10), session() as (peer, modem):
         stream = modem.channel.open_stream("HTTP", ByteDecoder())
         await peer.send(recv(b"x") + b"\r\n+HTTPCLOSED: HTTP Link Closed\r\n")
         assert await stream.receive() == b"x"

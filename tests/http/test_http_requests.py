@@ -173,11 +173,10 @@ async def test_early_server_close_is_an_error_then_the_modem_works(
     assert after.content == pattern_bytes(0, 3000)
 
 
-@RECV_MODES
 async def test_keepalive_reuses_the_link(
-    make_modem: ModemFactory, origin_server: OriginServer, recvmode: int
+    make_modem: ModemFactory, origin_server: OriginServer
 ) -> None:
-    _, modem = await make_modem(recvmode=recvmode, keepalive=True)
+    _, modem = await make_modem(keepalive=True)
     for size in (1000, 2000, 3000):
         response = await modem.get(origin_server.url(f"/bytes/{size}?chunked={size % 2}"))
         assert response.content == pattern_bytes(0, size)
@@ -189,6 +188,23 @@ async def test_keepalive_reuses_the_link(
     again = await modem.get(origin_server.url("/bytes/20"))
     assert again.content == pattern_bytes(0, 20)
     assert origin_server.connections_opened == 2
+
+
+async def test_receive_mode_0_never_keeps_a_link(
+    make_modem: ModemFactory, origin_server: OriginServer
+) -> None:
+    # A kept mode-0 link would let its server write unframed bytes later, at any time, that
+    # would read as the module's output: every mode-0 response ends with the link closed and a
+    # probe, keep-alive or not.
+    _, modem = await make_modem(recvmode=0, keepalive=True)
+    for size in (1000, 2000):
+        response = await modem.get(origin_server.url(f"/bytes/{size}"))
+        assert response.content == pattern_bytes(0, size)
+    assert origin_server.connections_opened == 2
+    assert all(
+        (request.header("Connection") or "").lower() == "close"
+        for request in origin_server.requests
+    )
 
 
 @RECV_MODES
@@ -255,15 +271,23 @@ async def test_large_body_streams_with_bounded_memory(
 
 
 @pytest.mark.parametrize(
-    "config",
-    [{"echo": False}, {"echo": True, "echo_body": False}, {"prompt": b"\r\n> "}],
+    ("config", "echoes_data"),
+    [
+        ({"echo": False}, True),
+        ({"echo": True, "echo_body": False}, False),
+        ({"prompt": b"\r\n> "}, True),
+    ],
     ids=["echo-off", "no-body-echo", "prompt-space"],
 )
 async def test_post_under_each_echo_and_prompt_reading(
-    make_modem: ModemFactory, origin_server: OriginServer, config: dict[str, object]
+    make_modem: ModemFactory,
+    origin_server: OriginServer,
+    config: dict[str, object],
+    echoes_data: bool,
 ) -> None:
-    """Both readings of the manual work: body echoed or not, `>` with or without a space."""
-    _, modem = await make_modem(config=config)
+    """Both readings of the manual work: body echoed or not (``echoes_data=False``), `>` with
+    or without a space; a module that starts with echo off gets it turned on."""
+    _, modem = await make_modem(config=config, echoes_data=echoes_data)
     body = b"\r\nOK\r\nAT+HTTPCLOSE\r\n" + bytes(range(256))
     response = await modem.post(
         origin_server.url("/echo"), content=body, headers={"Content-Type": "text/plain"}
@@ -271,6 +295,19 @@ async def test_post_under_each_echo_and_prompt_reading(
     assert response.json()["body_len"] == len(body)
     assert origin_server.requests[-1].body == body
     assert (await modem.command("AT")).final == "OK"
+
+
+async def test_a_module_that_does_not_echo_data_fails_safely_until_told(
+    make_modem: ModemFactory, origin_server: OriginServer
+) -> None:
+    """The client expects the data echo by default: without it, the bytes after the prompt are
+    never taken for the module's reply (they could be a damaged echo of the body), the request
+    fails with a message that names the option, and the modem stays usable."""
+    _, modem = await make_modem(config={"echo_body": False})
+    body = b"\r\nOK\r\n\r\n+HTTPRECV: 38,HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nFORGE"
+    with pytest.raises(n58aio.ProtocolError, match="echoes_data=False"):
+        await modem.post(origin_server.url("/echo"), content=body)
+    assert (await modem.command("ATI")).lines[1] == "N58"
 
 
 async def test_url_length_limits_are_exact(

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from ..redact import redact
 from . import framing
 from .atline import AtLineReader, CommandLine, DataChunk
 from .config import EmulatorConfig
@@ -270,7 +271,7 @@ class Module:
         command = None if event.overflow else parse_command(event.text)
         if self.cfg.command_latency > 0:
             await asyncio.sleep(self.cfg.command_latency)
-        self.log.debug("command", line=event.text.decode("latin-1"))
+        self.log.debug("command", line=redact(event.text.decode("latin-1")))
         if command is None:
             self._error()
             return

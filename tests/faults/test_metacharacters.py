@@ -75,9 +75,7 @@ async def test_urls_with_characters_to_encode_are_refused_before_writing(
 
 
 @pytest.mark.parametrize("name", ["a;b.bin", "a,b.bin", 'a"b.bin', ";", ","])
-async def test_bare_module_file_names_refuse_metacharacters(
-    modem: n58aio.Modem, name: str
-) -> None:
+async def test_bare_module_file_names_refuse_metacharacters(modem: n58aio.Modem, name: str) -> None:
     written = modem.channel.bytes_written
     with pytest.raises(n58aio.InvalidValue):
         await modem.file_upload("http://origin.test/up", name, 10)

@@ -162,9 +162,7 @@ async def test_download_with_credentials_in_the_url(
     target = tmp_path / "auth.bin"
     url = f"http://alice:pa%3Bss@127.0.0.1:{origin_server.port}/bytes/{size}"
     async with n58aio.ModemPool(emulators.urls(emus), **FAST) as pool:
-        result = await pool.download(
-            url, target, sha256=pattern_sha256(size), range_size=32 * 1024
-        )
+        result = await pool.download(url, target, sha256=pattern_sha256(size), range_size=32 * 1024)
     assert target.read_bytes() == pattern_bytes(0, size)
     assert result.size == size and result.retries == 0
     seen = [r for r in origin_server.requests if r.path == f"/bytes/{size}"]

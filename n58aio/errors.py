@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .redact import redact
+
 __all__ = [
     "CommandError",
     "CommandTimeout",
@@ -40,7 +42,7 @@ class CommandError(N58Error):
         self.command = command
         self.text = text
         self.code = code
-        super().__init__(f"{command!r} failed: {text}")
+        super().__init__(f"{redact(command)!r} failed: {text}")
 
 
 class CommandTimeout(N58Error, TimeoutError):
@@ -49,7 +51,7 @@ class CommandTimeout(N58Error, TimeoutError):
     def __init__(self, command: str, timeout: float) -> None:
         self.command = command
         self.timeout = timeout
-        super().__init__(f"{command!r} got no final result within {timeout:g} s")
+        super().__init__(f"{redact(command)!r} got no final result within {timeout:g} s")
 
 
 class PortClosedError(N58Error, ConnectionError):
@@ -74,12 +76,15 @@ class RequestTimeout(N58Error, TimeoutError):
 
 
 class HTTPStatusError(N58Error):
-    """Raised by ``Response.raise_for_status()`` for a 4xx or 5xx answer."""
+    """Raised by ``Response.raise_for_status()`` for a 4xx or 5xx answer.
+
+    ``url`` is the request URL with its credentials hidden.
+    """
 
     def __init__(self, status_code: int, reason: str, url: str) -> None:
         self.status_code = status_code
         self.reason = reason
-        self.url = url
+        self.url = url = redact(url)
         super().__init__(f"HTTP {status_code} {reason} for {url}")
 
 

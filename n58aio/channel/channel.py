@@ -38,6 +38,7 @@ from ..errors import (
     PortClosedError,
     ProtocolError,
 )
+from ..redact import redact
 from ..wire import (
     DEFAULT_MAX_LINE,
     REPORT_SHAPE,
@@ -774,11 +775,4 @@ class ModemChannel(asyncio.Protocol):
 
 def _redact(command: str) -> str:
     """Hide credentials that a URL parameter may carry (``user:password@host``)."""
-    if "@" in command:
-        head, _, rest = command.partition("=")
-        if rest:
-            parts = rest.split(",", 1)
-            if len(parts) == 2 and "@" in parts[1]:
-                parts[1] = "<redacted>@" + parts[1].rsplit("@", 1)[1]
-            return head + "=" + ",".join(parts)
-    return command
+    return redact(command)

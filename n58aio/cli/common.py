@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import HTTPStatusError, N58Error, TLSConfigError, TransferError
 from ..http import Timeouts, TLSConfig
 from ..modem import Modem, open_modem
+from ..redact import redact
 
 __all__ = [
     "EXIT_CODES_HELP",
@@ -65,8 +66,8 @@ class CliError(Exception):
 
 
 def error(message: str) -> None:
-    """Print ``n58aio: error: <message>`` on stderr."""
-    print(f"n58aio: error: {message}", file=sys.stderr, flush=True)
+    """Print ``n58aio: error: <message>`` on stderr, credentials hidden."""
+    print(f"n58aio: error: {redact(message)}", file=sys.stderr, flush=True)
 
 
 def run(coroutine: Callable[[], Coroutine[Any, Any, int]]) -> int:

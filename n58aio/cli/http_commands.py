@@ -170,7 +170,7 @@ async def _request(args: argparse.Namespace, options: dict[str, Any]) -> int:
         async with modem.stream(method, args.url, **options) as response:
             failed = args.fail and response.is_error
             if failed:
-                error(f"HTTP {response.status_code} {response.reason} for {args.url}")
+                error(f"HTTP {response.status_code} {response.reason} for {response.url}")
                 return EXIT_HTTP
             with _output(args.output) as out:
                 if method == "HEAD" or args.include:

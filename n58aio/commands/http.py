@@ -7,6 +7,7 @@ from typing import Literal
 
 from ..errors import InvalidValue
 from ..wire import Source, check_text
+from .parameters import bare_parameter, string_parameter
 
 __all__ = [
     "HTTP",
@@ -47,14 +48,13 @@ class CommandFamily:
         return self.source
 
     def para(self, name: str, value: str | int) -> str:
-        """``AT+HTTPPARA=<name>,<value>``."""
+        """``AT+HTTPPARA=<name>,<value>``: the url value bare, or quoted when it holds ``,`` or
+        ``;`` (see :mod:`~n58aio.commands.parameters`); other values bare."""
         text = str(value)
         if name == "url":
-            check_text(text, "URL", max_length=self.max_url)
+            text = string_parameter(text, "URL", max_length=self.max_url)
         else:
-            check_text(text, name)
-        if not text:
-            raise InvalidValue(f"{name} must not be empty")
+            bare_parameter(text, name)
         return f"AT+{self.prefix}PARA={name},{text}"
 
     def setup(self) -> str:
@@ -118,9 +118,7 @@ class CommandFamily:
 
     def file_action_post(self, length: int, post_type: int, filename: str) -> str:
         """``AT+FILEHTTPACTION=1,<length>,<type>,<filename>``."""
-        check_text(filename, "file name", max_length=255)
-        if not filename or "," in filename or '"' in filename:
-            raise InvalidValue(f"unusable module file name {filename!r}")
+        bare_parameter(filename, "module file name", max_length=255)
         if not 1 <= length <= 524288:
             raise InvalidValue("file POST takes 1 to 524288 bytes")
         if post_type not in range(5):

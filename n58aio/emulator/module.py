@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from ..redact import redact
 from . import framing
 from .atline import AtLineReader, CommandLine, DataChunk
 from .config import EmulatorConfig
@@ -27,7 +28,7 @@ from .filesystem import FileSystemError, ModuleFS
 from .netlink import NetError, build_ssl_context, fetch, open_connection
 from .output import OutputChannel, OutputFaults
 from .state import Link, ModuleState, Service, Target, parse_url
-from .syntax import Command, parse_command, split_args, split_first
+from .syntax import Command, parse_command, split_args
 
 __all__ = ["CONTENT_TYPES", "MANUFACTURER", "MODEL", "REVISION", "Module"]
 
@@ -270,7 +271,7 @@ class Module:
         command = None if event.overflow else parse_command(event.text)
         if self.cfg.command_latency > 0:
             await asyncio.sleep(self.cfg.command_latency)
-        self.log.debug("command", line=event.text.decode("latin-1"))
+        self.log.debug("command", line=redact(event.text.decode("latin-1")))
         if command is None:
             self._error()
             return
@@ -461,11 +462,13 @@ class Module:
         if cmd.kind != "set":
             self._error()
             return
-        name, value = split_first(cmd.args)
-        if not value:
+        fields = split_args(cmd.args)
+        # a value is bare or in double quotes (quotes removed); a bare "," would be a third
+        # parameter and a '"' inside cannot be written: both ERROR (see docs/emulator.md)
+        if len(fields) != 2 or not fields[1] or '"' in fields[1]:
             self._error()
             return
-        name = name.lower()
+        name, value = fields[0].lower(), fields[1]
         params = svc.params
         if name == "url":
             if len(value.encode("utf-8", errors="surrogateescape")) > svc.max_url:

@@ -1,4 +1,10 @@
-"""Parsing of AT command lines into name, form and arguments."""
+"""Parsing of AT command lines into name, form and arguments.
+
+The emulated module runs one command per line: a ``;`` outside double quotes (V.250 command
+chaining, which a real module may honour) makes the line ``ERROR``, as does an unbalanced quote.
+So a client that lets a caller's ``;`` or ``"`` through unquoted fails here instead of sending a
+second command to a real module.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +42,7 @@ def _decode(raw: bytes) -> str:
 def parse_command(raw: bytes) -> Command | None:
     """Parse one command line (without terminator); None when it is not a valid AT command."""
     text = _decode(raw).strip()
-    if len(text) < 2 or text[:2].upper() != "AT":
+    if len(text) < 2 or text[:2].upper() != "AT" or not _single_command(text):
         return None
     rest = text[2:].lstrip()
     if not rest:
@@ -63,6 +69,17 @@ def parse_command(raw: bytes) -> Command | None:
     if match is None:
         return None
     return Command(match.group(1).upper(), "exec", match.group(2))
+
+
+def _single_command(text: str) -> bool:
+    """True when ``text`` has balanced double quotes and no ``;`` outside them."""
+    quoted = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        elif char == ";" and not quoted:
+            return False
+    return not quoted
 
 
 def unquote(value: str) -> str:

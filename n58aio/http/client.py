@@ -316,13 +316,7 @@ class HttpClient:
         reused = await self._prepare(plan, tls, raw, timeouts)
         decoder = HttpResponseDecoder(plan.connection, raw=raw, until_close=not plan.keepalive)
         stream = self.channel.open_stream(family.source, decoder, max_buffer=self.max_buffer)
-        action = family.action(
-            plan.mode,
-            length=len(plan.body) if plan.body is not None else None,
-            post_type=plan.post_type,
-            offset=plan.offset,
-            size=plan.size,
-        )
+        action = plan.action
         self.requests += 1
         self.log.info("http.request", method=plan.method, url=plan.url.redacted(), mode=plan.mode)
         # the manual's 30 s for the module to take the request, or the caller's first_byte

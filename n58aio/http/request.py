@@ -1,9 +1,14 @@
 """Turning a request into one ``AT+HTTPACTION``: which mode, which bytes after the prompt.
 
 GET, HEAD and POST with a body type the module knows use modes 0, 1 and 2, where the module
-writes the HTTP request itself. Every other method, and any request with headers of its own,
-goes as a custom packet (mode 99) whose bytes h11 writes. Either way an ``h11.Connection`` is
-primed with the request, so that the same object parses the response.
+writes the HTTP request itself. Every other method, and any request with headers of its own
+(credentials in the URL add ``Authorization``), goes as a custom packet (mode 99) whose bytes h11
+writes; a ranged GET then carries its own ``Range: bytes=<a>-<b>`` header instead of
+``AT+HTTPACTION=0,<offset>,<size>``. Either way an ``h11.Connection`` is primed with the
+request, so that the same object parses the response.
+
+The plan holds the ``AT+HTTPACTION`` line, and every other command line of the request is built
+once here too: whatever would be refused is refused before the first byte reaches the port.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import h11
 
 from ..commands.http import MAX_BODY, POST_TYPES, ActionMode
 from ..errors import InvalidValue
-from ..wire import check_text
+from ..wire import check_text, encode_command
 from .headers import Headers, HeaderTypes
 from .url import ModuleURL
 
@@ -30,11 +35,16 @@ _USER_AGENT = "n58aio"
 
 @dataclass(slots=True)
 class RequestPlan:
-    """What to send for one request, and the h11 connection that will parse its answer."""
+    """What to send for one request, and the h11 connection that will parse its answer.
+
+    ``action`` is the validated ``AT+HTTPACTION`` (``AT+HTTPSACTION``) line; ``body`` the bytes
+    to send after its prompt (the POST body or the custom packet), None for none.
+    """
 
     method: str
     url: ModuleURL
     mode: ActionMode
+    action: str
     body: bytes | None
     post_type: int | None
     offset: int | None
@@ -74,7 +84,8 @@ def plan_request(
     """Validate a request and choose how to send it; nothing is written anywhere.
 
     Raises :class:`~n58aio.errors.InvalidValue` for control bytes in the method, headers or
-    URL, a body or custom packet over the module's 2048 bytes, or a malformed range.
+    URL, a body or custom packet over the module's 2048 bytes, a malformed range or a ranged
+    request with a ``Range`` header of its own.
     """
     method = method.upper()
     if not method or any(c not in _TOKEN for c in method):
@@ -90,6 +101,8 @@ def plan_request(
         raise InvalidValue("a ranged GET needs both offset and size")
     if offset is not None and size is not None and (offset < 0 or size < 1 or method != "GET"):
         raise InvalidValue(f"bad range: {method} offset={offset} size={size}")
+    if offset is not None and "range" in extra:
+        raise InvalidValue("a ranged GET (offset=, size=) writes its own Range header")
     if body is not None and len(body) > MAX_BODY:
         raise InvalidValue(
             f"request body is {len(body)} bytes; the N58 sends at most {MAX_BODY} per request"
@@ -146,10 +159,28 @@ def plan_request(
             )
     elif mode == 2:
         packet = body
+    family = url.family
+    ranged = mode == 0 and offset is not None
+    action = family.action(
+        mode,
+        length=len(packet) if packet is not None else None,
+        post_type=post_type,
+        offset=offset if ranged else None,
+        size=size if ranged else None,
+    )
+    for line in (
+        action,
+        family.para("url", url.module_url),
+        family.para("port", url.port),
+        family.setup(),
+        family.close(),
+    ):
+        encode_command(line)
     return RequestPlan(
         method=method,
         url=url,
         mode=mode,
+        action=action,
         body=packet,
         post_type=post_type,
         offset=offset,

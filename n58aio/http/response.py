@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json as jsonlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -91,11 +92,13 @@ class Response:
 
     @property
     def encoding(self) -> str:
-        """The charset of Content-Type, utf-8 by default."""
+        """The charset of Content-Type when Python knows it as a text encoding, else utf-8
+        (as httpx falls back to its default encoding)."""
         for part in self.headers.get("content-type", "").split(";")[1:]:
             key, _, value = part.strip().partition("=")
-            if key.lower() == "charset" and value:
-                return value.strip('"')
+            if key.strip().lower() == "charset" and value.strip().strip('"'):
+                charset = value.strip().strip('"')
+                return charset if _is_text_encoding(charset) else "utf-8"
         return "utf-8"
 
     @property
@@ -110,3 +113,12 @@ class Response:
     async def aclose(self) -> None:
         """Stop receiving; the link is closed or left reusable."""
         await self._closer()
+
+
+def _is_text_encoding(name: str) -> bool:
+    """True when ``name`` is a codec that decodes bytes to text (not ``base64``, ``rot13``...)."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return False
+    return bool(getattr(info, "_is_text_encoding", True))

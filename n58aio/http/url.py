@@ -1,16 +1,46 @@
-"""URLs as the module takes them: scheme picks the family, host and path go to ``url``."""
+"""URLs as the module takes them: scheme picks the family, host and path go to ``url``.
+
+A URL holds only the characters RFC 3986 allows unencoded (letters, digits, ``-._~``, the
+delimiters ``:/?#[]@!$&'()*+,;=`` and ``%`` followed by two hex digits): anything else (a space,
+``"``, ``<``, ``\\``, ``{``...) is refused with the advice to percent-encode it. Messages about a
+URL show it through :func:`~n58aio.redact.redact`: its password never appears.
+"""
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from ..commands.http import CommandFamily, family_for_scheme
 from ..errors import InvalidValue
+from ..redact import redact
 from ..wire import check_text
 
-__all__ = ["ModuleURL"]
+__all__ = ["ModuleURL", "check_url_characters"]
+
+_ALLOWED = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;="
+)
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def check_url_characters(url: str) -> str:
+    """Refuse a character RFC 3986 does not allow unencoded in a URL (the message tells its
+    percent-encoding and does not show the URL); return ``url`` unchanged otherwise."""
+    for index, char in enumerate(url):
+        if char == "%":
+            if len(url) < index + 3 or not set(url[index + 1 : index + 3]) <= _HEX:
+                raise InvalidValue(
+                    f"URL has a '%' at position {index} not followed by two hex digits; "
+                    "write a literal '%' as %25"
+                )
+        elif char not in _ALLOWED:
+            raise InvalidValue(
+                f"URL contains {char!r} at position {index}, which a URL may not hold "
+                f"unencoded; percent-encode it as %{ord(char):02X}"
+            )
+    return url
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,22 +53,30 @@ class ModuleURL:
     port: int
     target: str
     family: CommandFamily
-    authorization: str | None = None
+    authorization: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return f"ModuleURL({self.redacted()!r})"
 
     @classmethod
     def parse(cls, url: str) -> ModuleURL:
         """Parse and validate ``url``; raise :class:`~n58aio.errors.InvalidValue` when it
-        holds control bytes or non-ASCII text, lacks a host, or exceeds the module limit."""
+        holds control bytes, non-ASCII text or characters a URL may not hold unencoded, lacks
+        a host, or exceeds the module limit. No message shows the URL's credentials."""
         check_text(url, "URL")
-        parts = urlsplit(url)
+        check_url_characters(url)
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            raise InvalidValue(f"malformed host in URL {redact(url)!r}") from None
         family = family_for_scheme(parts.scheme.lower())
-        host = parts.hostname
         if not host:
-            raise InvalidValue(f"URL has no host: {url!r}")
+            raise InvalidValue(f"URL has no host: {redact(url)!r}")
         try:
             port = parts.port or family.default_port
-        except ValueError as exc:
-            raise InvalidValue(f"bad port in URL {url!r}") from exc
+        except ValueError:
+            raise InvalidValue(f"bad port in URL {redact(url)!r}") from None
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
@@ -73,9 +111,5 @@ class ModuleURL:
         return (self.scheme, self.host, self.port)
 
     def redacted(self) -> str:
-        """The URL without credentials, for logs."""
-        if self.authorization is None:
-            return self.url
-        parts = urlsplit(self.url)
-        netloc = parts.netloc.rsplit("@", 1)[1]
-        return parts._replace(netloc=netloc).geturl()
+        """The URL with its credentials hidden (:func:`~n58aio.redact.redact`), for display."""
+        return redact(self.url)

@@ -31,7 +31,8 @@ from ..errors import (
     ProtocolError,
     TransferError,
 )
-from ..http import Response, Timeouts, TLSConfig
+from ..http import ModuleURL, Response, Timeouts, TLSConfig
+from ..redact import redact
 from ..transfer.download import DEFAULT_RANGE_SIZE, DownloadResult
 from ..transfer.errors import IntegrityError, RangeMismatchError
 from ..transfer.integrity import Hashes, check_digests, fsync_directory, hash_file
@@ -112,6 +113,7 @@ async def parallel_download(
 ) -> PoolDownloadResult:
     """Download ``url`` to ``path`` over the modems of ``pool`` (see :meth:`ModemPool.download
     <n58aio.pool.ModemPool.download>`)."""
+    ModuleURL.parse(url)  # refuse a bad URL before anything is written
     options = DownloadOptions.checked(
         sha256, md5, range_size, progress, retries, backoff, tls, timeouts
     )
@@ -124,10 +126,11 @@ class _Job:
     def __init__(self, pool: ModemPool, url: str, path: Path, options: DownloadOptions) -> None:
         self.pool = pool
         self.url = url
+        self.shown = redact(url)
         self.path = path
         self.part = path.with_name(path.name + ".part")
         self.options = options
-        self.log = pool.log.bind(url=url, path=str(path))
+        self.log = pool.log.bind(url=self.shown, path=str(path))
         self.total: int | None = None
         self.etag: str | None = None
         self.last_modified: str | None = None
@@ -159,7 +162,7 @@ class _Job:
             )
             sha256, md5 = hashes.hexdigests()
             try:
-                check_digests(self.options, sha256, md5, self.url)
+                check_digests(self.options, sha256, md5, self.shown)
             except IntegrityError as exc:
                 self.log.error("pool.download.integrity_failed", algorithm=exc.algorithm)
                 raise
@@ -267,7 +270,7 @@ class _Job:
         self.pool._retries += 1
         if piece.failures > self.options.retries:
             raise TransferError(
-                f"range {piece.start}-{piece.end - 1} of {self.url} failed {piece.failures} "
+                f"range {piece.start}-{piece.end - 1} of {self.shown} failed {piece.failures} "
                 f"times in a row; last error: {type(error).__name__}: {error}"
             ) from error
         delay = self.options.delay(piece.failures)
@@ -310,8 +313,8 @@ class _Job:
         status = response.status_code
         if status != 206:
             if status >= 400:
-                raise HTTPStatusError(status, response.reason, self.url)
-            raise RangeMismatchError(f"{self.url} answered {status} to a range request")
+                raise HTTPStatusError(status, response.reason, self.shown)
+            raise RangeMismatchError(f"{self.shown} answered {status} to a range request")
         value = response.headers.get("content-range")
         first, last, total = parse_content_range(value)
         if first != piece.start or last != piece.end - 1 or total != self.total:
@@ -320,7 +323,7 @@ class _Job:
             )
         name = changed_validator(response, self.etag, self.last_modified)
         if name is not None:
-            raise RangeMismatchError(f"{self.url} changed during the download ({name})")
+            raise RangeMismatchError(f"{self.shown} changed during the download ({name})")
 
     def _write(self, member: PoolMember, piece: _Piece, chunk: bytes) -> None:
         view = memoryview(chunk)
@@ -347,7 +350,7 @@ class _Job:
                 failures += 1
                 self.retries += 1
                 if failures > self.options.retries:
-                    raise TransferError(f"download of {self.url} failed: {exc}") from exc
+                    raise TransferError(f"download of {self.shown} failed: {exc}") from exc
                 self.log.info("pool.download.restart", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(self.options.delay(failures))
 

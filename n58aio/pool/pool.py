@@ -31,6 +31,7 @@ from ..errors import (
 )
 from ..http import RecvMode, Response, Timeouts, TLSConfig
 from ..http.headers import HeaderTypes
+from ..redact import redact
 from ..transfer.download import DEFAULT_RANGE_SIZE, ProgressCallback
 from .download import PoolDownloadResult, parallel_download
 from .member import PoolMember
@@ -394,7 +395,10 @@ class ModemPool:
     def _note_retry(self, member: PoolMember, method: str, url: str, exc: Exception) -> None:
         self._retries += 1
         member.log.info(
-            "pool.request.retry", method=method.upper(), url=url, error=f"{type(exc).__name__}"
+            "pool.request.retry",
+            method=method.upper(),
+            url=redact(url),
+            error=f"{type(exc).__name__}",
         )
 
     def _unavailable(self, waited: float) -> str:

@@ -205,7 +205,8 @@ class _Download:
             except _Restart as exc:
                 self.restarts += 1
                 if self.restarts > 1:
-                    raise RangeMismatchError(f"{self.url} keeps changing: {exc}") from None
+                    shown = self.target.redacted()
+                    raise RangeMismatchError(f"{shown} keeps changing: {exc}") from None
                 self.log.warning("download.restart", reason=str(exc))
                 self._start_over()
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import TransferError
+from ..redact import redact
 
 __all__ = [
     "IntegrityError",
@@ -19,7 +20,7 @@ class IntegrityError(TransferError):
         self.algorithm = algorithm
         self.expected = expected
         self.actual = actual
-        self.url = url
+        self.url = url = redact(url)
         super().__init__(f"{algorithm} of {url} is {actual}, expected {expected}")
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..channel import UrcSubscription
 from ..commands.http import HTTP, HTTPS, POST_TYPES, CommandFamily
+from ..commands.parameters import bare_parameter
 from ..errors import (
     CommandError,
     InvalidValue,
@@ -28,7 +29,6 @@ from ..errors import (
     TLSConfigError,
 )
 from ..http import ModuleURL, TLSConfig
-from ..wire import check_text
 from .errors import ModuleTransferError, PDPNotActiveError
 
 if TYPE_CHECKING:
@@ -437,9 +437,7 @@ def _tls_config(modem: Modem, target: ModuleURL, tls: TLSConfig | None) -> TLSCo
 
 
 def _check_module_filename(name: str) -> None:
-    check_text(name, "module file name", max_length=255)
-    if not name.strip() or any(char in name for char in ',"'):
-        raise InvalidValue(f"unusable module file name {name!r} (no commas or quotes)")
+    bare_parameter(name, "module file name", max_length=255)
 
 
 async def _set_target(modem: Modem, target: ModuleURL) -> None:

@@ -219,6 +219,30 @@ async def test_names_and_commands_over_their_limits_are_refused(
     await refused(modem, lambda: modem.command("AT+X=" + "1" * (MAX_COMMAND_LENGTH + extra)))
 
 
+# ---------------------------------------------------------------------- requests refused whole
+
+REFUSED_REQUESTS: list[tuple[str, dict[str, Any]]] = [
+    ("GET", {"offset": 0, "size": 10, "headers": {"Range": "bytes=0-9"}}),
+    ("GET", {"offset": 0, "size": 10, "headers": {"X-Big": "v" * MAX_BODY}}),
+    ("GET", {"offset": 0, "size": 10, "headers": {"X-A": "1\r\nAT+XIIC=0"}}),
+    ("GET", {"offset": -1, "size": 10, "headers": {"X-A": "1"}}),
+    ("GET", {"offset": 0, "size": 0, "headers": {"X-A": "1"}}),
+    ("GET", {"offset": 0, "headers": {"X-A": "1"}}),
+    ("POST", {"offset": 0, "size": 10, "content": b"x"}),
+    ("HEAD", {"offset": 0, "size": 10}),
+]
+
+
+@pytest.mark.parametrize("credentials", ["", "alice:pw@"], ids=["plain", "credentials"])
+@pytest.mark.parametrize(("method", "options"), REFUSED_REQUESTS)
+async def test_ranged_requests_are_refused_whole_before_the_first_byte(
+    modem: n58aio.Modem, method: str, options: dict[str, Any], credentials: str
+) -> None:
+    """A ranged request that cannot be sent is refused before any AT+HTTPPARA is written."""
+    url = f"http://{credentials}origin.test/bytes/100"
+    await refused(modem, lambda: modem.request(method, url, **options))
+
+
 # ---------------------------------------------------------------------- what servers send
 
 NASTY = (

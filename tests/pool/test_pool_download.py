@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -149,3 +150,24 @@ async def test_server_without_ranges_gets_one_plain_get(
     assert (tmp_path / "f").read_bytes() == pattern_bytes(0, 40000)
     assert result.ranges == 1
     assert result.requests == 2  # the probe, then the whole file
+
+
+async def test_download_with_credentials_in_the_url(
+    emulators: EmulatorFactory, origin_server: OriginServer, tmp_path: Path
+) -> None:
+    """Credentials make every ranged GET a custom packet (``Authorization`` and ``Range``)."""
+    basic = "Basic " + base64.b64encode(b"alice:pa;ss").decode()
+    size = 150_000
+    emus = await emulators(2)
+    target = tmp_path / "auth.bin"
+    url = f"http://alice:pa%3Bss@127.0.0.1:{origin_server.port}/bytes/{size}"
+    async with n58aio.ModemPool(emulators.urls(emus), **FAST) as pool:
+        result = await pool.download(url, target, sha256=pattern_sha256(size), range_size=32 * 1024)
+    assert target.read_bytes() == pattern_bytes(0, size)
+    assert result.size == size and result.retries == 0
+    seen = [r for r in origin_server.requests if r.path == f"/bytes/{size}"]
+    assert len(seen) == result.requests == result.ranges + 1
+    assert all(r.header("authorization") == basic for r in seen)
+    assert seen[0].header("range") == "bytes=0-0"  # the probe
+    starts = sorted(int((r.header("range") or "=-").split("=")[1].split("-")[0]) for r in seen[1:])
+    assert starts[0] == 0 and len(starts) == result.ranges

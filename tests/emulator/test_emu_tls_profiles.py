@@ -266,6 +266,25 @@ async def test_sni_dependent_origin_on_v2(
     assert origin.sni[-1] is None
 
 
+async def test_httpsget_follows_sni_on_v2(
+    v2_port: tuple[Emulator, Port], make_tls_origin: OriginMaker, tls: TLSMaterial
+) -> None:
+    """HTTPSGET's own connection follows the same SNI rule as HTTPSSETUP."""
+    emu, port = v2_port
+    origin = await make_tls_origin(*sni_dependent(tls))
+    origin.route("/page.bin", Reply(200, body=b"by name"))
+    await verify_with_ca(port)
+    await port.cmd(b"AT+HTTPSPARA=url," + HOST + b"/page.bin", OK)
+    await port.cmd(b"AT+HTTPSPARA=port,%d" % origin.port, OK)
+    await port.cmd(b"AT+HTTPSGET=0", OK)
+    await port.expect(b"\r\n+HTTPSGETRPT: 11\r\n")
+    await configure(port, b'AT+HTTPSCFG="sni",1')
+    await port.cmd(b"AT+HTTPSGET=0", OK)
+    await port.expect(b"\r\n+HTTPSGETRPT: 10\r\n")
+    assert (emu.fs_root / "page.bin").read_bytes() == b"by name"
+    assert origin.sni == [None, HOST.decode()]
+
+
 async def test_v2_without_sni_still_verifies(
     v2_port: tuple[Emulator, Port], make_tls_origin: OriginMaker, tls: TLSMaterial
 ) -> None:

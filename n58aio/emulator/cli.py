@@ -72,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-echo", action="store_true", help="start with echo off (ATE0)")
     parser.add_argument("--pdp-up", action="store_true", help="start with the data link up")
     parser.add_argument(
+        "--firmware",
+        choices=["ch9", "v2"],
+        default="ch9",
+        help="AT+HTTPSCFG dialect: ch9 (TLS <= 1.2, ciphersuite; default) or v2 (TLS 1.3, sni)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         default="info",
@@ -90,6 +96,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         echo=not args.no_echo,
         tcp=args.tcp,
         pdp_up=args.pdp_up,
+        firmware=args.firmware,
     )
 
 

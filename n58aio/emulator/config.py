@@ -6,7 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["EmulatorConfig"]
+__all__ = ["EmulatorConfig", "Firmware"]
+
+#: Firmware profile: ``"ch9"`` follows chapter 9 of the manual (TLS at most 1.2, ``ciphersuite``),
+#: ``"v2"`` the v2.0 manual (``sslversion`` 4 = TLS 1.3, ``sni``, no ``ciphersuite``).
+Firmware = Literal["ch9", "v2"]
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,7 @@ class EmulatorConfig:
     ``fs_root`` is the directory serving as the module file system (a temporary directory when
     None). ``baud`` paces every byte the module writes at ``baud / 10`` bytes per second (None:
     unpaced). ``tcp`` serves the module on a TCP port instead of a pseudo-terminal.
+    ``firmware`` selects the ``AT+HTTPSCFG`` dialect and TLS abilities (see :data:`Firmware`).
     """
 
     resolve: dict[str, str] = field(default_factory=dict)
@@ -37,6 +42,7 @@ class EmulatorConfig:
     relay_buffer: int = 65536
     boot_delay: float = 0.0
     cmee: int = 1
+    firmware: Firmware = "ch9"
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
@@ -45,6 +51,8 @@ class EmulatorConfig:
             raise ValueError("baud must be >= 10 (or None for unpaced output)")
         if self.setup_fail_style not in ("error", "fail"):
             raise ValueError("setup_fail_style must be 'error' or 'fail'")
+        if self.firmware not in ("ch9", "v2"):
+            raise ValueError("firmware must be 'ch9' or 'v2'")
         if self.cmee not in (0, 1, 2):
             raise ValueError("cmee must be 0, 1 or 2")
         if self.relay_buffer < self.chunk_size:

@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from ..redact import redact
-from . import framing
+from . import framing, httpscfg
 from .atline import AtLineReader, CommandLine, DataChunk
 from .config import EmulatorConfig
 from .faults import Faults, LinkKind
@@ -432,30 +432,15 @@ class Module:
                 self._attach = None
 
     async def _cmd_httpscfg(self, cmd: Command) -> None:
-        cfg = self.state.tls
+        firmware = self.cfg.firmware
         if cmd.kind == "query":
-            self._ok(f"+HTTPSCFG: {cfg.query_fields()}")
-            return
-        if cmd.kind == "test":
-            self._ok("+HTTPSCFG: <type>,<type_name>")
-            return
-        fields = split_args(cmd.args) if cmd.kind == "set" else []
-        if len(fields) != 2 or not fields[1]:
-            self._error()
-            return
-        kind, value = fields[0].lower(), fields[1]
-        if kind == "sslversion" and (number := _int(value, 0, 3)) is not None:
-            cfg.sslversion = number
-        elif kind == "authmode" and (number := _int(value, 0, 2)) is not None:
-            cfg.authmode = number
-        elif kind == "ciphersuite":
-            cfg.ciphersuite = value
-        elif kind in ("cacert", "clientcert", "clientkey"):
-            setattr(cfg, kind, value)
+            self._ok(httpscfg.query_answer(self.state.tls, firmware))
+        elif cmd.kind == "test":
+            self._ok(httpscfg.TEST_ANSWER)
+        elif cmd.kind == "set" and httpscfg.apply_setting(self.state.tls, firmware, cmd.args):
+            self._ok()
         else:
             self._error()
-            return
-        self._ok()
 
     async def _cmd_para(self, svc_of: Callable[[], Service], cmd: Command) -> None:
         svc = svc_of()
@@ -496,7 +481,7 @@ class Module:
         return max(FETCH_TIMEOUT, self.cfg.connect_timeout)
 
     def _ssl_context(self) -> ssl.SSLContext:
-        return build_ssl_context(self.state.tls, self.fs)
+        return build_ssl_context(self.state.tls, self.fs, self.cfg.firmware)
 
     async def _cmd_setup(self, svc_of: Callable[[], Service], cmd: Command) -> None:
         svc = svc_of()

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import h11
 
-from .filesystem import FileSystemError, ModuleFS
+from .config import Firmware
+from .filesystem import ModuleFS
 from .state import Target, TlsConfig
+from .tlscontext import ModuleTLSContext, TLSSetupError, module_tls_context, names_host
 
 __all__ = [
     "FetchResult",
@@ -23,11 +24,6 @@ __all__ = [
     "resolve",
 ]
 
-_MIN_VERSION = {
-    1: ssl.TLSVersion.TLSv1,
-    2: ssl.TLSVersion.TLSv1_1,
-    3: ssl.TLSVersion.TLSv1_2,
-}
 USER_AGENT = "N58-emulator"
 SOCKET_RCVBUF = 65536
 READER_LIMIT = 65536
@@ -52,39 +48,15 @@ async def resolve(host: str, overrides: Mapping[str, str]) -> str:
     return str(infos[0][4][0])
 
 
-def build_ssl_context(cfg: TlsConfig, fs: ModuleFS) -> ssl.SSLContext:
-    """An SSL context following ``AT+HTTPSCFG``; raises NetError when it cannot be built.
+def build_ssl_context(cfg: TlsConfig, fs: ModuleFS, firmware: Firmware = "ch9") -> ModuleTLSContext:
+    """The module's SSL context for ``AT+HTTPSCFG`` on ``firmware``; NetError when unusable.
 
-    authmode 0: no verification; 1: verify the server against ``cacert`` (and its host name);
-    2: like 1 and present ``clientcert``/``clientkey``. sslversion sets the minimum protocol
-    version; 0 (SSL 3.0) cannot be provided by the host TLS stack.
+    See :mod:`.tlscontext` for versions, cipher suites, SNI and verification.
     """
-    if cfg.sslversion not in _MIN_VERSION:
-        raise NetError("SSL 3.0 is not available")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            ctx.minimum_version = _MIN_VERSION[cfg.sslversion]
-    except (ValueError, ssl.SSLError):
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if cfg.authmode == 0:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-    try:
-        if not cfg.cacert:
-            raise NetError("authmode needs a cacert")
-        ctx.load_verify_locations(cafile=str(fs.path(cfg.cacert)))
-        if cfg.authmode == 2:
-            if not cfg.clientcert or not cfg.clientkey:
-                raise NetError("authmode 2 needs clientcert and clientkey")
-            ctx.load_cert_chain(str(fs.path(cfg.clientcert)), str(fs.path(cfg.clientkey)))
-    except (OSError, ssl.SSLError, FileSystemError) as exc:
-        raise NetError(f"bad TLS material: {exc}") from exc
-    ctx.check_hostname = True
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
+        return module_tls_context(cfg, fs, firmware)
+    except TLSSetupError as exc:
+        raise NetError(str(exc)) from exc
 
 
 async def open_connection(
@@ -93,10 +65,12 @@ async def open_connection(
     ssl_context: ssl.SSLContext | None,
     timeout: float,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Resolve and connect (TLS with SNI = URL host when ``ssl_context`` is given).
+    """Resolve and connect (TLS when ``ssl_context`` is given).
 
-    The socket gets a small fixed receive buffer (like a module's TCP window) so that a client
-    not reading the serial port soon holds the server back.
+    SNI names the URL host unless a :class:`ModuleTLSContext` says not to; the certificate's
+    name is then checked here, after the handshake. The socket gets a small fixed receive
+    buffer (like a module's TCP window) so that a client not reading the serial port soon holds
+    the server back.
     """
     address = await resolve(target.host, overrides)
     loop = asyncio.get_running_loop()
@@ -120,10 +94,11 @@ async def open_connection(
             reader, writer = await asyncio.open_connection(
                 sock=sock,
                 ssl=ssl_context,
-                server_hostname=target.host if ssl_context is not None else None,
+                server_hostname=_server_hostname(ssl_context, target.host),
                 limit=READER_LIMIT,
             )
             sock = None
+            _check_name_without_sni(ssl_context, writer, target.host)
             return reader, writer
     except TimeoutError as exc:
         raise NetError(f"connect to {target.host}:{target.port} timed out") from exc
@@ -132,6 +107,27 @@ async def open_connection(
     finally:
         if sock is not None:
             sock.close()
+
+
+def _server_hostname(ssl_context: ssl.SSLContext | None, host: str) -> str | None:
+    """What asyncio gets: None for plain TCP, "" for TLS without SNI, else the host."""
+    if ssl_context is None:
+        return None
+    if isinstance(ssl_context, ModuleTLSContext) and not ssl_context.send_sni:
+        return ""
+    return host
+
+
+def _check_name_without_sni(
+    ssl_context: ssl.SSLContext | None, writer: asyncio.StreamWriter, host: str
+) -> None:
+    if not isinstance(ssl_context, ModuleTLSContext):
+        return
+    if ssl_context.send_sni or not ssl_context.check_name:
+        return  # OpenSSL checked the name during the handshake (or nothing is verified)
+    if not names_host(writer.get_extra_info("peercert"), host):
+        writer.transport.abort()
+        raise NetError(f"the server certificate does not name {host}")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ import itertools
 import json
 import math
 import re
+import ssl
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,7 +167,10 @@ class RecordedRequest:
 
 
 class OriginServer:
-    """Local HTTP(S) origin; use as ``async with OriginServer() as origin: ...``."""
+    """Local HTTP(S) origin; use as ``async with OriginServer() as origin: ...``.
+
+    HTTPS with ``tls`` (a context made from those files) or with a ready ``tls_context``.
+    """
 
     def __init__(
         self,
@@ -177,12 +181,16 @@ class OriginServer:
         require_client_cert: bool = False,
         files: Path | None = None,
         idle_timeout: float = 30.0,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         if require_client_cert and tls is None:
             raise ValueError("require_client_cert needs tls")
+        if tls_context is not None and tls is not None:
+            raise ValueError("give tls or tls_context, not both")
         self.host = host
         self.port = port
         self.tls = tls
+        self.tls_context = tls_context
         self.require_client_cert = require_client_cert
         self.files = files
         self.idle_timeout = idle_timeout
@@ -198,7 +206,7 @@ class OriginServer:
     @property
     def scheme(self) -> Literal["http", "https"]:
         """``"https"`` when serving TLS, else ``"http"``."""
-        return "https" if self.tls is not None else "http"
+        return "https" if self.tls is not None or self.tls_context is not None else "http"
 
     @property
     def open_connections(self) -> int:
@@ -216,7 +224,7 @@ class OriginServer:
         """Start listening; :attr:`port` is updated to the bound port."""
         if self._server is not None:
             raise RuntimeError("OriginServer is already started")
-        ctx = None
+        ctx = self.tls_context
         if self.tls is not None:
             ctx = self.tls.server_context(require_client_cert=self.require_client_cert)
         self._closing = False

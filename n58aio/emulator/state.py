@@ -111,7 +111,7 @@ def _port(text: str) -> int:
 
 @dataclass
 class TlsConfig:
-    """Values set with ``AT+HTTPSCFG``."""
+    """Values set with ``AT+HTTPSCFG`` (``ciphersuite`` on chapter-9 firmware, ``sni`` on v2.0)."""
 
     sslversion: int = 3
     authmode: int = 0
@@ -119,13 +119,7 @@ class TlsConfig:
     cacert: str = ""
     clientcert: str = ""
     clientkey: str = ""
-
-    def query_fields(self) -> str:
-        """The six fields of the ``+HTTPSCFG:`` query answer."""
-        return (
-            f"{self.sslversion},{self.authmode},{self.ciphersuite},"
-            f"{self.cacert},{self.clientcert},{self.clientkey}"
-        )
+    sni: int = 0
 
 
 @dataclass(eq=False)

@@ -14,6 +14,7 @@ from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_por
 from .commands.link import LinkStatus
 from .http import HttpClient, RecvMode, Response, Timeouts, TLSConfig
 from .http.headers import HeaderTypes
+from .logs import get_logger
 from .transfer import module_files as _module_files
 from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
 from .transfer.download import download as _download
@@ -282,7 +283,7 @@ async def open_modem(
     ``keepalive``, ``timeouts`` and ``tls`` are the defaults of HTTP requests.
     """
     label = name or f"modem{next(_counter)}"
-    log = (logger or structlog.get_logger("n58aio")).bind(modem=label)
+    log = logger.bind(modem=label) if logger is not None else get_logger(modem=label)
     baudrate = int(serial_options.get("baudrate", 115200))
     _, channel = await open_port(
         url,

@@ -10,7 +10,8 @@ application adds a handler, as with httpx. One line turns them on::
     n58aio.enable_logging()                   # console lines with the fields, on stderr
     n58aio.enable_logging("json")             # one JSON object per line, on stderr
 
-Loggers are bound when a modem, pool or emulator is created: configure logging first.
+The choice between the two routes is made for each event, so logging can be configured at any
+time, before or after the modems are opened.
 """
 
 from __future__ import annotations
@@ -75,21 +76,55 @@ def _to_record(
     return (text,), kwargs
 
 
+class _RoutedLogger:
+    """A bound logger that sends each event, at the time it is logged, to the application's
+    structlog configuration when there is one, else to the stdlib logger ``name``."""
+
+    def __init__(self, name: str, context: dict[str, Any]) -> None:
+        self._name = name
+        self._context = context
+        self._structlog: Any = None
+        self._stdlib: Any = None
+
+    def _target(self) -> Any:
+        if structlog.is_configured():
+            if self._structlog is None:
+                self._structlog = structlog.get_logger(self._name).bind(**self._context)
+            return self._structlog
+        if self._stdlib is None:
+            self._stdlib = structlog.wrap_logger(
+                logging.getLogger(self._name),
+                processors=[structlog.contextvars.merge_contextvars, _to_record],
+                wrapper_class=_StdlibEventLogger,
+                context_class=dict,
+                cache_logger_on_first_use=False,
+            ).bind(**self._context)
+        return self._stdlib
+
+    def bind(self, **values: Any) -> _RoutedLogger:
+        return _RoutedLogger(self._name, {**self._context, **values})
+
+    def new(self, **values: Any) -> _RoutedLogger:
+        return _RoutedLogger(self._name, dict(values))
+
+    def unbind(self, *keys: str) -> _RoutedLogger:
+        missing = [key for key in keys if key not in self._context]
+        if missing:
+            raise KeyError(missing[0])
+        return self.try_unbind(*keys)
+
+    def try_unbind(self, *keys: str) -> _RoutedLogger:
+        return _RoutedLogger(self._name, {k: v for k, v in self._context.items() if k not in keys})
+
+    def __getattr__(self, method: str) -> Any:
+        return getattr(self._target(), method)
+
+
 def get_logger(name: str = ROOT_LOGGER, **context: Any) -> _Logger:
-    """The library's logger ``name`` with ``context`` bound: the application's structlog
-    configuration when there is one, else the stdlib logger ``name`` (silent by default)."""
-    if structlog.is_configured():
-        return cast(
-            structlog.typing.FilteringBoundLogger, structlog.get_logger(name).bind(**context)
-        )
-    logger = structlog.wrap_logger(
-        logging.getLogger(name),
-        processors=[structlog.contextvars.merge_contextvars, _to_record],
-        wrapper_class=_StdlibEventLogger,
-        context_class=dict,
-        cache_logger_on_first_use=False,
-    )
-    return cast(_Logger, logger.bind(**context))
+    """The library's logger ``name`` with ``context`` bound. Each event goes to the
+    application's structlog configuration when there is one (at the time of the event), else
+    to the stdlib logger ``name``, which prints nothing until the application adds a handler."""
+    return cast(_Logger, _RoutedLogger(name, dict(context)))
 
 
 class EventFormatter(logging.Formatter):

@@ -460,7 +460,11 @@ class _Download:
         self._last_checkpoint = time.monotonic()
 
     def _close(self) -> None:
-        """Leave the partial file and its sidecar consistent (also on cancellation)."""
+        """Leave the partial file and its sidecar consistent (also on cancellation); with
+        nothing verified (a 302 or a 404 at the first range, say) leave neither behind."""
+        if not self._finished and self.verified == 0:
+            self._discard()
+            return
         file, self._file = self._file, None
         if file is None:
             return

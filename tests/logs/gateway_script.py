@@ -20,15 +20,18 @@ from n58aio.emulator.origin import OriginServer
 
 
 async def main() -> None:
-    async with OriginServer() as origin, Emulator(EmulatorConfig()) as emulator:
-        async with n58aio.open_modem(emulator.device) as modem:
-            await modem.attach()
-            response = await modem.get(origin.url("/bytes/10"))
-            with tempfile.TemporaryDirectory() as folder:
-                result = await modem.download(
-                    origin.url("/bytes/3000"), Path(folder) / "f.bin", range_size=1024
-                )
-            print(f"get {response.status_code} {len(response.content)} download {result.size}")
+    async with (
+        OriginServer() as origin,
+        Emulator(EmulatorConfig()) as emulator,
+        n58aio.open_modem(emulator.device) as modem,
+    ):
+        await modem.attach()
+        response = await modem.get(origin.url("/bytes/10"))
+        with tempfile.TemporaryDirectory() as folder:
+            result = await modem.download(
+                origin.url("/bytes/3000"), Path(folder) / "f.bin", range_size=1024
+            )
+        print(f"get {response.status_code} {len(response.content)} download {result.size}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,11 +62,13 @@ def test_enable_logging_json_writes_one_object_per_line() -> None:
 
 
 @pytest.fixture
-def unconfigured_structlog() -> object:
+def unconfigured_structlog() -> Iterator[None]:
     saved = structlog.get_config() if structlog.is_configured() else None
     structlog.reset_defaults()
     yield None
-    if saved is not None:
+    if saved is None:
+        structlog.reset_defaults()
+    else:
         structlog.configure(**saved)
 
 
@@ -91,10 +94,17 @@ def test_stdlib_route_honours_levels_and_fields() -> None:
     assert "RuntimeError: boom" in records[1]["exception"]
 
 
-def test_a_configured_structlog_gets_the_events() -> None:
+@pytest.mark.usefixtures("unconfigured_structlog")
+def test_a_structlog_configured_later_gets_the_events() -> None:
+    log = get_logger("n58aio", modem="m2").bind(x=1)
+    log.info("before.event")  # bound and used while structlog is unconfigured
     with structlog.testing.capture_logs() as logs:
-        get_logger("n58aio", modem="m2").info("routed.event", b=3)
-    assert logs == [{"event": "routed.event", "modem": "m2", "b": 3, "log_level": "info"}]
+        log.info("routed.event", b=3)
+        log.try_unbind("x").warning("unbound.event")
+    assert logs == [
+        {"event": "routed.event", "modem": "m2", "x": 1, "b": 3, "log_level": "info"},
+        {"event": "unbound.event", "modem": "m2", "log_level": "warning"},
+    ]
 
 
 def test_enable_logging_refuses_an_unknown_format() -> None:

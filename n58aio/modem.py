@@ -262,8 +262,7 @@ class Modem:
         await self.aclose()
 
 
-@asynccontextmanager
-async def open_modem(
+def open_modem(
     url: str,
     *,
     name: str | None = None,
@@ -274,9 +273,10 @@ async def open_modem(
     tls: TLSConfig | None = None,
     logger: structlog.typing.FilteringBoundLogger | None = None,
     **serial_options: Any,
-) -> AsyncIterator[Modem]:
+) -> AbstractAsyncContextManager[Modem]:
     """Open the modem at ``url`` (a device path or a pyserial URL such as ``socket://h:p`` or
-    ``rfc2217://h:p``) and yield a :class:`Modem`; the port is closed on exit.
+    ``rfc2217://h:p``): ``async with open_modem(url) as modem:`` gives a :class:`Modem` and
+    closes the port on exit.
 
     ``serial_options`` go to pyserial (``baudrate=115200`` by default). ``timeout_slack`` is
     added to the manual's command timeouts for serial and scheduling latency. ``recvmode``,
@@ -284,6 +284,25 @@ async def open_modem(
     """
     label = name or f"modem{next(_counter)}"
     log = logger.bind(modem=label) if logger is not None else get_logger(modem=label)
+    return _opened_modem(
+        url,
+        label,
+        log,
+        timeout_slack,
+        {"recvmode": recvmode, "keepalive": keepalive, "timeouts": timeouts, "tls": tls},
+        serial_options,
+    )
+
+
+@asynccontextmanager
+async def _opened_modem(
+    url: str,
+    label: str,
+    log: structlog.typing.FilteringBoundLogger,
+    timeout_slack: float,
+    http_options: dict[str, Any],
+    serial_options: dict[str, Any],
+) -> AsyncIterator[Modem]:
     baudrate = int(serial_options.get("baudrate", 115200))
     _, channel = await open_port(
         url,
@@ -291,9 +310,7 @@ async def open_modem(
         **serial_options,
     )
     await channel.wait_connected()
-    modem = Modem(
-        channel, url=url, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
-    )
+    modem = Modem(channel, url=url, **http_options)
     log.info("modem.open", url=url)
     try:
         yield modem

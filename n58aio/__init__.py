@@ -22,6 +22,7 @@ from .errors import (
     TransferError,
 )
 from .http import Headers, Response, Timeouts, TLSConfig
+from .logs import enable_logging
 from .modem import Modem, open_modem
 from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
 from .transfer import (
@@ -87,5 +88,6 @@ __all__ = [
     "TransferError",
     "UrcSubscription",
     "__version__",
+    "enable_logging",
     "open_modem",
 ]

@@ -14,6 +14,7 @@ from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_por
 from .commands.link import LinkStatus
 from .http import HttpClient, RecvMode, Response, Timeouts, TLSConfig
 from .http.headers import HeaderTypes
+from .logs import get_logger
 from .transfer import module_files as _module_files
 from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
 from .transfer.download import download as _download
@@ -261,8 +262,7 @@ class Modem:
         await self.aclose()
 
 
-@asynccontextmanager
-async def open_modem(
+def open_modem(
     url: str,
     *,
     name: str | None = None,
@@ -274,9 +274,10 @@ async def open_modem(
     logger: structlog.typing.FilteringBoundLogger | None = None,
     echoes_data: bool = True,
     **serial_options: Any,
-) -> AsyncIterator[Modem]:
+) -> AbstractAsyncContextManager[Modem]:
     """Open the modem at ``url`` (a device path or a pyserial URL such as ``socket://h:p`` or
-    ``rfc2217://h:p``) and yield a :class:`Modem`; the port is closed on exit.
+    ``rfc2217://h:p``): ``async with open_modem(url) as modem:`` gives a :class:`Modem` and
+    closes the port on exit.
 
     ``serial_options`` go to pyserial (``baudrate=115200`` by default). ``timeout_slack`` is
     added to the manual's command timeouts for serial and scheduling latency. ``recvmode``,
@@ -288,7 +289,26 @@ async def open_modem(
     (``AT+N58SYNC=<random token>``) whose echo proves the module is answering this session.
     """
     label = name or f"modem{next(_counter)}"
-    log = (logger or structlog.get_logger("n58aio")).bind(modem=label)
+    log = logger.bind(modem=label) if logger is not None else get_logger(modem=label)
+    return _opened_modem(
+        url,
+        label,
+        log,
+        timeout_slack,
+        {"recvmode": recvmode, "keepalive": keepalive, "timeouts": timeouts, "tls": tls},
+        serial_options,
+    )
+
+
+@asynccontextmanager
+async def _opened_modem(
+    url: str,
+    label: str,
+    log: structlog.typing.FilteringBoundLogger,
+    timeout_slack: float,
+    http_options: dict[str, Any],
+    serial_options: dict[str, Any],
+) -> AsyncIterator[Modem]:
     baudrate = int(serial_options.get("baudrate", 115200))
     _, channel = await open_port(
         url,
@@ -302,9 +322,7 @@ async def open_modem(
         **serial_options,
     )
     await channel.wait_connected()
-    modem = Modem(
-        channel, url=url, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
-    )
+    modem = Modem(channel, url=url, **http_options)
     log.info("modem.open", url=url)
     try:
         yield modem

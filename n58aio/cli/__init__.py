@@ -13,7 +13,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from .common import EXIT_CODES_HELP
+from .common import EXIT_CODES_HELP, EXIT_OTHER, error
 from .logging import LEVELS, configure_logging
 
 __all__ = ["build_parser", "main"]
@@ -79,8 +79,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_EXTRAS = {"rich": "cli", "trustme": "emulator"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (argparse exits with 2 on usage errors)."""
+    try:
+        return _main(argv)
+    except ModuleNotFoundError as exc:
+        package = (exc.name or "").partition(".")[0]
+        extra = _EXTRAS.get(package)
+        if extra is None:
+            raise
+        error(f"this command needs {package}: pip install 'n58aio[{extra}]'")
+        return EXIT_OTHER
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     # `emulate` has a --log-level of its own (default info); the others log warnings and up
     level = args.global_log_level or getattr(args, "log_level", None) or _DEFAULT_LEVEL

@@ -12,7 +12,15 @@ from typing import Any, TextIO
 
 from ..errors import CommandError, N58Error, PortClosedError
 from ..modem import Modem
-from .common import EXIT_CODES_HELP, EXIT_MODEM, EXIT_OK, add_modem_options, error, modem_from_args
+from .common import (
+    EXIT_CODES_HELP,
+    EXIT_MODEM,
+    EXIT_OK,
+    add_modem_options,
+    at_command,
+    error,
+    modem_from_args,
+)
 from .common import run as run_coroutine
 
 __all__ = ["add_parser"]
@@ -36,7 +44,9 @@ def add_parser(
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", nargs="?", metavar="COMMAND", help="e.g. ATI or 'AT+XIIC?'")
+    parser.add_argument(
+        "command", nargs="?", type=at_command, metavar="COMMAND", help="e.g. ATI or 'AT+XIIC?'"
+    )
     parser.add_argument(
         "--wait",
         type=float,

@@ -10,9 +10,10 @@ import sys
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from ..errors import HTTPStatusError, N58Error, TLSConfigError, TransferError
-from ..http import Timeouts, TLSConfig
+from ..errors import HTTPStatusError, InvalidValue, N58Error, TLSConfigError, TransferError
+from ..http import ModuleURL, Timeouts, TLSConfig
 from ..modem import Modem, open_modem
 from ..redact import redact
 
@@ -27,12 +28,15 @@ __all__ = [
     "EXIT_USAGE",
     "CliError",
     "add_modem_options",
+    "at_command",
+    "digest",
     "error",
     "header",
     "modem_from_args",
     "run",
     "size",
     "tls_from_args",
+    "url",
 ]
 
 EXIT_OK = 0
@@ -47,7 +51,7 @@ EXIT_CODES_HELP = """\
 exit status:
   0    success
   1    local error (a file that cannot be read or written, ...)
-  2    usage error (bad option or argument, no device)
+  2    usage or value error (bad option, argument or value, no device): nothing was sent
   3    modem error: port, AT command, timeout, TLS settings, link or protocol failure
   4    HTTP error: status >= 400 (with --fail, and always for download)
   5    transfer error: hash mismatch, incomplete or inconsistent download
@@ -86,6 +90,9 @@ def run(coroutine: Callable[[], Coroutine[Any, Any, int]]) -> int:
     except TransferError as exc:
         error(str(exc))
         return EXIT_TRANSFER
+    except InvalidValue as exc:
+        error(str(exc))
+        return EXIT_USAGE
     except TLSConfigError as exc:
         error(f"{exc} (HTTPS: pass --ca-cert NAME, or --insecure)")
         return EXIT_MODEM
@@ -126,6 +133,66 @@ def _baud(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"not a baud rate: {text!r}")
     return int(text)
+
+
+def url(text: str) -> str:
+    """Check a URL the way the modem will take it (argparse type); the error says what to
+    type instead."""
+    try:
+        ModuleURL.parse(text)
+    except InvalidValue as exc:
+        suggestion = _url_suggestion(text)
+        hint = f"; try {suggestion}" if suggestion and suggestion != text else ""
+        raise argparse.ArgumentTypeError(f"{exc}{hint}") from None
+    return text
+
+
+def _url_suggestion(text: str) -> str | None:
+    """The URL the user probably meant: a scheme added, non-ASCII percent-encoded (IDNA for
+    the host); None when there is no obvious fix."""
+    candidate = text if "://" in text else f"http://{text}"
+    parts = urlsplit(candidate)
+    if parts.scheme.lower() not in ("http", "https"):
+        return None
+    try:
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    if parts.username is not None:
+        netloc = parts.netloc.rpartition("@")[0] + "@" + netloc
+    path = quote(parts.path, safe="/%:@!$&'()*+,;=~-._")
+    query = quote(parts.query, safe="/%:@!$&'()*+,;=?~-._")
+    suggestion = urlunsplit((parts.scheme, netloc, path, query, ""))
+    try:
+        ModuleURL.parse(suggestion)
+    except InvalidValue:
+        return None
+    return suggestion
+
+
+def at_command(text: str) -> str:
+    """An AT command line (argparse type): it must start with AT."""
+    if not text.strip()[:2].upper() == "AT":
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an AT command: commands start with AT, e.g. ATI or 'AT+XIIC?'"
+        )
+    return text
+
+
+def digest(name: str, digits: int, tool: str) -> Callable[[str], str]:
+    """An argparse type for a hex digest of ``digits`` digits (the output of ``tool``)."""
+
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if len(value) != digits or any(c not in "0123456789abcdef" for c in value):
+            raise argparse.ArgumentTypeError(
+                f"not a {name}: {text!r} (pass the {digits} hexadecimal digits that "
+                f"`{tool} FILE` prints)"
+            )
+        return value
+
+    return parse
 
 
 def header(text: str) -> tuple[str, str]:

@@ -19,7 +19,6 @@ from typing import Any
 
 from ..emulator import Emulator, EmulatorConfig
 from ..emulator.origin import OriginServer, pattern_sha256
-from ..emulator.tlsfiles import TLSFiles
 from ..http import TLSConfig
 from ..modem import open_modem
 from ..transfer import DownloadResult, Progress
@@ -112,6 +111,8 @@ async def _run(args: argparse.Namespace, line_rate: float | None, out: Any) -> i
     print(f"n58aio demo: {_human(args.size)} over HTTPS through an emulated N58, {paced}", file=out)
     with tempfile.TemporaryDirectory(prefix="n58aio-demo-") as tmp:
         module_fs = Path(tmp) / "module-fs"
+        from ..emulator.tlsfiles import TLSFiles  # trustme: the emulator extra
+
         tls = await asyncio.to_thread(TLSFiles.generate)
         tls.write_to(module_fs)  # ca.pem (and a client certificate) on the module
         config = EmulatorConfig(

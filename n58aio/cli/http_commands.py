@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -21,10 +24,12 @@ from .common import (
     EXIT_USAGE,
     CliError,
     add_modem_options,
+    digest,
     error,
     header,
     modem_from_args,
     run,
+    url,
 )
 from .progress import TransferBar, progress_wanted
 
@@ -49,7 +54,7 @@ def add_parsers(
             epilog=EXIT_CODES_HELP,
             formatter_class=formatter,
         )
-        parser.add_argument("url", metavar="URL")
+        parser.add_argument("url", metavar="URL", type=url)
         if name == "post":
             body = parser.add_mutually_exclusive_group()
             body.add_argument("--data", metavar="STR", help="the body (form-urlencoded)")
@@ -68,10 +73,17 @@ def add_parsers(
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
     )
-    parser.add_argument("url", metavar="URL")
+    parser.add_argument("url", metavar="URL", type=url)
     parser.add_argument("file", metavar="FILE", type=Path)
-    parser.add_argument("--sha256", metavar="HEX", help="expected SHA-256 of the file")
-    parser.add_argument("--md5", metavar="HEX", help="expected MD5 of the file")
+    parser.add_argument(
+        "--sha256",
+        metavar="HEX",
+        type=digest("SHA-256", 64, "sha256sum"),
+        help="expected SHA-256 of the file (64 hex digits)",
+    )
+    parser.add_argument(
+        "--md5", metavar="HEX", type=digest("MD5", 32, "md5sum"), help="expected MD5 (32 hex)"
+    )
     add_modem_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     parser.set_defaults(handler=_download_command)
@@ -148,12 +160,23 @@ def _request_command(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _output(path: str | None) -> Iterator[IO[bytes]]:
+    """stdout, or a temporary file beside ``path`` that takes its name only on success (an
+    existing file is left alone after a failure)."""
     if path is None or path == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    with open(path, "wb") as file:
-        yield file
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            yield file
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
 
 
 def _head_text(response: Response) -> bytes:

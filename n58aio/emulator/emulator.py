@@ -10,6 +10,7 @@ from types import TracebackType
 
 import structlog
 
+from ..logs import get_logger
 from .config import EmulatorConfig
 from .faults import Faults
 from .filesystem import ModuleFS
@@ -32,9 +33,9 @@ class Emulator:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.ident = next(_ids)
-        self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
-            "n58aio.emulator"
-        ).bind(emulator=self.ident)
+        self.log: structlog.typing.FilteringBoundLogger = get_logger(
+            "n58aio.emulator", emulator=self.ident
+        )
         self._front: PtyFront | TcpFront | None = None
         self._module: Module | None = None
         self._output: OutputChannel | None = None

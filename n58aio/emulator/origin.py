@@ -46,12 +46,13 @@ import ssl
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import h11
 
-from n58aio.emulator.tlsfiles import TLSFiles
+if TYPE_CHECKING:  # trustme (the emulator extra) is needed only to make TLS files
+    from n58aio.emulator.tlsfiles import TLSFiles
 
 __all__ = [
     "AUTH_BASIC_PASSWORD",

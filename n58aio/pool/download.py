@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import (
     HTTPStatusError,
@@ -40,10 +39,8 @@ from ..transfer.options import LINK_FAULTS, RETRY_STATUSES, DownloadOptions
 from ..transfer.options import MAX_BACKOFF as MAX_BACKOFF
 from ..transfer.progress import ProgressCallback, ProgressReporter
 from ..transfer.ranges import changed_validator, content_range
-
-if TYPE_CHECKING:
-    from .member import PoolMember
-    from .pool import ModemPool
+from .member import PoolMember
+from .pool_api import DownloadPool
 
 __all__ = [
     "DEFAULT_RANGE_SIZE",
@@ -98,7 +95,7 @@ def parse_content_range(value: str | None) -> tuple[int | None, int | None, int 
 
 
 async def parallel_download(
-    pool: ModemPool,
+    pool: DownloadPool,
     url: str,
     path: str | PathLike[str],
     *,
@@ -123,7 +120,7 @@ async def parallel_download(
 class _Job:
     """One parallel download: the probe, the range queue and its workers, the final checks."""
 
-    def __init__(self, pool: ModemPool, url: str, path: Path, options: DownloadOptions) -> None:
+    def __init__(self, pool: DownloadPool, url: str, path: Path, options: DownloadOptions) -> None:
         self.pool = pool
         self.url = url
         self.shown = redact(url)

@@ -31,6 +31,7 @@ from ..errors import (
 )
 from ..http import RecvMode, Response, Timeouts, TLSConfig
 from ..http.headers import HeaderTypes
+from ..logs import get_logger
 from ..redact import redact
 from ..transfer.download import DEFAULT_RANGE_SIZE, ProgressCallback
 from .download import PoolDownloadResult, parallel_download
@@ -94,9 +95,7 @@ class ModemPool:
         if request_retries < 0:
             raise ValueError("request_retries must be >= 0")
         self.name = name or f"pool{next(_ids)}"
-        self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger("n58aio.pool").bind(
-            pool=self.name
-        )
+        self.log: structlog.typing.FilteringBoundLogger = get_logger("n58aio.pool", pool=self.name)
         self.health_interval = health_interval
         self.reopen_backoff = (float(first), float(longest))
         self.request_retries = request_retries

@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import structlog
 
@@ -42,6 +42,7 @@ from ..errors import (
 from ..http import ModuleURL, Response, Timeouts, TLSConfig
 from .errors import IntegrityError, RangeMismatchError
 from .integrity import Hashes, check_digests, fsync_directory, hash_file
+from .modem_api import DownloadModem
 from .options import LINK_FAULTS, DownloadOptions
 from .options import MAX_BACKOFF as MAX_BACKOFF
 from .options import RETRY_STATUSES as RETRY_STATUSES
@@ -49,9 +50,6 @@ from .progress import PROGRESS_INTERVAL as PROGRESS_INTERVAL
 from .progress import RATE_WINDOW as RATE_WINDOW
 from .progress import Progress, ProgressCallback, ProgressReporter
 from .ranges import changed_validator, content_range
-
-if TYPE_CHECKING:
-    from ..modem import Modem
 
 __all__ = [
     "DEFAULT_RANGE_SIZE",
@@ -93,7 +91,7 @@ class _Restart(Exception):
 
 
 async def download(
-    modem: Modem,
+    modem: DownloadModem,
     url: str,
     path: str | os.PathLike[str],
     *,
@@ -131,7 +129,7 @@ class _Download:
     """State of one :func:`download` call."""
 
     def __init__(
-        self, modem: Modem, target: ModuleURL, path: Path, options: DownloadOptions
+        self, modem: DownloadModem, target: ModuleURL, path: Path, options: DownloadOptions
     ) -> None:
         self.modem = modem
         self.target = target
@@ -463,7 +461,11 @@ class _Download:
         self._last_checkpoint = time.monotonic()
 
     def _close(self) -> None:
-        """Leave the partial file and its sidecar consistent (also on cancellation)."""
+        """Leave the partial file and its sidecar consistent (also on cancellation); with
+        nothing verified (a 302 or a 404 at the first range, say) leave neither behind."""
+        if not self._finished and self.verified == 0:
+            self._discard()
+            return
         file, self._file = self._file, None
         if file is None:
             return

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ..channel import UrcSubscription
 from ..commands.http import HTTP, HTTPS, POST_TYPES, CommandFamily
@@ -30,9 +30,7 @@ from ..errors import (
 )
 from ..http import ModuleURL, TLSConfig
 from .errors import ModuleTransferError, PDPNotActiveError
-
-if TYPE_CHECKING:
-    from ..modem import Modem
+from .modem_api import ModuleFilesModem
 
 __all__ = [
     "GET_STATES",
@@ -117,7 +115,7 @@ class FileTransferResult:
 
 
 async def module_get(
-    modem: Modem,
+    modem: ModuleFilesModem,
     url: str,
     *,
     md5: str | None = None,
@@ -192,7 +190,7 @@ async def module_get(
 
 
 async def _get_reports(
-    modem: Modem,
+    modem: ModuleFilesModem,
     reports: UrcSubscription,
     family: CommandFamily,
     *,
@@ -248,7 +246,7 @@ async def _get_reports(
             settle = min(loop.time() + grace, deadline)
 
 
-async def module_get_status(modem: Modem, https: bool = False) -> ModuleGetStatus:
+async def module_get_status(modem: ModuleFilesModem, https: bool = False) -> ModuleGetStatus:
     """``AT+HTTPGETSTAT?`` (``AT+HTTPSGETSTAT?`` with ``https``): the last module download's
     state. Does not wait for a running :func:`module_get`."""
     family = HTTPS if https else HTTP
@@ -265,7 +263,7 @@ async def module_get_status(modem: Modem, https: bool = False) -> ModuleGetStatu
 
 
 async def file_download(
-    modem: Modem,
+    modem: ModuleFilesModem,
     url: str,
     offset: int,
     size: int,
@@ -291,7 +289,7 @@ async def file_download(
 
 
 async def file_upload(
-    modem: Modem,
+    modem: ModuleFilesModem,
     url: str,
     filename: str,
     length: int,
@@ -322,7 +320,7 @@ async def file_upload(
 
 
 async def _file_action(
-    modem: Modem,
+    modem: ModuleFilesModem,
     target: ModuleURL,
     action: str,
     mode: Literal[0, 1],
@@ -422,7 +420,9 @@ def _module_url(url: str) -> ModuleURL:
     return target
 
 
-def _tls_config(modem: Modem, target: ModuleURL, tls: TLSConfig | None) -> TLSConfig | None:
+def _tls_config(
+    modem: ModuleFilesModem, target: ModuleURL, tls: TLSConfig | None
+) -> TLSConfig | None:
     """The TLS settings an https URL needs, validated before anything is written."""
     if target.family.source != "HTTPS":
         return None
@@ -440,13 +440,13 @@ def _check_module_filename(name: str) -> None:
     bare_parameter(name, "module file name", max_length=255)
 
 
-async def _set_target(modem: Modem, target: ModuleURL) -> None:
+async def _set_target(modem: ModuleFilesModem, target: ModuleURL) -> None:
     family = target.family
     await modem.command(family.para("url", target.module_url))
     await modem.command(family.para("port", target.port))
 
 
-async def _refused(modem: Modem, exc: CommandError) -> ModuleTransferError:
+async def _refused(modem: ModuleFilesModem, exc: CommandError) -> ModuleTransferError:
     """The error to raise for a refused command, telling a missing data link apart."""
     code = exc.code
     if code == _PDP_NOT_ACTIVE or "PDP" in exc.text.upper():

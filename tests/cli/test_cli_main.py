@@ -37,7 +37,12 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
         build_parser().parse_args(["--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    for line in ("2    usage error", "3    modem error", "4    HTTP error", "5    transfer error"):
+    for line in (
+        "2    usage or value",
+        "3    modem error",
+        "4    HTTP error",
+        "5    transfer error",
+    ):
         assert line in text
     for command in ("get", "head", "post", "download", "at", "demo", "emulate"):
         assert f"    {command} " in text

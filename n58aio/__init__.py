@@ -26,14 +26,18 @@ from .modem import Modem, open_modem
 from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
 from .transfer import (
     DownloadResult,
+    FileEntry,
     FileTransferResult,
     IntegrityError,
+    ModuleFileError,
+    ModuleFiles,
     ModuleGetResult,
     ModuleGetStatus,
     ModuleTransferError,
     PDPNotActiveError,
     Progress,
     RangeMismatchError,
+    ReadBackResult,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +59,7 @@ __all__ = [
     "CommandError",
     "CommandTimeout",
     "DownloadResult",
+    "FileEntry",
     "FileTransferResult",
     "HTTPStatusError",
     "Headers",
@@ -66,6 +71,8 @@ __all__ = [
     "ModemPool",
     "ModemStats",
     "ModemTransport",
+    "ModuleFileError",
+    "ModuleFiles",
     "ModuleGetResult",
     "ModuleGetStatus",
     "ModuleTransferError",
@@ -78,6 +85,7 @@ __all__ = [
     "Progress",
     "ProtocolError",
     "RangeMismatchError",
+    "ReadBackResult",
     "Reply",
     "RequestTimeout",
     "Response",

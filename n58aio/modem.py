@@ -17,6 +17,7 @@ from .http.headers import HeaderTypes
 from .transfer import module_files as _module_files
 from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
 from .transfer.download import download as _download
+from .transfer.files import ModuleFiles
 from .transfer.module_files import FileTransferResult, ModuleGetResult, ModuleGetStatus
 
 __all__ = ["Modem", "open_modem"]
@@ -48,6 +49,15 @@ class Modem:
         self.http = HttpClient(
             channel, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
         )
+        self._files: ModuleFiles | None = None
+
+    @property
+    def files(self) -> ModuleFiles:
+        """The module's own file system: write, read, list, delete files; install TLS
+        certificates; module-side transfers from and to local files."""
+        if self._files is None:
+            self._files = ModuleFiles(self)
+        return self._files
 
     # ------------------------------------------------------------------ HTTP
     async def attach(self, timeout: float = 60.0) -> LinkStatus:

@@ -62,7 +62,7 @@ _CLOSE_MARKER_MAX = len(b"\r\n+HTTPSCLOSED:")
 _CLOSE_LINE_LIMIT = 128
 _PLUS_LINE = re.compile(r"^\+([A-Za-z0-9_]+)\s*:\s*(.*)$")
 _ERROR_CODE = re.compile(r"^\+(CME|CMS) ERROR\s*:\s*(.*)$")
-_FAILURE_VALUES = frozenset({"ERROR", "FAIL"})
+_FAILURE_VALUES = frozenset({"ERROR", "FAIL", "TIMEOUT!"})  # "+FSWF: Timeout!" ends the write
 _HTTP_FAILURE_NAMES = frozenset({"HTTPSEND", "HTTPSSEND", "HTTPSETUP", "HTTPSSETUP"})
 _FINAL_IN_COMMAND = frozenset(
     {"NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "OPERATION EXPIRED", "ABORTED"}

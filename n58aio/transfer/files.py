@@ -345,17 +345,24 @@ class ModuleFiles:
             plans.append((role, name, data))
         for role, name, data in plans:
             installed[role] = name
-            if await self._same_content(name, data):
-                self.log.info("files.tls.present", role=role, name=name)
-                continue
-            await self.write(name, data, verify=True)
-            self.log.info("files.tls.installed", role=role, name=name, size=len(data))
+            written = await self.install(name, data)
+            self.log.info("files.tls.installed", role=role, name=name, written=written)
         return TLSConfig(
             version=version,
             ca_cert=installed["ca"],
             client_cert=installed.get("client_cert"),
             client_key=installed.get("client_key"),
         )
+
+    async def install(self, name: str, content: Content) -> bool:
+        """Make the module file ``name`` hold ``content`` (bytes or a local path): written and
+        read back unless it already has exactly that content. True if it was written."""
+        fs.check_file_name(name)
+        data = _load(content)
+        if await self._same_content(name, data):
+            return False
+        await self.write(name, data, verify=True)
+        return True
 
     async def _same_content(self, name: str, data: bytes) -> bool:
         try:

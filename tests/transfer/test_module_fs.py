@@ -214,3 +214,14 @@ async def test_local_file_uploaded_then_posted(
     too_big.write_bytes(b"z" * 524289)
     with pytest.raises(InvalidValue, match="524288"):
         await modem.files.post_file(too_big, origin_server.url("/upload/x"))
+
+
+async def test_manual_quirks_of_module_get(modem: n58aio.Modem) -> None:
+    from n58aio.transfer.module_files import _GET_REPORT
+
+    match = _GET_REPORT.match("+ HTTPGETRPT: 30,303")  # the manual's spelling of 9.7
+    assert match is not None and match.groups() == ("HTTP", "30", "303")
+    written = modem.channel.bytes_written
+    with pytest.raises(InvalidValue, match="type 1"):
+        await modem.module_get("http://origin.test/x.bin", unzip=False)
+    assert modem.channel.bytes_written == written

@@ -27,14 +27,18 @@ from .modem import Modem, open_modem
 from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
 from .transfer import (
     DownloadResult,
+    FileEntry,
     FileTransferResult,
     IntegrityError,
+    ModuleFileError,
+    ModuleFiles,
     ModuleGetResult,
     ModuleGetStatus,
     ModuleTransferError,
     PDPNotActiveError,
     Progress,
     RangeMismatchError,
+    ReadBackResult,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +60,7 @@ __all__ = [
     "CommandError",
     "CommandTimeout",
     "DownloadResult",
+    "FileEntry",
     "FileTransferResult",
     "HTTPStatusError",
     "Headers",
@@ -67,6 +72,8 @@ __all__ = [
     "ModemPool",
     "ModemStats",
     "ModemTransport",
+    "ModuleFileError",
+    "ModuleFiles",
     "ModuleGetResult",
     "ModuleGetStatus",
     "ModuleTransferError",
@@ -79,6 +86,7 @@ __all__ = [
     "Progress",
     "ProtocolError",
     "RangeMismatchError",
+    "ReadBackResult",
     "Reply",
     "RequestTimeout",
     "Response",

@@ -18,6 +18,7 @@ from .logs import get_logger
 from .transfer import module_files as _module_files
 from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
 from .transfer.download import download as _download
+from .transfer.files import ModuleFiles
 from .transfer.module_files import FileTransferResult, ModuleGetResult, ModuleGetStatus
 
 __all__ = ["Modem", "open_modem"]
@@ -49,6 +50,15 @@ class Modem:
         self.http = HttpClient(
             channel, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
         )
+        self._files: ModuleFiles | None = None
+
+    @property
+    def files(self) -> ModuleFiles:
+        """The module's own file system: write, read, list, delete files; install TLS
+        certificates; module-side transfers from and to local files."""
+        if self._files is None:
+            self._files = ModuleFiles(self)
+        return self._files
 
     # ------------------------------------------------------------------ HTTP
     async def attach(self, timeout: float = 60.0) -> LinkStatus:
@@ -294,7 +304,7 @@ def open_modem(
         url,
         label,
         log,
-        timeout_slack,
+        {"timeout_slack": timeout_slack, "echoes_data": echoes_data},
         {"recvmode": recvmode, "keepalive": keepalive, "timeouts": timeouts, "tls": tls},
         serial_options,
     )
@@ -305,20 +315,14 @@ async def _opened_modem(
     url: str,
     label: str,
     log: structlog.typing.FilteringBoundLogger,
-    timeout_slack: float,
+    channel_options: dict[str, Any],
     http_options: dict[str, Any],
     serial_options: dict[str, Any],
 ) -> AsyncIterator[Modem]:
     baudrate = int(serial_options.get("baudrate", 115200))
     _, channel = await open_port(
         url,
-        lambda: ModemChannel(
-            name=label,
-            log=log,
-            baudrate=baudrate,
-            timeout_slack=timeout_slack,
-            echoes_data=echoes_data,
-        ),
+        lambda: ModemChannel(name=label, log=log, baudrate=baudrate, **channel_options),
         **serial_options,
     )
     await channel.wait_connected()

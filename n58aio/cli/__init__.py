@@ -1,10 +1,10 @@
 """Command line interface: ``n58aio <subcommand> ...`` (also ``python -m n58aio``).
 
 One module per subcommand group registers its parsers: :mod:`.http_commands` (``get``,
-``head``, ``post``, ``download``), :mod:`.at` (``at``), :mod:`.demo` (``demo``) and the
-emulator's own ``emulate``. Each parser sets ``handler``, a callable taking the parsed
-namespace and returning the exit status. structlog is configured here, for the CLI process
-only, and restored when :func:`main` returns.
+``head``, ``post``, ``download``), :mod:`.files_commands` (``files``), :mod:`.at` (``at``),
+:mod:`.demo` (``demo``) and the emulator's own ``emulate``. Each parser sets ``handler``, a
+callable taking the parsed namespace and returning the exit status. structlog is configured
+here, for the CLI process only, and restored when :func:`main` returns.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _add_emulate(subparsers: argparse._SubParsersAction[Any]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
     from .. import __version__
-    from . import at, demo, http_commands
+    from . import at, demo, files_commands, http_commands
 
     parser = argparse.ArgumentParser(
         prog="n58aio",
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     http_commands.add_parsers(subparsers, parents)
+    files_commands.add_parser(subparsers, parents)
     at.add_parser(subparsers, parents)
     demo.add_parser(subparsers, parents)
     _add_emulate(subparsers)

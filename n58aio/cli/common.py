@@ -254,13 +254,18 @@ def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> 
     verify.add_argument(
         "--ca-cert",
         metavar="NAME",
-        help="verify the server against this CA file on the module's file system",
+        help="verify the server against this CA file on the module's file system; a local "
+        "file of that path is installed on the module first",
     )
     verify.add_argument(
         "--insecure", "-k", action="store_true", help="do not verify the server (authmode 0)"
     )
-    tls.add_argument("--client-cert", metavar="NAME", help="client certificate file on the module")
-    tls.add_argument("--client-key", metavar="NAME", help="client key file on the module")
+    tls.add_argument(
+        "--client-cert", metavar="NAME", help="client certificate file on the module (or local)"
+    )
+    tls.add_argument(
+        "--client-key", metavar="NAME", help="client key file on the module (or local)"
+    )
     tls.add_argument(
         "--tls-version",
         choices=("TLS1.0", "TLS1.1", "TLS1.2"),
@@ -293,4 +298,6 @@ def modem_from_args(args: argparse.Namespace) -> AbstractAsyncContextManager[Mod
         options["tls"] = tls_from_args(args)
         if args.timeout is not None:
             options["timeouts"] = Timeouts(args.timeout, args.timeout, args.timeout)
-    return open_modem(args.device, name="cli", **options)
+    from .files_commands import with_local_certs  # it imports this module
+
+    return with_local_certs(open_modem(args.device, name="cli", **options), args)

@@ -31,6 +31,7 @@ from .common import (
     run,
     url,
 )
+from .files_commands import module_download
 from .progress import TransferBar, progress_wanted
 
 __all__ = ["add_parsers"]
@@ -62,6 +63,8 @@ def add_parsers(
             body.add_argument("--file", metavar="PATH", help="the body read from PATH (- stdin)")
             parser.add_argument("--content-type", metavar="T", help="Content-Type of the body")
         _add_request_options(parser, head=name == "head")
+        if name == "get":
+            _add_module_option(parser)
         parser.set_defaults(handler=_request_command, method=name.upper())
 
     parser = subparsers.add_parser(
@@ -86,7 +89,17 @@ def add_parsers(
     )
     add_modem_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+    _add_module_option(parser)
     parser.set_defaults(handler=_download_command)
+
+
+def _add_module_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--module",
+        action="store_true",
+        help="let the module download into its own file system (AT+HTTPGET), then read the "
+        "file back, checked (see `n58aio files`)",
+    )
 
 
 def _add_request_options(parser: argparse.ArgumentParser, *, head: bool) -> None:
@@ -144,6 +157,8 @@ def _body_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _request_command(args: argparse.Namespace) -> int:
+    if getattr(args, "module", False):
+        return module_download(args)
     if args.method == "POST":
         try:
             options = _body_options(args)
@@ -223,6 +238,8 @@ def _content_length(response: Response) -> int | None:
 
 
 def _download_command(args: argparse.Namespace) -> int:
+    if args.module:
+        return module_download(args)
     return run(lambda: _download(args))
 
 

@@ -26,6 +26,7 @@ class EmulatorConfig:
 
     resolve: dict[str, str] = field(default_factory=dict)
     fs_root: Path | None = None
+    fs_capacity: int = 1 << 20
     baud: int | None = None
     chunk_size: int = 1460
     command_latency: float = 0.0

@@ -55,7 +55,7 @@ class Emulator:
         if root is None:
             self._tmpdir = tempfile.TemporaryDirectory(prefix=f"n58emu{self.ident}-")
             root = Path(self._tmpdir.name)
-        self._fs = ModuleFS(root)
+        self._fs = ModuleFS(root, self.config.fs_capacity)
         output_faults = OutputFaults()
         try:
             if self.config.tcp is None:

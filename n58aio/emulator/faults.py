@@ -55,6 +55,7 @@ class Faults:
         self._hooks: list[tuple[int, Callable[[], object]]] = []
         self._command_hooks: list[tuple[bytes, Callable[[], object]]] = []
         self._data_hooks: list[tuple[int, Callable[[], object]]] = []
+        self._read_corruptions = 0
 
     @property
     def relayed_bytes(self) -> int:
@@ -81,6 +82,7 @@ class Faults:
         self._hooks.clear()
         self._command_hooks.clear()
         self._data_hooks.clear()
+        self._read_corruptions = 0
 
     def close_link(self, which: LinkKind | None = None) -> bool:
         """Drop the HTTP and/or HTTPS server connection now; the module then reports
@@ -149,6 +151,18 @@ class Faults:
         """
         action = self._ordered(action) if ordered else action
         self._data_hooks.append((max(1, after), action))
+
+    def corrupt_next_read(self, count: int = 1) -> None:
+        """Change one byte of the content of the next ``count`` file reads (``AT+FSRF``,
+        ``AT+FSRFEX``) after the checksum was computed: a read the client must catch."""
+        self._read_corruptions += _non_negative(count)
+
+    def take_read_corruption(self) -> bool:
+        """True (and one fewer left) when the file read being answered is to be corrupted."""
+        if self._read_corruptions <= 0:
+            return False
+        self._read_corruptions -= 1
+        return True
 
     def take_data_hooks(self, received: int) -> list[Callable[[], object]]:
         """Remove and return the :meth:`on_data` actions due once ``received`` data bytes of

@@ -25,6 +25,7 @@ from .atline import AtLineReader, CommandLine, DataChunk
 from .config import EmulatorConfig
 from .faults import Faults, LinkKind
 from .filesystem import FileSystemError, ModuleFS
+from .fs_commands import FileCommands
 from .netlink import NetError, build_ssl_context, fetch, open_connection
 from .output import OutputChannel, OutputFaults
 from .state import Link, ModuleState, Service, Target, parse_url
@@ -285,14 +286,17 @@ class Module:
             self.log.exception("command failed", command=command.name, error=repr(exc))
             self._error()
 
-    async def _read_data(self, length: int) -> bytes | None:
-        """Prompt, then take exactly ``length`` raw bytes (None after the data-phase timeout)."""
+    async def _read_data(
+        self, length: int, timeout: float | None = None, expired: str = "OPERATION EXPIRED"
+    ) -> bytes | None:
+        """Prompt, then take exactly ``length`` raw bytes; after ``timeout`` (default: the
+        configured data timeout) report ``expired`` and return None."""
         self.out.put(self.cfg.prompt)
         self.reader.expect_data(length)
         parts: list[bytes] = []
         received = 0
         try:
-            async with asyncio.timeout(self.cfg.data_timeout):
+            async with asyncio.timeout(self.cfg.data_timeout if timeout is None else timeout):
                 while received < length:
                     event = await self._next_event()
                     if not isinstance(event, DataChunk):
@@ -308,7 +312,7 @@ class Module:
                         self.out.put(event.data)
         except TimeoutError:
             self.reader.cancel_data()
-            self._reply(framing.line("OPERATION EXPIRED"))
+            self._reply(framing.line(expired))
             return None
         return b"".join(parts)
 
@@ -343,6 +347,7 @@ class Module:
             for prefix in ("", "AP"):
                 handlers[f"+{prefix}{stem}GET"] = functools.partial(self._cmd_get, svc)
                 handlers[f"+{prefix}{stem}GETSTAT"] = functools.partial(self._cmd_getstat, svc)
+        handlers.update(FileCommands(self).handlers())
         return handlers
 
     async def _cmd_at(self, cmd: Command) -> None:

@@ -8,7 +8,14 @@ module's file system. See ``docs/downloads.md``.
 """
 
 from .download import DEFAULT_RANGE_SIZE, DownloadResult, Progress, ProgressCallback, download
-from .errors import IntegrityError, ModuleTransferError, PDPNotActiveError, RangeMismatchError
+from .errors import (
+    IntegrityError,
+    ModuleFileError,
+    ModuleTransferError,
+    PDPNotActiveError,
+    RangeMismatchError,
+)
+from .files import FileEntry, ModuleFiles, ReadBackResult
 from .module_files import (
     FileTransferResult,
     ModuleGetResult,
@@ -22,8 +29,11 @@ from .module_files import (
 __all__ = [
     "DEFAULT_RANGE_SIZE",
     "DownloadResult",
+    "FileEntry",
     "FileTransferResult",
     "IntegrityError",
+    "ModuleFileError",
+    "ModuleFiles",
     "ModuleGetResult",
     "ModuleGetStatus",
     "ModuleTransferError",
@@ -31,6 +41,7 @@ __all__ = [
     "Progress",
     "ProgressCallback",
     "RangeMismatchError",
+    "ReadBackResult",
     "download",
     "file_download",
     "file_upload",

@@ -7,6 +7,7 @@ from ..redact import redact
 
 __all__ = [
     "IntegrityError",
+    "ModuleFileError",
     "ModuleTransferError",
     "PDPNotActiveError",
     "RangeMismatchError",
@@ -54,3 +55,12 @@ class ModuleTransferError(TransferError):
 class PDPNotActiveError(ModuleTransferError):
     """The module has no data link (``+CME ERROR: 1001``, "PDP not active"): call
     ``await modem.attach()`` first."""
+
+
+class ModuleFileError(TransferError):
+    """A file operation on the module failed: the file is missing, the module refused a
+    write, or a read stayed corrupt after a second try. ``name`` is the module file."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        self.name = name
+        super().__init__(message)

@@ -60,15 +60,27 @@ GET_STATES: dict[int, str] = {
 
 CME_MEANINGS: dict[int, str] = {
     3: "operation not allowed (a transfer is running, or the URL is not set)",
+    4: "operation not supported",
+    20: "memory full (the module's disk)",
+    22: "not found",
+    23: "memory failure",
+    24: "text string too long",
     50: "incorrect parameters (a POST longer than the file, say)",
+    100: "unknown",
+    901: "PDP not active",
+    980: "invalid input parameter",
+    981: "other error",
     1001: "PDP not active",
 }
+"""The ``+CME ERROR`` codes of manual v2.0 appendix H a module-side transfer may meet (1001 as
+seen from real modules for a missing data link; appendix H lists 901 for it)."""
 
-_GET_REPORT = re.compile(r"^\+(?:AP)?(HTTPS?)GETRPT\s*:\s*(\d+)\s*(?:,\s*(\d+))?", re.I)
+_GET_REPORT = re.compile(r"^\+\s*(?:AP)?(HTTPS?)GETRPT\s*:\s*(\d+)\s*(?:,\s*(\d+))?", re.I)
 _GET_STAT = re.compile(r"^\+(?:AP)?(HTTPS?)GETSTAT\s*:\s*(\d+)\s*(?:,\s*(\d+))?", re.I)
 _FILE_STAT = re.compile(r"^\+FILEHTTPS?STAT\s*:\s*(\d+)\s*,\s*(\d+)\s*(?:,\s*(\d+))?", re.I)
 _RESTART_REPORTS = ("+PBREADY", "GPRS DISCONNECTION")
 _PDP_NOT_ACTIVE = 1001
+_PDP_CODES = frozenset({901, 1001})
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +138,9 @@ async def module_get(
 ) -> ModuleGetResult:
     """Have the module download ``url`` into its file system (``AT+HTTPGET``/``AT+HTTPSGET``).
 
-    ``md5`` (32 hex digits) asks the module to check the file; ``unzip`` selects type 0
-    (unzip, the default) or 1. The call returns once the sequence is complete: after 11
+    ``md5`` (32 hex digits) asks the module to check the file. Only type 0 exists (the module
+    unpacks a zip archive; ``unzip=False``, type 1, is unsupported by the module and refused).
+    The call returns once the sequence is complete: after 11
     (failed), after the MD5 report (30/31) when ``md5`` is given, after the unzip report
     (20/21), or, with neither, ``unzip_grace`` seconds after 10 when no unzip report follows
     (a URL ending in ``.zip`` waits for it up to ``timeout``).
@@ -139,6 +152,11 @@ async def module_get(
     """
     target = _module_url(url)
     family = target.family
+    if not unzip:
+        raise InvalidValue(
+            "AT+HTTPGET type 1 (no unzip) is unsupported by the module (manual 9.6); "
+            "use unzip=True: only a zip archive is unpacked"
+        )
     command = family.get(md5, unzip=unzip)
     tls_config = _tls_config(modem, target, tls)
     if timeout <= 0 or unzip_grace < 0:
@@ -449,7 +467,7 @@ async def _set_target(modem: ModuleFilesModem, target: ModuleURL) -> None:
 async def _refused(modem: ModuleFilesModem, exc: CommandError) -> ModuleTransferError:
     """The error to raise for a refused command, telling a missing data link apart."""
     code = exc.code
-    if code == _PDP_NOT_ACTIVE or "PDP" in exc.text.upper():
+    if code in _PDP_CODES or "PDP" in exc.text.upper():
         return PDPNotActiveError(
             f"{exc.command} refused: PDP not active (no data link); "
             "call await modem.attach() first",

@@ -78,7 +78,7 @@ _CLOSE_MARKER_MAX = len(b"\r\n+HTTPSCLOSED:")
 _CLOSE_LINE_LIMIT = 128
 _PLUS_LINE = re.compile(r"^\+([A-Za-z0-9_]+)\s*:\s*(.*)$")
 _ERROR_CODE = re.compile(r"^\+(CME|CMS) ERROR\s*:\s*(.*)$")
-_FAILURE_VALUES = frozenset({"ERROR", "FAIL"})
+_FAILURE_VALUES = frozenset({"ERROR", "FAIL", "TIMEOUT!"})  # "+FSWF: Timeout!" ends the write
 _HTTP_FAILURE_NAMES = frozenset({"HTTPSEND", "HTTPSSEND", "HTTPSETUP", "HTTPSSETUP"})
 _FINAL_IN_COMMAND = frozenset(
     {"NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "OPERATION EXPIRED", "ABORTED"}
@@ -86,6 +86,13 @@ _FINAL_IN_COMMAND = frozenset(
 _BARE_URCS = frozenset({"+PBREADY", "GPRS DISCONNECTION", "RING", "RDY", "NO CARRIER"})
 # What a report looks like: "+NAME: ..." or a bare word or two in capitals (RING, NO CARRIER).
 REPORT_SHAPE = re.compile(r"^(\+[A-Za-z0-9_]+(\s*:.*)?|[A-Z][A-Z ]*)$")
+# File reads (manual v2.0 ch28): "+FSRF: <size>,<content>" and "+FSRFEX: <len>,<checksum>,<content>"
+# carry exactly <size> raw bytes, CR and LF included; only the reply of the read in flight does.
+_FILE_READS: dict[str, re.Pattern[bytes]] = {
+    "FSRF": re.compile(rb"\+FSRF: ?([0-9]{1,9}),"),
+    "FSRFEX": re.compile(rb"\+FSRFEX: ?([0-9]{1,9}), ?([0-9A-Fa-f]{0,16}),"),
+}
+_FILE_HEADER_LIMIT = 48
 _COMMAND_NAME = re.compile(r"^AT\s*\+\s*([A-Za-z0-9_]+)", re.IGNORECASE)
 
 
@@ -104,6 +111,7 @@ class _State(Enum):
     RAW_CLOSING = auto()
     DATA_ECHO = auto()
     AFTER_PAYLOAD = auto()
+    FILE_DATA = auto()
 
 
 @dataclass(slots=True)
@@ -149,6 +157,7 @@ class AtParser:
         self._source: Source = "HTTP"
         self._remaining = 0
         self._chunk = bytearray()
+        self._file_header = ""
         # raw mode (receive mode 0)
         self._raw_tail = b""
         self._raw_retract = 0
@@ -340,6 +349,8 @@ class AtParser:
                 event = self._data_echo()
             elif state is _State.AFTER_PAYLOAD:
                 event = self._after_payload()
+            elif state is _State.FILE_DATA:
+                event = self._file_data()
             else:
                 event = self._hunt_event()
             if event is not None:
@@ -385,6 +396,14 @@ class AtParser:
             if header is not False:
                 assert header is not True
                 return header
+            if (
+                command is not None
+                and command.name in _FILE_READS
+                and (command.echo_seen or self.echo is not True)
+            ):
+                file_header = self._file_read_header(command.name, pos, end)
+                if file_header is not None:
+                    return file_header
         match = _TERMINATOR.search(buf, pos)
         if match is None:
             if end - pos > self.max_line:
@@ -460,6 +479,43 @@ class AtParser:
             self._raw_tail = b""
             return RawStart(source)
         return False
+
+    def _file_read_header(self, name: str, pos: int, end: int) -> Event | NeedData | None:
+        """Start the content of a file read's reply at ``pos``; None when the line is not one."""
+        buf = self._buf
+        match = _FILE_READS[name].match(buf, pos)
+        if match is None:
+            head = bytes(buf[pos : min(end, pos + _FILE_HEADER_LIMIT)])
+            if len(head) < _FILE_HEADER_LIMIT and _TERMINATOR.search(head) is None:
+                return NEED_DATA  # the header may still be arriving
+            return None
+        length = int(match.group(1))
+        if length > self.max_payload:
+            return None
+        self._pos = match.end()
+        self._file_header = bytes(buf[pos : match.end()]).decode("ascii")
+        self._remaining = length
+        self._state = _State.FILE_DATA
+        return self._file_data()
+
+    def _file_data(self) -> Event | NeedData | None:
+        """Take a file read's content; the reply line is the header and the content, each
+        byte one character (``text.encode("latin-1")`` gives the bytes back)."""
+        buf = self._buf
+        pos = self._pos
+        take = min(len(buf) - pos, self._remaining)
+        self._chunk += buf[pos : pos + take]
+        self._pos = pos + take
+        self._remaining -= take
+        if self._remaining:
+            return NEED_DATA
+        text = self._file_header + bytes(self._chunk).decode("latin-1")
+        self._chunk.clear()
+        self._state = _State.LINE
+        command = self._command
+        if command is not None:
+            command.replies += 1
+        return InfoLine(text)
 
     def _classify(self, line: str) -> Event:
         command = self._command
@@ -709,8 +765,7 @@ class AtParser:
         reason = f"data echo damaged after {index} of {size} bytes: the line is not trusted"
         if index == 0:
             reason += (
-                " (a module that does not echo the data typed after '>' needs"
-                " echoes_data=False)"
+                " (a module that does not echo the data typed after '>' needs echoes_data=False)"
             )
         return WireError(reason, bytes(buf[pos : pos + 1]))  # the byte known in every split
 

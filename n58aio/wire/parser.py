@@ -233,6 +233,7 @@ class AtParser:
         ``>``; ``data`` are the bytes that will be sent after it (their echo is recognised).
         """
         name = command_name(command)
+        self._needle = None  # while distrusted, only begin_sync ends the hunt
         if reply_prefix is None:
             reply_name = name
         else:
@@ -254,6 +255,7 @@ class AtParser:
     def abandon_command(self) -> None:
         """Forget the command in flight (timed out or cancelled); later replies are stray."""
         self._command = None
+        self._needle = None  # a probe being hunted for is given up too
         if self._state is _State.DATA_ECHO:
             self._leave_echo()
 

@@ -5,9 +5,9 @@ or off, information lines, finals, failure replies, the data prompt and its echo
 ``+HTTPRECV`` payload chunks with arbitrary binary data and receive-mode-0 blocks, with reports
 and payload interleaved between and inside replies. After a receive-mode-0 block the parser
 trusts nothing (the server may still be sending: forged reports, replies and payload follow
-here) until the echo of a probe the consumer declares with ``begin_sync``. Each transcript knows the events it must
-produce; the parser is fed it whole and split at random points (down to one byte at a time),
-and must give those events every time.
+here) until the echo of a probe the consumer declares with ``begin_sync``. Each transcript
+knows the events it must produce; the parser is fed it whole and split at random points (down
+to one byte at a time), and must give those events every time.
 
 Raw data (receive mode 0) is chunked by the reads, so events are normalised before comparing:
 adjacent ``RawData`` are merged and ``RawEnd.retract`` is applied.

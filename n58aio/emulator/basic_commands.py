@@ -1,7 +1,8 @@
 """V.250 basics and identity of the emulated N58 (manual v2.0 ch03 syntax, ch04 general commands).
 
-``AT``, ``ATE``, ``ATI``, ``AT+CMEE`` and the identity queries ``AT+CGMI``, ``AT+CGMM``,
-``AT+CGMR``, ``AT+CGSN`` / ``AT+GSN``.
+``AT``, ``ATE``, ``ATV``, ``ATQ``, ``ATZ``, ``AT&F``, ``ATI``, ``AT+CMEE``, ``AT+GCAP``, the
+identity queries ``AT+CGMI`` / ``AT+GMI``, ``AT+CGMM`` / ``AT+GMM``, ``AT+CGMR`` / ``AT+GMR``,
+``AT+CGSN`` / ``AT+GSN``, the line rate ``AT+IPR`` and the functionality level ``AT+CFUN``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import functools
 
 from .core import Handler, ModuleCore, int_arg
-from .syntax import Command
+from .linerate import RATES
+from .syntax import Command, split_args
 
 __all__ = ["MANUFACTURER", "MODEL", "REVISION", "BasicCommands"]
 
@@ -31,11 +33,21 @@ class BasicCommands:
             "E": self.echo,
             "I": self.ati,
             "+CMEE": self.cmee,
+            "V": self.verbose,
+            "Q": self.quiet,
+            "Z": self.defaults,
+            "&F": self.defaults,
             "+CGMR": functools.partial(self.ident, REVISION),
             "+CGMI": functools.partial(self.ident, MANUFACTURER),
-            "+CGMM": functools.partial(self.ident, MODEL),
-            "+CGSN": self.imei,
-            "+GSN": self.imei,
+            "+GMI": functools.partial(self.ident, MANUFACTURER),
+            "+CGMM": functools.partial(self.ident, f"+CGMM: {MODEL}"),
+            "+GMM": functools.partial(self.ident, f"+GMM: {MODEL}"),
+            "+GMR": functools.partial(self.ident, f"+GMR: {REVISION}"),
+            "+GCAP": functools.partial(self.ident, "+GCAP: +CGSM"),
+            "+CGSN": functools.partial(self.imei, "+CGSN"),
+            "+GSN": functools.partial(self.imei, "+GSN"),
+            "+IPR": self.ipr,
+            "+CFUN": self.cfun,
         }
 
     async def at(self, cmd: Command) -> None:
@@ -70,12 +82,77 @@ class BasicCommands:
         else:
             self.module._error()
 
-    async def imei(self, cmd: Command) -> None:
-        """``AT+CGSN``: the IMEI."""
-        if cmd.kind != "exec":
+    async def imei(self, stem: str, cmd: Command) -> None:
+        """``AT+CGSN`` / ``AT+GSN``: the IMEI, as ``+CGSN: <IMEI>`` (ch04)."""
+        if cmd.kind == "test":
+            self.module._ok()
+        elif cmd.kind == "exec":
+            self.module._ok(f"{stem}: {imei_of(self.module.ident)}")
+        else:
+            self.module._error()
+
+    async def verbose(self, cmd: Command) -> None:
+        """``ATV1`` text results, ``ATV0`` numeric ones (appendix E)."""
+        if cmd.args not in ("", "0", "1"):
             self.module._error()
             return
-        self.module._ok(f"8658{self.module.ident:011d}")
+        self.module.state.verbose = cmd.args == "1"
+        self.module._ok()
+
+    async def quiet(self, cmd: Command) -> None:
+        """``ATQ0`` results on, ``ATQ1`` results off."""
+        if cmd.args not in ("", "0", "1"):
+            self.module._error()
+            return
+        self.module.state.quiet = cmd.args == "1"
+        self.module._ok()
+
+    async def defaults(self, cmd: Command) -> None:
+        """``ATZ`` / ``AT&F``: echo, result format and error mode back to their defaults
+        (links and the data link are kept)."""
+        if cmd.args not in ("", "0"):
+            self.module._error()
+            return
+        state, cfg = self.module.state, self.module.cfg
+        state.echo, state.cmee, state.verbose, state.quiet = cfg.echo, cfg.cmee, True, False
+        self.module._ok()
+
+    async def ipr(self, cmd: Command) -> None:
+        """``AT+IPR=<rate>``: OK at the old rate, then the new one (0: auto-baud again)."""
+        module = self.module
+        if cmd.kind == "query":
+            module._ok(f"+IPR: {module.state.ipr}")
+        elif cmd.kind == "test":
+            module._ok("+IPR: " + ",".join(str(rate) for rate in RATES))
+        elif cmd.kind == "set" and (rate := int_arg(cmd.args, 0, 2166666)) in RATES:
+            module._ok()
+            module.in_output_order(lambda: module.set_line_rate(rate or None))
+            module.state.ipr = rate or 0
+        else:
+            module._error()
+
+    async def cfun(self, cmd: Command) -> None:
+        """``AT+CFUN=<fun>[,<rst>]``: 1 full, 0 / 4 radio off; ``<rst>`` 1 restarts first."""
+        module = self.module
+        args = split_args(cmd.args) if cmd.kind == "set" else []
+        if cmd.kind == "query":
+            module._ok(f"+CFUN: {module.state.cfun}")
+            return
+        if cmd.kind == "test":
+            module._ok("+CFUN: (0,1,4),(0,1)")
+            return
+        fun = int_arg(args[0], 0, 4) if args else None
+        rst = int_arg(args[1], 0, 1) if len(args) == 2 else 0
+        if fun not in (0, 1, 4) or rst is None or len(args) > 2:
+            module._error()
+            return
+        module._ok()
+        if rst == 1:
+            module.in_output_order(module.restart)
+            return
+        if fun != module.state.cfun:
+            module.state.cfun = fun
+            module.announce_registration()
 
     async def cmee(self, cmd: Command) -> None:
         """``AT+CMEE``: error report mode 0 (ERROR), 1 (codes) or 2 (texts)."""
@@ -89,3 +166,8 @@ class BasicCommands:
             module._ok()
         else:
             module._error()
+
+
+def imei_of(ident: int) -> str:
+    """The IMEI of emulator number ``ident``."""
+    return f"8658{ident:011d}"

@@ -23,10 +23,12 @@ from .atline import AtLineReader, CommandLine, DataChunk
 from .config import EmulatorConfig
 from .faults import Faults, LinkKind
 from .filesystem import ModuleFS
+from .linerate import LineRate
 from .netlink import build_ssl_context
 from .output import OutputChannel
 from .state import Link, ModuleState, Service
 from .syntax import Command
+from .world import Network, SimCard
 
 __all__ = ["FETCH_TIMEOUT", "Handler", "ModuleCore", "int_arg"]
 
@@ -56,8 +58,19 @@ class ModuleCore:
         output: OutputChannel,
         log: structlog.typing.FilteringBoundLogger,
         ident: int,
+        rate: LineRate | None = None,
     ) -> None:
         self.cfg = config
+        self.sim = SimCard(config.sim, config.sim_pin, config.sim_puk)
+        self.net = Network(
+            registration=config.registration,
+            reject_cause=config.reject_cause,
+            csq=config.csq,
+            apn=config.network_apn,
+            user=config.network_user,
+            password=config.network_password,
+        )
+        self.rate = rate or LineRate(lambda: None, config.auto_baud)
         self.fs = fs
         self.out = output
         self.log = log
@@ -140,14 +153,93 @@ class ModuleCore:
     def _reply(self, data: bytes) -> None:
         self.out.put(data)
 
+    def _result(self, verbose: bytes, numeric: bytes) -> bytes:
+        """A final result as ``ATV`` / ``ATQ`` want it (appendix E: 0 = OK, 4 = ERROR)."""
+        if self.state.quiet:
+            return b""
+        return verbose if self.state.verbose else numeric + b"\r"
+
     def _cme(self, code: int) -> None:
-        self._reply(framing.cme_error(code, self.state.cmee))
+        if self.state.cmee == 0:
+            self._error()
+        else:
+            self._reply(framing.cme_error(code, self.state.cmee))
 
     def _ok(self, *lines: str) -> None:
-        self._reply((framing.info(*lines) if lines else b"") + framing.OK)
+        self._reply((framing.info(*lines) if lines else b"") + self._result(framing.OK, b"0"))
 
     def _error(self) -> None:
-        self._reply(framing.ERROR)
+        self._reply(self._result(framing.ERROR, b"4"))
+
+    # ----------------------------------------------------------------- restarts, line rate
+
+    def restart(self, report: bool = True) -> None:
+        """Restart the module (implemented by :class:`~.module.Module`)."""
+        raise NotImplementedError
+
+    def set_line_rate(self, rate: int | None) -> None:
+        """Run at ``rate`` from now on (None: auto-baud); pacing follows when the emulator
+        paces at all (``EmulatorConfig.baud`` set)."""
+        self.rate.module_rate = rate
+        if self.cfg.baud is not None:
+            self.out.pacer.set_baud(rate or self.cfg.baud)
+        self.log.info("line rate", rate=rate or "auto")
+
+    # ----------------------------------------------------------------- network
+
+    @property
+    def sim_ready(self) -> bool:
+        """The SIM is in and asks for nothing (or its PIN was given since boot)."""
+        return self.sim.state == "ready" or (self.sim.state == "pin" and self.state.sim_unlocked)
+
+    def sim_error(self) -> int | None:
+        """The CME code a command needing the SIM gets now (None: the SIM is usable)."""
+        if self.sim_ready:
+            return None
+        return {"absent": 10, "pin": 11, "puk": 12}.get(self.sim.state, 13)
+
+    def reg_stat(self) -> int:
+        """The ``<stat>`` of ``+CREG`` / ``+CEREG``: 0 without a usable SIM or radio."""
+        if not self.sim_ready or self.state.cfun != 1:
+            return 0
+        return self.net.stat
+
+    def registration_report(self, stem: str, n: int, query: bool) -> str:
+        """``+CREG: ...`` / ``+CEREG: ...`` for mode ``n`` (the query form starts with n)."""
+        stat = self.reg_stat()
+        fields = [str(n)] if query else []
+        fields.append(str(stat))
+        if n >= 2 and stat in (1, 5):
+            fields += ['"1A2B"', '"0C3D4E5F"', "7"]
+        elif n >= 3 and stat == 3 and self.net.reject_cause is not None:
+            fields += ["", "", "", "0", str(self.net.reject_cause)]
+        return f"+{stem}: " + ",".join(fields)
+
+    def announce_registration(self) -> None:
+        """The registration reports enabled with ``AT+CREG=n`` / ``AT+CEREG=n`` / ``AT+CGREG=n``;
+        a data link dies with the registration."""
+        for stem, n in (
+            ("CREG", self.state.creg_n),
+            ("CGREG", self.state.cgreg_n),
+            ("CEREG", self.state.cereg_n),
+        ):
+            if n:
+                self._spawn(self._report(self.registration_report(stem, n, False)), "n58-reg")
+        if self.reg_stat() not in (1, 5):
+            self.lose_data_link()
+
+    def lose_data_link(self) -> bool:
+        """The network drops the data link: links closed, ``GPRS DISCONNECTION`` reported."""
+        if self._attach is not None:
+            self._attach.cancel()
+            self._attach = None
+        if not self.state.pdp_up:
+            return False
+        self.state.pdp_up = False
+        self.kill_links(None)
+        self.log.info("data link lost")
+        self._spawn(self._report("GPRS DISCONNECTION"), "n58-gprs-down")
+        return True
 
     # ----------------------------------------------------------------- input
 

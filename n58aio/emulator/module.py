@@ -8,7 +8,7 @@ final result has been queued. All output goes through the single :class:`~.outpu
 Each command group has its own file, mirroring the manual's chapters: ``basic_commands`` (V.250
 and identity), ``network_commands`` (network and SIM), ``link_commands`` (data link),
 ``http_commands`` (HTTP/HTTPS), ``httpscfg`` (TLS settings), ``transfer_commands`` (module-side
-transfers) and ``fs_commands`` (file system).
+transfers), ``fs_commands`` (file system) and ``sms_commands`` (the SMS settings).
 """
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ from .filesystem import ModuleFS
 from .fs_commands import FileCommands
 from .http_commands import CONTENT_TYPES, HttpCommands
 from .httpscfg import TlsCommands
+from .linerate import LineRate
 from .link_commands import LinkCommands
 from .network_commands import NetworkCommands
 from .output import OutputChannel, OutputFaults
+from .sms_commands import SmsCommands
 from .syntax import parse_command
 from .transfer_commands import TransferCommands
+from .world import PIN_TRIES, Registration, SimState
 
 __all__ = ["CONTENT_TYPES", "MANUFACTURER", "MODEL", "REVISION", "Module"]
 
@@ -50,8 +53,11 @@ class Module(ModuleCore):
         log: structlog.typing.FilteringBoundLogger,
         ident: int,
         on_drop_port: Callable[[], None],
+        rate: LineRate | None = None,
     ) -> None:
-        super().__init__(config, fs, output, log, ident)
+        super().__init__(config, fs, output, log, ident, rate)
+        self._waiting_for_at = False
+        self._autobaud_seen = b""
         self.faults = Faults(output_faults, self, self.in_output_order)
         self._on_drop_port = on_drop_port
         self._handlers = self._build_handlers()
@@ -66,22 +72,50 @@ class Module(ModuleCore):
             TlsCommands(self),
             TransferCommands(self),
             FileCommands(self),
+            SmsCommands(self),
         ):
             handlers.update(group.handlers())
         return handlers
 
     # ----------------------------------------------------------------- lifecycle
 
-    def start(self) -> None:
-        """Boot: send ``+PBREADY`` and start answering commands."""
-        self._session = self._spawn(self._session_loop(), "n58-session")
+    def start(self, report: bool | None = None) -> None:
+        """Boot: send ``+PBREADY`` (unless ``report`` is False, or at auto-baud: then after the
+        answer to the first ``AT``) and start answering commands."""
+        if report is None:
+            report = self.cfg.boot_report
+        self._waiting_for_at = self.cfg.auto_baud
+        self._autobaud_seen = b""
+        self._session = self._spawn(self._session_loop(report), "n58-session")
 
     def feed(self, data: bytes) -> None:
         """Bytes received from the serial port."""
         if self.dead:
             return
+        if self.rate.mismatch():
+            data = self.rate.garble(data)  # sent at another rate than the module runs at
+        if self._waiting_for_at:
+            data = self._autobaud(data)
+            if not data:
+                return
         self.reader.feed(data)
         self._input.set()
+
+    def _autobaud(self, data: bytes) -> bytes:
+        """At auto-baud the module ignores everything until it sees ``AT`` at a rate it can
+        detect; it then locks onto that rate and takes the line from the ``AT`` on."""
+        seen = (self._autobaud_seen + data)[-4096:]
+        found = seen.upper().find(b"AT")
+        if found < 0:
+            self._autobaud_seen = seen[-1:]
+            return b""
+        if not self.rate.detect():
+            self._autobaud_seen = b""
+            return b""
+        self._waiting_for_at = False
+        self._autobaud_seen = b""
+        self.log.info("auto-baud locked", rate=self.rate.module_rate)
+        return seen[found:]
 
     async def shutdown(self) -> None:
         """Cancel every task and drop the links."""
@@ -111,12 +145,47 @@ class Module(ModuleCore):
 
     def reboot(self) -> None:
         """Module reboot: everything dropped and cleared, then ``+PBREADY`` again."""
+        self.restart(True)
+
+    def restart(self, report: bool = True) -> None:
+        """Restart: links, data link, settings and line rate forgotten; the SIM asks for its
+        PIN again; ``+PBREADY`` when ``report`` (at auto-baud only after the first ``AT``)."""
         if self.dead:
             return
-        self.log.info("reboot")
+        self.log.info("restart", report=report)
         self._stop_everything()
         self.state = self._fresh_state(False)
-        self.start()
+        self.rate.reset()
+        if self.cfg.baud is not None:
+            self.out.pacer.set_baud(self.cfg.baud)
+        self.start(report)
+
+    def set_sim(self, state: SimState, pin: str | None, puk: str | None) -> None:
+        """Fault API: change the SIM."""
+        was_ready = self.sim_ready
+        self.sim.state = state
+        self.sim.pin = pin if pin is not None else self.sim.pin
+        self.sim.puk = puk if puk is not None else self.sim.puk
+        if state == "pin" and was_ready:
+            self.state.sim_unlocked = True  # a lock set now asks from the next restart on
+        if state == "ready":
+            self.sim.tries_left = PIN_TRIES
+        if self.sim_ready != was_ready:
+            self.announce_registration()
+
+    def set_registration(self, state: Registration, cause: int | None) -> None:
+        """Fault API: change the registration outcome."""
+        self.net.registration = state
+        self.net.reject_cause = cause
+        self.announce_registration()
+
+    def set_signal(self, csq: int) -> None:
+        """Fault API: change the signal level."""
+        self.net.csq = csq
+
+    def set_network(self, apn: str | None, user: str | None, password: str | None) -> None:
+        """Fault API: change the APN and credentials required."""
+        self.net.apn, self.net.user, self.net.password = apn, user, password
 
     def drop_port(self) -> None:
         """Close the serial port for good."""
@@ -138,11 +207,14 @@ class Module(ModuleCore):
 
     # ----------------------------------------------------------------- command loop
 
-    async def _session_loop(self) -> None:
+    async def _session_loop(self, report: bool) -> None:
         if self.cfg.boot_delay > 0:
             await asyncio.sleep(self.cfg.boot_delay)
-        self.out.put(framing.line("+PBREADY"))
+        ready_after_first = report and self._waiting_for_at
+        if report and not ready_after_first:
+            self.out.put(framing.line("+PBREADY"))
         me = asyncio.current_task()
+        first = True
         while True:
             event = await self._next_event()
             if not isinstance(event, CommandLine):
@@ -156,6 +228,9 @@ class Module(ModuleCore):
                 if self.state.echo:
                     self.out.put(event.echo)
                 await self._handle_line(event)
+                if first and ready_after_first:
+                    self.out.put(framing.line("+PBREADY"))  # ch02: OK, then +PBREADY
+                first = False
             finally:
                 if self._session is me:
                     self._set_busy(False)
@@ -166,7 +241,7 @@ class Module(ModuleCore):
         command = None if event.overflow else parse_command(event.text)
         if self.cfg.command_latency > 0:
             await asyncio.sleep(self.cfg.command_latency)
-        self.log.debug("command", line=redact(event.text.decode("latin-1")))
+        self.log.debug("command", line=_loggable(event.text))
         if command is None:
             self._error()
             return
@@ -179,3 +254,15 @@ class Module(ModuleCore):
         except Exception as exc:  # a bug must not kill the module: answer and go on
             self.log.exception("command failed", command=command.name, error=repr(exc))
             self._error()
+
+
+_SECRET_COMMANDS = (b"AT+CPIN", b"AT+XGAUTH", b"AT+CLCK", b"AT+CPWD")
+
+
+def _loggable(line: bytes) -> str:
+    """A command line for the log: PINs, PUKs and APN passwords left out."""
+    upper = line.upper().replace(b" ", b"")
+    for stem in _SECRET_COMMANDS:
+        if upper.startswith(stem + b"="):
+            return stem.decode() + "=<redacted>"
+    return redact(line.decode("latin-1"))

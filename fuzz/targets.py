@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import structlog
 
-from n58aio.emulator import module as module_mod
+from n58aio.emulator import http_commands, transfer_commands
 from n58aio.emulator.atline import AtLineReader, CommandLine, DataChunk
 from n58aio.emulator.config import EmulatorConfig
 from n58aio.emulator.filesystem import ModuleFS
@@ -432,13 +432,15 @@ async def _no_connection(*_: object, **__: object) -> Any:
 @contextlib.contextmanager
 def _offline() -> Iterator[None]:
     """The module's network calls fail at once (no DNS, no connection)."""
-    namespace = vars(module_mod)
-    saved = {name: namespace[name] for name in ("open_connection", "fetch")}
-    namespace.update(dict.fromkeys(saved, _no_connection))
+    patched = ((vars(http_commands), "open_connection"), (vars(transfer_commands), "fetch"))
+    saved = [(namespace, name, namespace[name]) for namespace, name in patched]
+    for namespace, name, _ in saved:
+        namespace[name] = _no_connection
     try:
         yield
     finally:
-        namespace.update(saved)
+        for namespace, name, value in saved:
+            namespace[name] = value
 
 
 _MODULE_TOKENS: tuple[bytes, ...] = (

@@ -5,21 +5,31 @@ Open a modem with :func:`open_modem`; the rest of the public API hangs off :clas
 
 from typing import TYPE_CHECKING, Any
 
+from .bringup import ModemStatus
 from .channel import Reply, UrcSubscription
 from .commands.link import LinkStatus
 from .errors import (
+    BringUpError,
     CommandError,
     CommandTimeout,
     HTTPStatusError,
     InvalidValue,
     LinkClosedError,
+    LinkRefusedError,
     N58Error,
     NoModemAvailable,
+    NoSignalError,
+    NoSimError,
+    NotRegisteredError,
     PortClosedError,
     ProtocolError,
+    RegistrationDeniedError,
     RequestTimeout,
+    SimPinRequired,
+    SimPukRequired,
     TLSConfigError,
     TransferError,
+    WrongPinError,
 )
 from .http import Headers, Response, Timeouts, TLSConfig
 from .logs import enable_logging
@@ -57,6 +67,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BringUpError",
     "CommandError",
     "CommandTimeout",
     "DownloadResult",
@@ -67,10 +78,12 @@ __all__ = [
     "IntegrityError",
     "InvalidValue",
     "LinkClosedError",
+    "LinkRefusedError",
     "LinkStatus",
     "Modem",
     "ModemPool",
     "ModemStats",
+    "ModemStatus",
     "ModemTransport",
     "ModuleFileError",
     "ModuleFiles",
@@ -79,6 +92,9 @@ __all__ = [
     "ModuleTransferError",
     "N58Error",
     "NoModemAvailable",
+    "NoSignalError",
+    "NoSimError",
+    "NotRegisteredError",
     "PDPNotActiveError",
     "PoolDownloadResult",
     "PoolStats",
@@ -87,14 +103,18 @@ __all__ = [
     "ProtocolError",
     "RangeMismatchError",
     "ReadBackResult",
+    "RegistrationDeniedError",
     "Reply",
     "RequestTimeout",
     "Response",
+    "SimPinRequired",
+    "SimPukRequired",
     "TLSConfig",
     "TLSConfigError",
     "Timeouts",
     "TransferError",
     "UrcSubscription",
+    "WrongPinError",
     "__version__",
     "enable_logging",
     "open_modem",

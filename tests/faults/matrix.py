@@ -329,7 +329,8 @@ async def run_cell(
 async def settled(modem: n58aio.Modem) -> None:
     """Wait (bounded) until the channel has proven itself in step, or the port is gone."""
     deadline = time.monotonic() + BOUND
-    while modem.channel.needs_resync and not modem.closed and time.monotonic() < deadline:
+    channel = modem.channel
+    while channel.needs_resync and not modem.closed and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
 
 

@@ -13,9 +13,9 @@ module's limits is sent, and nothing a server sends can make the client write to
 from __future__ import annotations
 
 import asyncio
-import re
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 

@@ -297,7 +297,7 @@ def modem_from_args(args: argparse.Namespace) -> AbstractAsyncContextManager[Mod
         options["recvmode"] = args.recvmode
         options["tls"] = tls_from_args(args)
         if args.timeout is not None:
-            options["timeouts"] = Timeouts(args.timeout, args.timeout, args.timeout)
+            options["timeouts"] = Timeouts(args.timeout)
     from .files_commands import with_local_certs  # it imports this module
 
     return with_local_certs(open_modem(args.device, name="cli", **options), args)

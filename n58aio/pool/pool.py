@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Collection, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from os import PathLike
-from typing import Any
+from typing import Any, Unpack
 
 import structlog
 
@@ -29,8 +29,8 @@ from ..errors import (
     ProtocolError,
     RequestTimeout,
 )
-from ..http import RecvMode, Response, Timeouts, TLSConfig
-from ..http.headers import HeaderTypes
+from ..http import RequestOptions, Response, Timeouts, TimeoutTypes, TLSConfig
+from ..http.options import check_request_options
 from ..logs import get_logger
 from ..redact import redact
 from ..transfer.download import DEFAULT_RANGE_SIZE, ProgressCallback
@@ -174,38 +174,14 @@ class ModemPool:
     # ------------------------------------------------------------------ requests
     @asynccontextmanager
     async def stream(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: HeaderTypes | None = None,
-        content: bytes | str | None = None,
-        data: Mapping[str, Any] | None = None,
-        json: Any = None,
-        offset: int | None = None,
-        size: int | None = None,
-        tls: TLSConfig | None = None,
-        keepalive: bool | None = None,
-        recvmode: RecvMode | None = None,
-        timeouts: Timeouts | None = None,
+        self, method: str, url: str, **options: Unpack[RequestOptions]
     ) -> AsyncIterator[Response]:
         """:meth:`Modem.stream <n58aio.Modem.stream>` on the least busy healthy modem.
 
         An idempotent request whose modem faults before the response head is sent again on
         another modem; once the response is yielded, a fault is raised to the caller.
         """
-        options: dict[str, Any] = {
-            "headers": headers,
-            "content": content,
-            "data": data,
-            "json": json,
-            "offset": offset,
-            "size": size,
-            "tls": tls,
-            "keepalive": keepalive,
-            "recvmode": recvmode,
-            "timeouts": timeouts,
-        }
+        check_request_options(options)
         avoid: list[PoolMember] = []
         for attempt in itertools.count():
             yielded = False
@@ -227,9 +203,10 @@ class ModemPool:
                 self._note_retry(current, method, url, exc)
                 avoid.append(current)
 
-    async def request(self, method: str, url: str, **options: Any) -> Response:
+    async def request(self, method: str, url: str, **options: Unpack[RequestOptions]) -> Response:
         """:meth:`Modem.request <n58aio.Modem.request>` on the least busy healthy modem; an
         idempotent request is sent again on another modem when its modem faults."""
+        check_request_options(options)
         avoid: list[PoolMember] = []
         for attempt in itertools.count():
             current: PoolMember | None = None
@@ -247,6 +224,34 @@ class ModemPool:
                 avoid.append(current)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def get(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("GET", url, ...)``."""
+        return await self.request("GET", url, **options)
+
+    async def head(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("HEAD", url, ...)``."""
+        return await self.request("HEAD", url, **options)
+
+    async def post(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("POST", url, ...)``."""
+        return await self.request("POST", url, **options)
+
+    async def put(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("PUT", url, ...)``."""
+        return await self.request("PUT", url, **options)
+
+    async def patch(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("PATCH", url, ...)``."""
+        return await self.request("PATCH", url, **options)
+
+    async def delete(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("DELETE", url, ...)``."""
+        return await self.request("DELETE", url, **options)
+
+    async def options(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("OPTIONS", url, ...)``."""
+        return await self.request("OPTIONS", url, **options)
+
     async def download(
         self,
         url: str,
@@ -259,7 +264,7 @@ class ModemPool:
         retries: int = 8,
         backoff: float = 0.5,
         tls: TLSConfig | None = None,
-        timeouts: Timeouts | None = None,
+        timeouts: TimeoutTypes = None,
     ) -> PoolDownloadResult:
         """Download ``url`` to ``path`` in ranges fetched in parallel across the modems.
 
@@ -286,7 +291,7 @@ class ModemPool:
             retries=retries,
             backoff=backoff,
             tls=tls,
-            timeouts=timeouts,
+            timeouts=Timeouts.of(timeouts),
         )
 
     # ------------------------------------------------------------------ monitoring

@@ -21,6 +21,7 @@ __all__ = [
     "ReadTimeout",
     "RequestError",
     "RequestTimeout",
+    "RequestTooLarge",
     "TLSConfigError",
     "TLSError",
     "TooManyRedirects",
@@ -42,6 +43,16 @@ class InvalidValue(N58Error, ValueError):
 
 class InvalidOption(InvalidValue, TypeError):
     """A request was given an option it does not know (``timouts=`` for ``timeouts=``)."""
+
+
+class RequestTooLarge(InvalidValue):
+    """A request does not fit the module's budget of bytes per request (``budget``); ``used``
+    is what it would take. Raised before anything is written."""
+
+    def __init__(self, message: str, *, budget: int, used: int) -> None:
+        self.budget = budget
+        self.used = used
+        super().__init__(message)
 
 
 class RequestError(N58Error):

@@ -25,6 +25,7 @@ from ..errors import (
     LinkClosedError,
     N58Error,
     NoModemAvailable,
+    PoolTimeout,
     PortClosedError,
     ProtocolError,
     RequestTimeout,
@@ -182,12 +183,13 @@ class ModemPool:
         another modem; once the response is yielded, a fault is raised to the caller.
         """
         check_request_options(options)
+        wait = _pool_wait(options)
         avoid: list[PoolMember] = []
         for attempt in itertools.count():
             yielded = False
             current: PoolMember | None = None
             try:
-                async with self._lease(avoid) as member:
+                async with self._lease(avoid, wait) as member:
                     current = member
                     assert member.modem is not None
                     async with member.modem.stream(method, url, **options) as response:
@@ -207,11 +209,12 @@ class ModemPool:
         """:meth:`Modem.request <n58aio.Modem.request>` on the least busy healthy modem; an
         idempotent request is sent again on another modem when its modem faults."""
         check_request_options(options)
+        wait = _pool_wait(options)
         avoid: list[PoolMember] = []
         for attempt in itertools.count():
             current: PoolMember | None = None
             try:
-                async with self._lease(avoid) as member:
+                async with self._lease(avoid, wait) as member:
                     current = member
                     assert member.modem is not None
                     response = await member.modem.request(method, url, **options)
@@ -314,9 +317,12 @@ class ModemPool:
 
     # ------------------------------------------------------------------ leases
     @asynccontextmanager
-    async def _lease(self, avoid: Collection[PoolMember] = ()) -> AsyncIterator[PoolMember]:
-        """Hold the best free modem (preferring those not in ``avoid``) for one exchange."""
-        member = await self._acquire(avoid)
+    async def _lease(
+        self, avoid: Collection[PoolMember] = (), wait: float | None = None
+    ) -> AsyncIterator[PoolMember]:
+        """Hold the best free modem (preferring those not in ``avoid``) for one exchange;
+        ``wait`` (a request's ``pool`` timeout) replaces ``acquire_timeout``."""
+        member = await self._acquire(avoid, wait)
         error: BaseException | None = None
         try:
             async with member.guard():
@@ -327,9 +333,9 @@ class ModemPool:
         finally:
             self._release(member, error)
 
-    async def _acquire(self, avoid: Collection[PoolMember]) -> PoolMember:
+    async def _acquire(self, avoid: Collection[PoolMember], wait: float | None) -> PoolMember:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.acquire_timeout
+        deadline = loop.time() + (self.acquire_timeout if wait is None else wait)
         while True:
             if self._phase != "open":
                 raise NoModemAvailable(f"{self.name} is {self._phase}")
@@ -339,6 +345,8 @@ class ModemPool:
                 member.requests += 1
                 return member
             if loop.time() >= deadline:
+                if wait is not None:
+                    raise PoolTimeout("pool (no modem free)", wait)
                 raise NoModemAvailable(self._unavailable(self.acquire_timeout))
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.append(waiter)
@@ -519,3 +527,9 @@ class ModemPool:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.log.error("pool.task_failed", task=task.get_name(), error=repr(task.exception()))
+
+
+def _pool_wait(options: RequestOptions) -> float | None:
+    """A request's ``pool`` timeout, which bounds its wait for a free modem."""
+    timeouts = Timeouts.of(options.get("timeouts"))
+    return None if timeouts is None else timeouts.pool

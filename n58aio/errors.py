@@ -114,11 +114,22 @@ class RequestTimeout(RequestError, TimeoutError):
         super().__init__(f"HTTP {phase} timed out after {timeout:g} s")
 
 
-class ConnectTimeout(RequestTimeout):
+class _SetupTimeout(RequestTimeout, CommandTimeout):
+    """A request phase bounded by one AT command: also its :class:`CommandTimeout`
+    (``command``), since the modem's output may be out of step afterwards."""
+
+    def __init__(self, phase: str, timeout: float, command: str = "") -> None:
+        self.phase = phase
+        self.timeout = timeout
+        self.command = command
+        Exception.__init__(self, f"HTTP {phase} timed out after {timeout:g} s")
+
+
+class ConnectTimeout(_SetupTimeout):
     """The module did not set the link up (``AT+HTTPSETUP``) within the connect timeout."""
 
 
-class WriteTimeout(RequestTimeout):
+class WriteTimeout(_SetupTimeout):
     """The module did not take the request (``AT+HTTPACTION``) within the write timeout."""
 
 

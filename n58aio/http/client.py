@@ -332,9 +332,9 @@ class HttpClient:
             return await self._start(plan, tls, raw, timeouts)
         except CommandTimeout as exc:
             if exc.command == family.setup():
-                raise ConnectTimeout("connect", timeouts.connect) from exc
+                raise ConnectTimeout("connect", timeouts.connect, exc.command) from exc
             if exc.command == plan.action:
-                raise WriteTimeout("write", timeouts.write) from exc
+                raise WriteTimeout("write", timeouts.write, exc.command) from exc
             raise
         except CommandError as exc:
             if exc.command not in (family.setup(), plan.action) or isinstance(exc, ConnectError):

@@ -177,10 +177,10 @@ def _map_error(exc: N58Error, request: httpx.Request | None = None) -> httpx.HTT
     message = str(exc)
     if isinstance(exc, InvalidValue | TLSConfigError):
         return httpx.LocalProtocolError(message, request=request)
+    if isinstance(exc, WriteTimeout):  # before CommandTimeout, which it is too
+        return httpx.WriteTimeout(message, request=request)
     if isinstance(exc, ConnectTimeout | CommandTimeout):
         return httpx.ConnectTimeout(message, request=request)
-    if isinstance(exc, WriteTimeout):
-        return httpx.WriteTimeout(message, request=request)
     if isinstance(exc, PoolTimeout | NoModemAvailable):
         return httpx.PoolTimeout(message, request=request)
     if isinstance(exc, ReadTimeout | RequestTimeout):

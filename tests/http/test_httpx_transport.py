@@ -165,3 +165,19 @@ async def test_httpx_follows_redirects_itself(
         followed = await client.get(url, follow_redirects=True)
         assert followed.content == pattern_bytes(0, 6)
         assert [r.status_code for r in followed.history] == [302]
+
+
+def test_errors_map_by_kind() -> None:
+    from n58aio.http.httpx_transport import _map_error
+
+    cases: list[tuple[n58aio.N58Error, type[httpx.HTTPError]]] = [
+        (n58aio.WriteTimeout("write", 1, "AT+HTTPACTION=0"), httpx.WriteTimeout),
+        (n58aio.ConnectTimeout("connect", 1, "AT+HTTPSETUP"), httpx.ConnectTimeout),
+        (n58aio.ReadTimeout("idle", 1), httpx.ReadTimeout),
+        (n58aio.PoolTimeout("pool", 1), httpx.PoolTimeout),
+        (n58aio.TLSError("h", 443, "AT+HTTPSSETUP", "ERROR"), httpx.ConnectError),
+        (n58aio.LinkClosedError("gone"), httpx.RemoteProtocolError),
+        (n58aio.RequestTooLarge("big", budget=2048, used=3000), httpx.LocalProtocolError),
+    ]
+    for error, mapped in cases:
+        assert type(_map_error(error)) is mapped, error

@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import structlog
 
-from n58aio.emulator import module as module_mod
+from n58aio.emulator import http_commands, transfer_commands
 from n58aio.emulator.atline import AtLineReader, CommandLine, DataChunk
 from n58aio.emulator.config import EmulatorConfig
 from n58aio.emulator.filesystem import ModuleFS
@@ -44,6 +44,7 @@ from n58aio.wire import (
     RawData,
     RawEnd,
     RawStart,
+    Stray,
     Urc,
     WireError,
 )
@@ -116,7 +117,13 @@ TOKENS: tuple[bytes, ...] = (
     b"12",
     b"0,",
     b"99999999999,",
+    b"AT+N58SYNC=0123456789ABCDEF\r",  # the probe's echo (see PROBE)
+    b"AT+N58SYNC=0123456789ABCDEF",
+    b"AT+N58SYNC=0123456789ABCDEE\r",
+    b"\r\n+FSRF: 5,",
+    b"\r\n+FSRFEX: 3,1A,",
 )
+PROBE = "AT+N58SYNC=0123456789ABCDEF"
 
 COMMANDS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("AT", {}),
@@ -133,9 +140,11 @@ COMMANDS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("AT+HTTPACTION=2,{n}", {"prompt": True}),
     ("AT+HTTPCLOSE", {}),
     ("AT+HTTPSCLOSE", {}),
+    ("AT+FSRF=a.txt", {}),
+    ("AT+FSRFEX=a.txt,0,3", {}),
 )
 
-_TEXT_EVENTS = (Echo, InfoLine, Urc)
+_TEXT_EVENTS = (Echo, InfoLine, Urc, Stray)
 
 
 class _Consumer:
@@ -179,9 +188,14 @@ class _Consumer:
 def check_event(event: Event, bounds: dict[str, int]) -> None:
     """An event is well-formed and within the parser's bounds."""
     if isinstance(event, _TEXT_EVENTS):
-        text = event.line if isinstance(event, (Echo, Urc)) else event.text
+        text = event.line if isinstance(event, (Echo, Urc, Stray)) else event.text
+        if isinstance(event, InfoLine) and text.startswith("+FSRF"):
+            # a file read's content, taken by count: any bytes, within the payload bound
+            assert len(text) <= bounds["payload"] + 48, f"file read of {len(text)} chars"
+            return
         assert "\r" not in text and "\n" not in text, event
-        assert len(text) <= bounds["line"] + 1, f"text of {len(text)} chars: {event!r:.80}"
+        if text != PROBE:  # the probe's echo is found by the hunt, not read as a line
+            assert len(text) <= bounds["line"] + 1, f"text of {len(text)} chars: {event!r:.80}"
     elif isinstance(event, FinalResult):
         assert "\r" not in event.text and "\n" not in event.text, event
     elif isinstance(event, Payload):
@@ -241,7 +255,7 @@ def _parser_run(
     parser = AtParser(max_line=bounds["line"], max_payload=bounds["payload"], merge_payload=merge)
     consumer = _Consumer(parser, bounds)
     while program:
-        op = program.byte() % 10
+        op = program.byte() % 12
         if op <= 3:
             for piece in split(program.take(program.byte() % 64 + 1)):
                 consumer.feed(piece)
@@ -262,6 +276,20 @@ def _parser_run(
         elif op == 8 and end_raw:
             parser.abandon_raw()
             consumer.drain()
+        elif op == 9:
+            # the module's echo as the channel knows it (the echo gate), and its data echo
+            setting = program.byte()
+            parser.echo = (None, True, False)[setting % 3]
+            parser.echoes_data = bool(setting & 4)
+        elif op == 10:
+            pending, source = parser.pending_retract, parser.raw_source
+            if pending is not None and source is not None:
+                # a link-closed report still being read is dropped by the distrust: what a
+                # split run passed on as raw data of it counts as retracted
+                consumer.events.append(RawEnd(source, "(distrusted)", pending))
+            if program.byte() % 2:
+                parser.distrust()
+            parser.begin_sync(PROBE)
         else:
             for piece in split(program.pick(TOKENS) + program.take(program.byte() % 8)):
                 consumer.feed(piece)
@@ -404,13 +432,15 @@ async def _no_connection(*_: object, **__: object) -> Any:
 @contextlib.contextmanager
 def _offline() -> Iterator[None]:
     """The module's network calls fail at once (no DNS, no connection)."""
-    namespace = vars(module_mod)
-    saved = {name: namespace[name] for name in ("open_connection", "fetch")}
-    namespace.update(dict.fromkeys(saved, _no_connection))
+    patched = ((vars(http_commands), "open_connection"), (vars(transfer_commands), "fetch"))
+    saved = [(namespace, name, namespace[name]) for namespace, name in patched]
+    for namespace, name, _ in saved:
+        namespace[name] = _no_connection
     try:
         yield
     finally:
-        namespace.update(saved)
+        for namespace, name, value in saved:
+            namespace[name] = value
 
 
 _MODULE_TOKENS: tuple[bytes, ...] = (

@@ -5,9 +5,11 @@ Open a modem with :func:`open_modem`; the rest of the public API hangs off :clas
 
 from typing import TYPE_CHECKING, Any
 
+from .bringup import ModemStatus
 from .channel import Reply, UrcSubscription
 from .commands.link import LinkStatus
 from .errors import (
+    BringUpError,
     CommandError,
     CommandTimeout,
     ConnectError,
@@ -16,20 +18,28 @@ from .errors import (
     InvalidOption,
     InvalidValue,
     LinkClosedError,
+    LinkRefusedError,
     N58Error,
     NoModemAvailable,
+    NoSignalError,
+    NoSimError,
+    NotRegisteredError,
     PoolTimeout,
     PortClosedError,
     ProtocolError,
     ReadTimeout,
+    RegistrationDeniedError,
     RequestError,
     RequestTimeout,
     RequestTooLarge,
+    SimPinRequired,
+    SimPukRequired,
     TLSConfigError,
     TLSError,
     TooManyRedirects,
     TransferError,
     WriteTimeout,
+    WrongPinError,
 )
 from .http import URL, Headers, RequestOptions, Response, Timeouts, TimeoutTypes, TLSConfig
 from .logs import enable_logging
@@ -68,6 +78,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "URL",
+    "BringUpError",
     "CommandError",
     "CommandTimeout",
     "ConnectError",
@@ -81,10 +92,12 @@ __all__ = [
     "InvalidOption",
     "InvalidValue",
     "LinkClosedError",
+    "LinkRefusedError",
     "LinkStatus",
     "Modem",
     "ModemPool",
     "ModemStats",
+    "ModemStatus",
     "ModemTransport",
     "ModuleFileError",
     "ModuleFiles",
@@ -93,6 +106,9 @@ __all__ = [
     "ModuleTransferError",
     "N58Error",
     "NoModemAvailable",
+    "NoSignalError",
+    "NoSimError",
+    "NotRegisteredError",
     "PDPNotActiveError",
     "PoolDownloadResult",
     "PoolStats",
@@ -103,12 +119,15 @@ __all__ = [
     "RangeMismatchError",
     "ReadBackResult",
     "ReadTimeout",
+    "RegistrationDeniedError",
     "Reply",
     "RequestError",
     "RequestOptions",
     "RequestTimeout",
     "RequestTooLarge",
     "Response",
+    "SimPinRequired",
+    "SimPukRequired",
     "TLSConfig",
     "TLSConfigError",
     "TLSError",
@@ -118,6 +137,7 @@ __all__ = [
     "TransferError",
     "UrcSubscription",
     "WriteTimeout",
+    "WrongPinError",
     "__version__",
     "enable_logging",
     "open_modem",

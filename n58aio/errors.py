@@ -5,6 +5,7 @@ from __future__ import annotations
 from .redact import redact
 
 __all__ = [
+    "BringUpError",
     "CommandError",
     "CommandTimeout",
     "ConnectError",
@@ -13,20 +14,28 @@ __all__ = [
     "InvalidOption",
     "InvalidValue",
     "LinkClosedError",
+    "LinkRefusedError",
     "N58Error",
     "NoModemAvailable",
+    "NoSignalError",
+    "NoSimError",
+    "NotRegisteredError",
     "PoolTimeout",
     "PortClosedError",
     "ProtocolError",
     "ReadTimeout",
+    "RegistrationDeniedError",
     "RequestError",
     "RequestTimeout",
     "RequestTooLarge",
+    "SimPinRequired",
+    "SimPukRequired",
     "TLSConfigError",
     "TLSError",
     "TooManyRedirects",
     "TransferError",
     "WriteTimeout",
+    "WrongPinError",
 ]
 
 
@@ -197,3 +206,93 @@ class TransferError(N58Error):
 
 class NoModemAvailable(N58Error):
     """A modem pool had no healthy modem free in time, or is closed."""
+
+
+class BringUpError(N58Error):
+    """:meth:`~n58aio.Modem.attach` could not bring the module up; the message names the state
+    and what to do. Never holds a PIN, PUK or password."""
+
+
+class NoSimError(BringUpError):
+    """No SIM card in the module (``+CME ERROR: 10``)."""
+
+    def __init__(self) -> None:
+        super().__init__("no SIM card: insert a SIM card (power the module off first)")
+
+
+class SimPinRequired(BringUpError):
+    """The SIM asks for its PIN and none was given."""
+
+    def __init__(self) -> None:
+        super().__init__("the SIM asks for its PIN: pass pin=... to attach()")
+
+
+class SimPukRequired(BringUpError):
+    """The SIM is blocked (three wrong PINs): it needs its PUK, which n58aio never sends."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the SIM is blocked and asks for its PUK: unblock it with the PUK from the card's "
+            "operator (AT+CPIN=<puk>,<new pin>), then attach with the new PIN"
+        )
+
+
+class WrongPinError(BringUpError):
+    """The module refused the PIN. It is never sent again automatically: after three wrong PINs
+    the SIM blocks."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the SIM refused the PIN (not retried: three wrong PINs block the SIM); check the "
+            "PIN before trying again"
+        )
+
+
+class NotRegisteredError(BringUpError):
+    """The module did not register with a network within the timeout.
+
+    ``state`` is ``"searching"``, ``"not searching"`` or ``"unknown"``.
+    """
+
+    def __init__(self, state: str, timeout: float) -> None:
+        self.state = state
+        super().__init__(
+            f"not registered with a network after {timeout:g} s ({state}): check the antenna, "
+            "the coverage and that the SIM is activated for this network"
+        )
+
+
+class RegistrationDeniedError(BringUpError):
+    """The network denied the registration; ``cause`` is its reject cause when reported."""
+
+    def __init__(self, cause: int | None) -> None:
+        self.cause = cause
+        reason = f" (reject cause {cause})" if cause is not None else ""
+        super().__init__(
+            f"the network denied the registration{reason}: the SIM may be barred, not "
+            "activated or without a plan for this network; ask the operator"
+        )
+
+
+class NoSignalError(BringUpError):
+    """No signal while not registered (``+CSQ: 99``)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(
+            f"no signal after {timeout:g} s and not registered: check the antenna and the coverage"
+        )
+
+
+class LinkRefusedError(BringUpError):
+    """The data link (``AT+XIIC=1``) was refused or did not come up; ``code`` is the CME code."""
+
+    def __init__(self, code: int | None, apn: str | None) -> None:
+        self.code = code
+        where = f" with APN {apn!r}" if apn else " with the network's default APN"
+        hint = (
+            "check the APN, user and password the operator gives"
+            if code in (None, 900)
+            else "check the SIM and the registration"
+        )
+        detail = f" (+CME ERROR: {code})" if code is not None else ""
+        super().__init__(f"the data link was refused{where}{detail}: {hint}")

@@ -10,6 +10,7 @@ from typing import Any, Unpack
 
 import structlog
 
+from .bringup import BringUp, ModemStatus, bring_up, read_status
 from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_port
 from .commands.link import LinkStatus
 from .http import (
@@ -58,6 +59,7 @@ class Modem:
             channel, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
         )
         self._files: ModuleFiles | None = None
+        self._bringup: BringUp | None = None
 
     @property
     def files(self) -> ModuleFiles:
@@ -68,9 +70,26 @@ class Modem:
         return self._files
 
     # ------------------------------------------------------------------ HTTP
-    async def attach(self, timeout: float = 60.0) -> LinkStatus:
-        """Bring the data link up (``AT+XIIC=1``) unless it already is; idempotent."""
-        return await self.http.attach(timeout)
+    async def attach(
+        self,
+        timeout: float = 60.0,
+        *,
+        apn: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        pin: str | None = None,
+    ) -> LinkStatus:
+        """Bring the module up: wait for it, unlock the SIM with ``pin`` when it asks, wait for
+        the network registration, set ``apn`` (and ``user`` / ``password``), bring the data link
+        up; each step only when needed (idempotent). Each failure raises its own
+        :class:`~n58aio.errors.BringUpError`; a wrong PIN is never retried."""
+        self._bringup = BringUp(apn=apn, user=user, password=password, pin=pin)
+        return await bring_up(self.channel, self._bringup, timeout, self.log)
+
+    async def status(self) -> ModemStatus:
+        """One snapshot: signal, registration, operator, IMEI, IMSI, ICCID, firmware, data
+        link (the commands interleave with a download that streams meanwhile)."""
+        return await read_status(self.channel)
 
     async def link_status(self) -> LinkStatus:
         """Query the data link (``AT+XIIC?``)."""

@@ -6,7 +6,9 @@ Every layer (error messages, logs, the CLI) passes text through :func:`redact` b
   the last ``@`` of the authority) becomes ``<redacted>``;
 * in an AT command line (``AT+HTTPPARA=url,alice:secret@host/``), a parameter value with an
   ``@`` in its authority part likewise loses what comes before that ``@``;
-* the value of an ``Authorization`` header written out as text becomes ``<redacted>``.
+* the value of an ``Authorization`` header written out as text becomes ``<redacted>``;
+* the parameters of the commands that carry a PIN, PUK or APN password (``AT+CPIN``,
+  ``AT+CPWD``, ``AT+CLCK``, ``AT+XGAUTH``) become ``<redacted>``.
 
 The rule errs on the side of hiding: it may hide more than the credentials, never less.
 """
@@ -23,11 +25,15 @@ REDACTED = "<redacted>"
 _URL_USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.\-]*://)[^/?#\r\n]*@")
 # an AT command line: "AT...=" then the parameters
 _COMMAND = re.compile(r"(?i)^(\s*AT[^=]*=)(.*)$", re.DOTALL)
+_SECRET_COMMAND = re.compile(r"(?i)^(\s*AT\s*\+\s*(?:CPIN|CPWD|CLCK|XGAUTH)\s*=).*$", re.DOTALL)
 _AUTHORIZATION = re.compile(r"(?i)(authorization\s*[:=]\s*)[^\r\n]*")
 
 
 def redact(text: str) -> str:
     """``text`` with every credential the rule above knows replaced by ``<redacted>``."""
+    secret = _SECRET_COMMAND.match(text)
+    if secret is not None:
+        return secret.group(1) + REDACTED
     text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
     command = _COMMAND.match(text)
     if command is not None:

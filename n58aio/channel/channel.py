@@ -409,7 +409,11 @@ class ModemChannel(asyncio.Protocol):
             # link is closed, and must not be read as the module's output afterwards.
             self._before_probe.append(_CLOSE_COMMAND[raw_source])
         hunt = (
-            self._distrusted or parser.echo is not True or parser.in_payload or parser.in_raw_mode
+            self._distrusted
+            or parser.distrusted  # e.g. the zombie's data echo was still coming
+            or parser.echo is not True
+            or parser.in_payload
+            or parser.in_raw_mode
         )
         grace = _RESYNC_GRACE
         for attempt in range(1, _RESYNC_ATTEMPTS + 1):
@@ -443,6 +447,12 @@ class ModemChannel(asyncio.Protocol):
                 self.log.warning("resync.retry", attempt=attempt, hunt=hunt)
                 hunt = True
                 remaining = 0.0
+                continue
+            except ProtocolError:
+                # the line was distrusted while the probe waited: hunt for the next one
+                self._pending = None
+                self.log.info("resync.retry", attempt=attempt, hunt=hunt, distrusted=True)
+                hunt = True
                 continue
             except CommandError:
                 pass  # the expected answer to an unknown command, after the probe's own echo
@@ -620,12 +630,14 @@ class ModemChannel(asyncio.Protocol):
         pending = self._pending
         if pending is None or pending.data is None or pending.prompted:
             self.log.warning("prompt.unexpected")
+            self.parser.withhold_data()
             return
         pending.prompted = True
         if pending.abandoned or pending.outcome is not None:
             # Nobody waits for this command any more: never send data the module may take
             # for commands. It gives up waiting for the data by itself.
             self.log.warning("prompt.abandoned", command=_redact(pending.command))
+            self.parser.withhold_data()
             return
         elapsed = asyncio.get_running_loop().time() - pending.sent_at
         line_time = 10 * len(pending.data) / self.baudrate if self.baudrate else 0.0
@@ -633,6 +645,7 @@ class ModemChannel(asyncio.Protocol):
             self.log.warning(
                 "prompt.late", command=_redact(pending.command), seconds=round(elapsed, 3)
             )
+            self.parser.withhold_data()
             return
         pending.data_done = True
         self._write(pending.data)
@@ -725,7 +738,8 @@ class ModemChannel(asyncio.Protocol):
             self.parser.distrust()
         self._raw_idle.set()
         pending = self._pending
-        if pending is not None and pending.outcome is None and not pending.probe:
+        if pending is not None and pending.outcome is None:
+            # (a probe in flight is lost too: the resynchronisation starts a hunt at once)
             pending.settle(ProtocolError(f"{pending.command}: {reason}"))
         self._fail_streams(ProtocolError, reason, started=False)
         if first:

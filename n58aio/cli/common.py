@@ -141,8 +141,12 @@ def url(text: str) -> str:
     try:
         ModuleURL.parse(text)
     except InvalidValue as exc:
-        suggestion = _url_suggestion(text)
-        hint = f"; try {suggestion}" if suggestion and suggestion != text else ""
+        try:
+            suggestion = _url_suggestion(text)
+        except ValueError:  # (urllib's own, on a bad port): no suggestion
+            suggestion = None
+        hint = f"; try {redact(suggestion)}" if suggestion and suggestion != text else ""
+        # argparse shows the raw value for any other exception: never let one through
         raise argparse.ArgumentTypeError(f"{exc}{hint}") from None
     return text
 

@@ -78,6 +78,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="AT+HTTPSCFG dialect: ch9 (TLS <= 1.2, ciphersuite; default) or v2 (TLS 1.3, sni)",
     )
     parser.add_argument(
+        "--sim", choices=["ready", "pin", "puk", "absent"], default="ready", help="SIM state"
+    )
+    parser.add_argument("--sim-pin", default="1234", metavar="PIN", help="the SIM's PIN")
+    parser.add_argument("--sim-puk", default="12345678", metavar="PUK", help="the SIM's PUK")
+    parser.add_argument("--apn", help="APN the network requires for AT+XIIC=1 (default: any)")
+    parser.add_argument("--apn-user", metavar="USER", help="APN user the network requires")
+    parser.add_argument("--apn-password", metavar="PASSWORD", help="APN password required")
+    parser.add_argument(
+        "--registration",
+        choices=["home", "roaming", "searching", "denied", "idle"],
+        default="home",
+        help="what the network does with the registration (default: home)",
+    )
+    parser.add_argument("--reject-cause", type=int, metavar="N", help="cause when denied")
+    parser.add_argument("--csq", type=int, default=24, metavar="N", help="signal, 0-31 or 99")
+    parser.add_argument(
+        "--auto-baud", action="store_true", help="silent after boot until the first AT (ch02)"
+    )
+    parser.add_argument(
+        "--no-boot-report", action="store_true", help="boot without a visible +PBREADY"
+    )
+    parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         default="info",
@@ -97,6 +119,17 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         tcp=args.tcp,
         pdp_up=args.pdp_up,
         firmware=args.firmware,
+        sim=args.sim,
+        sim_pin=args.sim_pin,
+        sim_puk=args.sim_puk,
+        network_apn=args.apn,
+        network_user=args.apn_user,
+        network_password=args.apn_password,
+        registration=args.registration,
+        reject_cause=args.reject_cause,
+        csq=args.csq,
+        auto_baud=args.auto_baud,
+        boot_report=not args.no_boot_report,
     )
 
 

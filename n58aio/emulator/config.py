@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from .world import Registration, SimState
+
 __all__ = ["EmulatorConfig", "Firmware"]
 
 #: Firmware profile: ``"ch9"`` follows chapter 9 of the manual (TLS at most 1.2, ``ciphersuite``),
@@ -22,6 +24,13 @@ class EmulatorConfig:
     None). ``baud`` paces every byte the module writes at ``baud / 10`` bytes per second (None:
     unpaced). ``tcp`` serves the module on a TCP port instead of a pseudo-terminal.
     ``firmware`` selects the ``AT+HTTPSCFG`` dialect and TLS abilities (see :data:`Firmware`).
+
+    Bring-up: ``sim`` (``"ready"``, ``"pin"``, ``"puk"``, ``"absent"``) with ``sim_pin`` and
+    ``sim_puk``; ``network_apn``, ``network_user``, ``network_password``: what ``AT+XIIC=1``
+    requires (None: anything); ``registration`` (``"home"``, ``"roaming"``, ``"searching"``,
+    ``"denied"`` with ``reject_cause``, ``"idle"``); ``csq`` (0-31, 99 unknown); ``auto_baud``:
+    silent after boot until the first ``AT``, then ``OK`` and ``+PBREADY`` (ch02);
+    ``boot_report``: False boots (and restarts) without a ``+PBREADY`` the host can see.
     """
 
     resolve: dict[str, str] = field(default_factory=dict)
@@ -44,6 +53,17 @@ class EmulatorConfig:
     boot_delay: float = 0.0
     cmee: int = 1
     firmware: Firmware = "ch9"
+    sim: SimState = "ready"
+    sim_pin: str = "1234"
+    sim_puk: str = "12345678"
+    network_apn: str | None = None
+    network_user: str | None = None
+    network_password: str | None = None
+    registration: Registration = "home"
+    reject_cause: int | None = None
+    csq: int = 24
+    auto_baud: bool = False
+    boot_report: bool = True
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
@@ -58,5 +78,11 @@ class EmulatorConfig:
             raise ValueError("cmee must be 0, 1 or 2")
         if self.relay_buffer < self.chunk_size:
             raise ValueError("relay_buffer must be >= chunk_size")
+        if self.sim not in ("ready", "pin", "puk", "absent"):
+            raise ValueError("sim must be 'ready', 'pin', 'puk' or 'absent'")
+        if self.registration not in ("home", "roaming", "searching", "denied", "idle"):
+            raise ValueError("registration must be home, roaming, searching, denied or idle")
+        if not (0 <= self.csq <= 31 or self.csq == 99):
+            raise ValueError("csq must be 0-31 or 99")
         if self.data_timeout <= 0:
             raise ValueError("data_timeout must be > 0")

@@ -14,6 +14,7 @@ from ..logs import get_logger
 from .config import EmulatorConfig
 from .faults import Faults
 from .filesystem import ModuleFS
+from .linerate import LineRate
 from .module import Module
 from .output import OutputChannel, OutputFaults, Pacer
 from .serial_front import PtyFront, TcpFront
@@ -43,6 +44,7 @@ class Emulator:
         self._fs: ModuleFS | None = None
         self._closed = asyncio.Event()
         self._started = False
+        self._rate: LineRate | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -61,17 +63,27 @@ class Emulator:
             if self.config.tcp is None:
                 self._front = PtyFront(self._on_input, self.log)
             else:
-                front = TcpFront(self._on_input, self.log)
-                self._front = front
-                await front.start(*self.config.tcp)
+                tcp = TcpFront(self._on_input, self.log)
+                self._front = tcp
+                await tcp.start(*self.config.tcp)
         except BaseException:
             self._cleanup_tmp()
             raise
         self._output = OutputChannel(
-            self._front.write, Pacer(self.config.baud), output_faults, self.log
+            self._write_port, Pacer(self.config.baud), output_faults, self.log
         )
+        pty = self._front
+        host_rate = pty.host_rate if isinstance(pty, PtyFront) else (lambda: None)
+        self._rate = LineRate(host_rate, self.config.auto_baud)
         self._module = Module(
-            self.config, self._fs, self._output, output_faults, self.log, self.ident, self._drop
+            self.config,
+            self._fs,
+            self._output,
+            output_faults,
+            self.log,
+            self.ident,
+            self._drop,
+            self._rate,
         )
         self._output.start()
         self._module.start()
@@ -110,6 +122,13 @@ class Emulator:
     async def wait_closed(self) -> None:
         """Wait until :meth:`close` has finished."""
         await self._closed.wait()
+
+    async def _write_port(self, data: bytes) -> None:
+        if self._front is None:
+            raise OSError("port closed")
+        if self._rate is not None and self._rate.mismatch():
+            data = self._rate.garble(data)  # the host listens at another rate
+        await self._front.write(data)
 
     def _on_input(self, data: bytes) -> None:
         if self._module is not None:
@@ -159,6 +178,21 @@ class Emulator:
     def pdp_up(self) -> bool:
         """Whether the data link (``AT+XIIC``) is up."""
         return self._need_module().state.pdp_up
+
+    @property
+    def line_rate(self) -> int | None:
+        """The rate the module runs at (None: auto-baud, not locked yet)."""
+        return self._rate.module_rate if self._rate is not None else None
+
+    @property
+    def host_rate(self) -> int | None:
+        """The rate the client set on the pty (None in TCP mode)."""
+        return self._rate.host if self._rate is not None else None
+
+    @property
+    def sim_unlocked(self) -> bool:
+        """Whether the SIM was unlocked with its PIN since the last restart."""
+        return self._need_module().state.sim_unlocked
 
     @property
     def bytes_written(self) -> int:

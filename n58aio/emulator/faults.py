@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Literal, Protocol
 
 from .output import OutputFaults
+from .world import Registration, SimState
 
 __all__ = ["FaultTarget", "Faults", "LinkKind"]
 
@@ -22,6 +23,30 @@ class FaultTarget(Protocol):
 
     def reboot(self) -> None:
         """Reboot the module."""
+        ...
+
+    def restart(self, report: bool = True) -> None:
+        """Restart the module, with or without a boot report."""
+        ...
+
+    def set_sim(self, state: SimState, pin: str | None, puk: str | None) -> None:
+        """Change the SIM."""
+        ...
+
+    def set_registration(self, state: Registration, cause: int | None) -> None:
+        """Change what the network does with the registration."""
+        ...
+
+    def set_signal(self, csq: int) -> None:
+        """Change the signal level."""
+        ...
+
+    def set_network(self, apn: str | None, user: str | None, password: str | None) -> None:
+        """Change the APN and credentials the network requires."""
+        ...
+
+    def lose_data_link(self) -> bool:
+        """Drop the data link with a ``GPRS DISCONNECTION`` report."""
         ...
 
     def drop_port(self) -> None:
@@ -96,6 +121,41 @@ class Faults:
     def drop_port(self) -> None:
         """Close the serial port: clients see it vanish; the emulator is dead afterwards."""
         self._target.drop_port()
+
+    def restart(self, *, report: bool = True) -> None:
+        """Restart as after a power cut: links, data link, settings (echo, ``AT+CMEE``,
+        ``AT+IPR``, APN) and the line rate forgotten, the SIM locked again; ``+PBREADY`` only
+        with ``report`` (at auto-baud: after the first ``AT``)."""
+        self._target.restart(report)
+
+    def set_sim(self, state: SimState, *, pin: str | None = None, puk: str | None = None) -> None:
+        """Insert, remove, lock or block the SIM (``"ready"``, ``"pin"``, ``"puk"``,
+        ``"absent"``), optionally with a new PIN / PUK; takes effect now (a newly locked
+        card asks for its PIN from the next restart on)."""
+        self._target.set_sim(state, pin, puk)
+
+    def set_registration(self, state: Registration, *, cause: int | None = None) -> None:
+        """The network now answers ``"home"``, ``"roaming"``, ``"searching"``, ``"denied"``
+        (with reject ``cause``) or ``"idle"``; enabled ``+CREG``/``+CEREG`` reports follow, and
+        losing the registration drops the data link."""
+        self._target.set_registration(state, cause)
+
+    def set_signal(self, csq: int) -> None:
+        """The signal level ``AT+CSQ`` reports (0-31, 99 = none)."""
+        if not (0 <= csq <= 31 or csq == 99):
+            raise ValueError("csq must be 0-31 or 99")
+        self._target.set_signal(csq)
+
+    def set_network(
+        self, *, apn: str | None = None, user: str | None = None, password: str | None = None
+    ) -> None:
+        """The APN, user and password ``AT+XIIC=1`` requires from now on (None: anything)."""
+        self._target.set_network(apn, user, password)
+
+    def drop_data_link(self) -> bool:
+        """The network drops the data link: server links closed, ``GPRS DISCONNECTION``
+        reported, ``AT+XIIC?`` answers 0. False when it was not up."""
+        return self._target.lose_data_link()
 
     def inject(self, data: bytes, *, immediate: bool = False) -> None:
         """Write ``data`` between replies, or with ``immediate`` as soon as possible (it may then

@@ -20,9 +20,15 @@ ERROR = b"\r\nERROR\r\n"
 #: Texts of the CME error codes the emulator uses (for ``AT+CMEE=2``).
 CME_TEXT: dict[int, str] = {
     3: "operation not allowed",
+    10: "SIM not inserted",
+    11: "SIM PIN required",
+    12: "SIM PUK required",
+    16: "incorrect password",
+    30: "no network service",
     4: "operation not supported",
     50: "incorrect parameters",
     100: "unknown",
+    900: "APN, user or password refused by the network",
     1001: "PDP not active",
 }
 

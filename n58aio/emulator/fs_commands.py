@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from . import framing
+from .core import ModuleCore
 from .filesystem import CAPACITY, MAX_NAME, FileSystemError
 from .syntax import Command, split_args
-
-if TYPE_CHECKING:
-    from .module import Module
 
 __all__ = ["MAX_WRITE", "MAX_WRITE_TIME_MS", "FileCommands", "xor_checksum"]
 
@@ -56,7 +53,7 @@ def _name(text: str) -> str | None:
 class FileCommands:
     """Handlers of the ch28 commands, working on the module's :class:`~.filesystem.ModuleFS`."""
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: ModuleCore) -> None:
         self.module = module
 
     def handlers(self) -> dict[str, Callable[[Command], Awaitable[None]]]:

@@ -11,10 +11,11 @@ cleared by an empty quoted value (``AT+HTTPSCFG="clientcert",""``); a value left
 from __future__ import annotations
 
 from .config import Firmware
+from .core import Handler, ModuleCore
 from .state import TlsConfig
-from .syntax import split_args
+from .syntax import Command, split_args
 
-__all__ = ["TEST_ANSWER", "apply_setting", "query_answer"]
+__all__ = ["TEST_ANSWER", "TlsCommands", "apply_setting", "query_answer"]
 
 TEST_ANSWER = "+HTTPSCFG: <type>,<type_name>"
 _STRINGS: dict[str, tuple[str, ...]] = {
@@ -75,3 +76,27 @@ def query_answer(cfg: TlsConfig, firmware: Firmware) -> str:
         f"+HTTPSCFG: {cfg.sslversion},{cfg.authmode},{cfg.ciphersuite},"
         f"{cfg.cacert},{cfg.clientcert},{cfg.clientkey}"
     )
+
+
+class TlsCommands:
+    """Handler of ``AT+HTTPSCFG`` (and the ``AT+HTTPSCFGA`` spelling) on the module's state."""
+
+    def __init__(self, module: ModuleCore) -> None:
+        self.module = module
+
+    def handlers(self) -> dict[str, Handler]:
+        """The entries for the module's handler table."""
+        return {"+HTTPSCFG": self.httpscfg, "+HTTPSCFGA": self.httpscfg}
+
+    async def httpscfg(self, cmd: Command) -> None:
+        """Query, test or set one TLS setting, in the configured firmware's dialect."""
+        module = self.module
+        firmware = module.cfg.firmware
+        if cmd.kind == "query":
+            module._ok(query_answer(module.state.tls, firmware))
+        elif cmd.kind == "test":
+            module._ok(TEST_ANSWER)
+        elif cmd.kind == "set" and apply_setting(module.state.tls, firmware, cmd.args):
+            module._ok()
+        else:
+            module._error()

@@ -24,9 +24,15 @@ class Pacer:
     """Token bucket releasing ``baud / 10`` bytes per second (no limit when baud is None)."""
 
     def __init__(self, baud: int | None) -> None:
-        self.rate: float | None = baud / 10 if baud else None
-        self.slice: int | None = max(1, int(self.rate / 100)) if self.rate else None
+        self.rate: float | None = None
+        self.slice: int | None = None
         self._next = 0.0
+        self.set_baud(baud)
+
+    def set_baud(self, baud: int | None) -> None:
+        """Release ``baud / 10`` bytes per second from now on (None: no limit)."""
+        self.rate = baud / 10 if baud else None
+        self.slice = max(1, int(self.rate / 100)) if self.rate else None
 
     async def acquire(self, count: int) -> None:
         """Wait until ``count`` more bytes may go out."""
@@ -74,6 +80,7 @@ class OutputChannel:
     ) -> None:
         self._write = write
         self._pacer = pacer
+        self.pacer = pacer
         self._faults = faults
         self._log = log
         self._queue: deque[bytes | Callable[[], object]] = deque()

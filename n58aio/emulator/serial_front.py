@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import termios
 import tty
 from collections.abc import Callable
 from typing import Protocol
 
 import structlog
+
+from .linerate import termios_rate
 
 __all__ = ["Front", "PtyFront", "TcpFront"]
 
@@ -61,6 +64,16 @@ class PtyFront:
     def url(self) -> str:
         """The slave device path, e.g. ``/dev/pts/7``."""
         return self._path
+
+    def host_rate(self) -> int | None:
+        """The line rate the client set on its side (``tcsetattr``), None if unknown."""
+        if self._master is None:
+            return None
+        try:
+            speed = termios.tcgetattr(self._master)[5]
+        except termios.error:
+            return None
+        return termios_rate(int(speed))
 
     @property
     def closed(self) -> bool:

@@ -177,7 +177,19 @@ class ModuleState:
 
     echo: bool = True
     cmee: int = 1
+    verbose: bool = True
+    quiet: bool = False
     pdp_up: bool = False
+    sim_unlocked: bool = False
+    cfun: int = 1
+    creg_n: int = 0
+    cereg_n: int = 0
+    cgreg_n: int = 0
+    ipr: int = 0
+    cmgf: int = 0
+    csca: str = "+8613800000000"
+    contexts: dict[int, str] = field(default_factory=dict)
+    auth: dict[int, tuple[int, str, str]] = field(default_factory=dict)
     ip_suffix: int = 2
     http: Service = field(default_factory=lambda: Service(tls=False))
     https: Service = field(default_factory=lambda: Service(tls=True))

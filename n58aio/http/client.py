@@ -11,6 +11,8 @@ otherwise, and always after an error or a cancellation, it is closed with ``AT+H
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,6 +55,14 @@ from .tls import TLSConfig
 from .url import ModuleURL
 
 __all__ = ["HttpClient", "RecvMode", "Timeouts"]
+
+_TLS_TYPE = re.compile(r'^AT\+HTTPSCFG="([a-z]+)"')
+
+
+def _tls_type(line: str) -> str:
+    """The setting an ``AT+HTTPSCFG="<type>",...`` line sets."""
+    match = _TLS_TYPE.match(line)
+    return match.group(1) if match else line
 
 
 @dataclass(slots=True)
@@ -135,6 +145,7 @@ class HttpClient:
         self.errors = 0
         self._lock = asyncio.Lock()
         self._links: dict[Source, _Link] = {}
+        self._tls_extras: set[str] = set()  # optional TLS settings sent this session
         self._cleanups: set[asyncio.Task[None]] = set()
         for family in (HTTP, HTTPS):
             for prefix in family.closed_reports():
@@ -152,6 +163,8 @@ class HttpClient:
     def _on_module_reset(self, line: str) -> None:
         for link in self._links.values():
             link.alive = False
+        if line.startswith("+PBREADY"):
+            self._tls_extras.clear()  # back at the defaults
 
     # ------------------------------------------------------------------ data link
     async def link_status(self) -> LinkStatus:
@@ -439,11 +452,23 @@ class HttpClient:
     async def _apply_tls(self, tls: TLSConfig) -> None:
         if not tls.verify:
             self.log.warning("tls.verification_disabled")
+        lines = tls.commands()
         try:
-            for line in tls.commands():
+            for line in lines:
                 await self.channel.command(line)
         except CommandError as exc:
             raise TLSConfigError(f"the module refused a TLS setting: {exc}") from exc
+        # Settings an earlier configuration of this session set and this one leaves alone
+        # (a cipher suite, sni, client files) are put back to their defaults. Nothing of
+        # what verification depends on is among them: sslversion, authmode and cacert are
+        # sent every time above. An ERROR means the firmware has no such setting.
+        given = {_tls_type(line) for line in lines}
+        for line in tls.reset_commands():
+            kind = _tls_type(line)
+            if kind in self._tls_extras and kind not in given:
+                with contextlib.suppress(CommandError):
+                    await self.channel.command(line)
+        self._tls_extras = given - {"sslversion", "authmode", "cacert"}
 
     async def _finish(
         self, plan: RequestPlan, exchange: _Exchange | None, timeouts: Timeouts, raw: bool

@@ -233,6 +233,7 @@ class AtParser:
         ``>``; ``data`` are the bytes that will be sent after it (their echo is recognised).
         """
         name = command_name(command)
+        self._needle = None  # while distrusted, only begin_sync ends the hunt
         if reply_prefix is None:
             reply_name = name
         else:
@@ -252,8 +253,18 @@ class AtParser:
         )
 
     def abandon_command(self) -> None:
-        """Forget the command in flight (timed out or cancelled); later replies are stray."""
+        """Forget the command in flight (timed out or cancelled); later replies are stray.
+        In the middle of its data's echo, the line is distrusted (see :meth:`distrust`)."""
         self._command = None
+        self._needle = None  # a probe being hunted for is given up too
+        if self._state is _State.DATA_ECHO:
+            # The rest of the data's echo may still come, and must not be read as output.
+            self._enter_hunt()
+
+    def withhold_data(self) -> None:
+        """The caller did not write the data after the prompt (it came too late, or nobody
+        waits for the command any more): no echo of it can come, and what follows the prompt
+        is the module's own output (``OPERATION EXPIRED`` when it gives up waiting)."""
         if self._state is _State.DATA_ECHO:
             self._leave_echo()
 

@@ -70,7 +70,7 @@ async def settle() -> None:
 
 async def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     async with asyncio.timeout(seconds):
-        while not condition():
+        while not condition():  # noqa: ASYNC110 - polls channel state that has no event
             await asyncio.sleep(0.01)
 
 

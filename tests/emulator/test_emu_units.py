@@ -155,6 +155,24 @@ class _NoTarget:
     def inject(self, data: bytes, immediate: bool) -> None:
         pass
 
+    def restart(self, report: bool = True) -> None:
+        pass
+
+    def set_sim(self, state: object, pin: str | None, puk: str | None) -> None:
+        pass
+
+    def set_registration(self, state: object, cause: int | None) -> None:
+        pass
+
+    def set_signal(self, csq: int) -> None:
+        pass
+
+    def set_network(self, apn: str | None, user: str | None, password: str | None) -> None:
+        pass
+
+    def lose_data_link(self) -> bool:
+        return False
+
 
 def test_body_hooks_split_reports() -> None:
     faults = Faults(OutputFaults(), _NoTarget())

@@ -320,11 +320,20 @@ async def run_cell(
                 f"{fault}/{phase}/mode {recvmode}: the request hung past {BOUND} s"
             ) from None
         outcome.seconds = time.monotonic() - started
+        await settled(modem)  # a close or probe may still be going out in the background
         outcome.fired = arming.fired
         check_bytes(outcome, body=check_body_bytes)
         check_uploads(origin, outcome)
         await next_request(modem, origin, outcome)
     return outcome
+
+
+async def settled(modem: n58aio.Modem) -> None:
+    """Wait (bounded) until the channel has proven itself in step, or the port is gone."""
+    deadline = time.monotonic() + BOUND
+    channel = modem.channel
+    while channel.needs_resync and not modem.closed and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
 
 
 def check_bytes(outcome: Outcome, *, body: bool = True) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -308,7 +309,7 @@ def planned_lines(port: int, recvmode: int) -> list[bytes]:
 
 
 CLOSE = b"AT+HTTPCLOSE\r"
-PROBE = b"AT+CMEE?\r"
+PROBE = re.compile(rb"AT\+N58SYNC=[0-9A-F]{16}\r")
 
 
 @pytest.fixture
@@ -340,6 +341,10 @@ async def test_server_bytes_never_make_the_client_write(
                         received += chunk
         except n58aio.N58Error as exc:
             error = exc
+        # in step: the next command gets its own reply
+        assert (await modem.command("AT+CGMM")).lines == ["N58"]
+        assert writes[-1] == b"AT+CGMM\r"
+        writes = writes[:-1]
         plan = planned_lines(port, recvmode)
         if recvmode == 1:
             # exactly the plan (and the close, unless the module said the server closed)
@@ -347,11 +352,13 @@ async def test_server_bytes_never_make_the_client_write(
             assert bytes(received) == body
             assert writes in (plan, [*plan, CLOSE]), writes
         else:
-            # receive mode 0 has no framing: a server sending the module's link-closed (or
-            # restart) report ends the response early (an error, a correct prefix, a resync);
-            # nothing else
+            # receive mode 0 has no framing: the link is always closed blind and a probe with a
+            # fresh token proves the channel in step; a server sending the module's link-closed
+            # (or restart) report ends the response early (an error, a correct prefix)
             assert writes[: len(plan)] == plan, writes
-            assert set(writes[len(plan) :]) <= {CLOSE, PROBE}, writes
+            assert writes[len(plan)] == CLOSE, writes
+            assert PROBE.fullmatch(writes[len(plan) + 1]), writes
+            assert all(w == CLOSE or PROBE.fullmatch(w) for w in writes[len(plan) :]), writes
             if error is None:
                 assert bytes(received) == body
             else:
@@ -359,8 +366,6 @@ async def test_server_bytes_never_make_the_client_write(
                 reports = (b"\r\n+HTTPCLOSE", b"\r\n+PBREADY")
                 assert any(report in body for report in reports), f"{error!r}"
         assert b"".join(writes).count(b"\r") == len(writes), "a write that is not one line"
-        # in step: the next command gets its own reply
-        assert (await modem.command("AT+CGMM")).lines == ["N58"]
 
 
 @settings(PROPERTY, max_examples=max(10, EXAMPLES // 3))

@@ -20,6 +20,7 @@ from n58aio.wire import (
     RawData,
     RawEnd,
     RawStart,
+    Stray,
     Urc,
     WireError,
     command_name,
@@ -47,11 +48,13 @@ def both_ways(
     reply_match: Callable[[str], bool] | None = None,
     max_reply_lines: int | None = None,
     data: bytes | None = None,
+    echo: bool | None = None,
 ) -> list[Event]:
     """Parse ``wire`` whole and byte by byte; assert both agree and return the events."""
     results = []
     for whole in (True, False):
         parser = AtParser()
+        parser.echo = echo
         if command is not None:
             parser.begin_command(
                 command,
@@ -63,6 +66,18 @@ def both_ways(
         results.append(parser.feed(wire) if whole else feed_bytewise(parser, wire))
     assert results[0] == results[1]
     return results[0]
+
+
+PROBE = "AT+N58SYNC=0123456789ABCDEF"
+SYNCED = b"AT+N58SYNC=0123456789ABCDEF\r\r\nERROR\r\n"
+"""A probe's echo and answer: what brings a distrusting parser back."""
+PROBE_ANSWER = [Echo(PROBE), FinalResult(ok=False, text="ERROR")]
+
+
+def resynced(parser: AtParser, after: bytes = b"") -> list[Event]:
+    """Declare the probe, feed ``after`` then its echo and answer; return the events."""
+    parser.begin_sync(PROBE)
+    return parser.feed(after + SYNCED)
 
 
 # ---------------------------------------------------------------------- basics
@@ -218,7 +233,7 @@ def test_only_one_final_per_command() -> None:
 def test_prompt_with_data_echo(prompt: bytes) -> None:
     data = b"ab\r\nc"
     wire = b"AT+HTTPACTION=2,5\r" + prompt + data + b"\r\nOK\r\n"
-    events = both_ways(wire, "AT+HTTPACTION=2,5", data=data)
+    events = both_ways(wire, "AT+HTTPACTION=2,5", data=data, echo=True)
     assert events == [Echo("AT+HTTPACTION=2,5"), Prompt(), OK]
 
 
@@ -232,7 +247,7 @@ def test_prompt_without_echo(prompt: bytes) -> None:
 def test_prompt_echoed_data_that_looks_like_replies(prompt: bytes) -> None:
     data = b"\r\nOK\r\n+HTTPRECV: 3,abc\r\nERROR\r\n>"
     wire = b"AT+HTTPACTION=2,36\r" + prompt + data + b"\r\n+HTTPSEND: ERROR\r\n"
-    events = both_ways(wire, "AT+HTTPACTION=2,36", data=data)
+    events = both_ways(wire, "AT+HTTPACTION=2,36", data=data, echo=True)
     assert events == [
         Echo("AT+HTTPACTION=2,36"),
         Prompt(),
@@ -245,7 +260,7 @@ def test_prompt_echoed_data_that_looks_like_replies(prompt: bytes) -> None:
 def test_prompt_echo_of_data_starting_with_a_space(prompt: bytes, data: bytes) -> None:
     command = f"AT+HTTPACTION=2,{len(data)}"
     wire = command.encode() + b"\r" + prompt + data + b"\r\nOK\r\n"
-    assert both_ways(wire, command, data=data) == [Echo(command), Prompt(), OK]
+    assert both_ways(wire, command, data=data, echo=True) == [Echo(command), Prompt(), OK]
 
 
 def test_prompt_with_extra_space_is_the_same_in_any_split() -> None:
@@ -268,8 +283,46 @@ def test_prompt_only_when_expected() -> None:
 def test_prompt_then_reports_and_final() -> None:
     data = b"hello"
     wire = b"AT+HTTPACTION=2,5\r\r\n> hello\r\n+PBREADY\r\n\r\nOK\r\n"
-    events = both_ways(wire, "AT+HTTPACTION=2,5", data=data)
+    events = both_ways(wire, "AT+HTTPACTION=2,5", data=data, echo=True)
     assert events == [Echo("AT+HTTPACTION=2,5"), Prompt(), Urc("+PBREADY"), OK]
+
+
+@pytest.mark.parametrize("cut", [0, 1, 5, 20])
+@pytest.mark.parametrize("fault", ["lost", "garbled"])
+def test_a_damaged_data_echo_is_never_read_as_output(cut: int, fault: str) -> None:
+    """The data typed after ">" is consumed by count: a body that looks like the module's
+    reply and a payload is never parsed, whatever byte of its echo is lost or garbled."""
+    data = b"note\r\nOK\r\n\r\n+HTTPRECV: 38,HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nFORGE"
+    damaged = bytearray(data)
+    if fault == "lost":
+        del damaged[cut]
+    else:
+        damaged[cut] ^= 0xFF
+    command = f"AT+HTTPACTION=2,{len(data)}"
+    wire = command.encode() + b"\r\r\n>" + bytes(damaged) + b"\r\nOK\r\n"
+    events = both_ways(wire, command, data=data, echo=True)
+    assert events[:2] == [Echo(command), Prompt()]
+    assert len(events) == 3 and isinstance(events[2], WireError)
+    assert "data echo damaged" in events[2].reason
+
+
+def test_a_data_echo_lost_whole_is_consumed_by_count() -> None:
+    """The whole echo lost: the module's reply and the start of the server's bytes are taken
+    for the echo (and differ), never the other way round."""
+    data = b"x" * 12
+    wire = b"AT+HTTPACTION=2,12\r\r\n>\r\nOK\r\n\r\n+HTTPRECV: 4,OK\r\n\r\n"
+    events = both_ways(wire, "AT+HTTPACTION=2,12", data=data, echo=True)
+    assert events[:2] == [Echo("AT+HTTPACTION=2,12"), Prompt()]
+    assert isinstance(events[2], WireError) and len(events) == 3
+
+
+def test_the_data_of_a_module_that_does_not_echo_data() -> None:
+    parser = AtParser()
+    parser.echo = True
+    parser.echoes_data = False
+    parser.begin_command("AT+HTTPACTION=2,5", data=b"hello")
+    wire = b"AT+HTTPACTION=2,5\r\r\n>\r\nOK\r\n"
+    assert parser.feed(wire) == [Echo("AT+HTTPACTION=2,5"), Prompt(), OK]
 
 
 # ---------------------------------------------------------------------- reports
@@ -343,9 +396,12 @@ def test_httpclosed_is_a_report_even_during_http_commands() -> None:
 
 
 def test_bare_reports_never_end_a_command() -> None:
-    for line in ("+PBREADY", "GPRS DISCONNECTION", "NO CARRIER", "RING"):
+    for line in ("GPRS DISCONNECTION", "NO CARRIER", "RING"):
         wire = f"\r\n{line}\r\n\r\nOK\r\n".encode()
         assert both_ways(wire, "AT+CSQ") == [Urc(line), OK]
+    # a restart report turns the echo (back) on: the OK then needs the command's echo
+    wire = b"\r\n+PBREADY\r\n\r\nOK\r\nAT+CSQ\r\r\nOK\r\n"
+    assert both_ways(wire, "AT+CSQ") == [Urc("+PBREADY"), STRAY_OK, Echo("AT+CSQ"), OK]
 
 
 # ---------------------------------------------------------------------- recvmode 1 payload
@@ -411,7 +467,8 @@ def test_merged_payload_stops_before_a_length_mismatch() -> None:
     events = parser.feed(b"+HTTPRECV: 2,ab\r\n+HTTPRECV: 2,cdXYZ\r\n\r\nOK\r\n")
     assert events[0] == Payload("HTTP", b"abcd")
     assert isinstance(events[1], WireError)
-    assert events[2:] == [STRAY_OK]
+    assert events[2:] == []  # nothing is trusted after it
+    assert parser.distrusted
 
 
 def test_https_payload() -> None:
@@ -441,7 +498,19 @@ def test_payload_not_followed_by_line_end_is_an_error() -> None:
     events = both_ways(b"+HTTPRECV: 2,abXYZ\r\n\r\nOK\r\n")
     assert events[0] == Payload("HTTP", b"ab")
     assert isinstance(events[1], WireError)
-    assert events[2:] == [STRAY_OK]
+    assert events[2:] == []
+
+
+def test_an_oversized_chunk_length_is_left_by_the_probe() -> None:
+    """A length too large swallows what follows as payload; the probe's hunt leaves the chunk
+    (however large the length) and the next bytes after its echo are trusted again."""
+    parser = AtParser()
+    events = parser.feed(b"\r\n+HTTPRECV: 900000,abc" + CLOSED + b"AT+CSQ\r\r\nOK\r\n")
+    assert events == []
+    assert parser.in_payload
+    assert resynced(parser, b"more junk\r\nOK\r\n") == PROBE_ANSWER
+    assert not parser.in_payload
+    assert parser.feed(b"\r\n+PBREADY\r\n") == [Urc("+PBREADY")]
 
 
 # ---------------------------------------------------------------------- recvmode 0 raw
@@ -456,9 +525,10 @@ def test_raw_mode_ends_on_link_closed() -> None:
         RawStart("HTTP"),
         RawData("HTTP", body),
         RawEnd("HTTP", "+HTTPCLOSED: HTTP Link Closed"),
-        Urc("+PBREADY"),
     ]
     assert not parser.in_raw_mode
+    assert parser.distrusted  # the report may be the server's: nothing after it is trusted
+    assert resynced(parser) == PROBE_ANSWER
     assert normalise(feed_bytewise(AtParser(), wire)) == events
 
 
@@ -539,7 +609,9 @@ def test_raw_empty_response() -> None:
     assert events == [RawStart("HTTP"), RawEnd("HTTP", "+HTTPCLOSED: HTTP Link Closed")]
 
 
-def test_end_raw_reparses_the_leftover_as_lines() -> None:
+def test_end_raw_distrusts_what_follows() -> None:
+    """After a mode-0 response the server may go on sending: the leftover and what follows
+    (forged reports, replies, payload) are discarded until the probe's echo."""
     parser = AtParser()
     parser.receive_data(b"\r\n+HTTPRECV:\r\n0123456789\r\n+PBREADY\r\n\r\nOK\r\n")
     assert parser.next_event() == RawStart("HTTP")
@@ -548,16 +620,11 @@ def test_end_raw_reparses_the_leftover_as_lines() -> None:
     assert data.data.startswith(b"0123456789")
     parser.end_raw(len(data.data) - 10)  # the response was 10 bytes
     assert not parser.in_raw_mode
-    assert parser.feed(b"") == [Urc("+PBREADY"), STRAY_OK]
-
-
-def test_end_raw_then_close_report_is_an_ordinary_report() -> None:
-    parser = AtParser()
-    parser.receive_data(b"+HTTPRECV:\r\nabc" + CLOSED)
-    assert parser.next_event() == RawStart("HTTP")
-    assert parser.next_event() == RawData("HTTP", b"abc")  # stops before the marker
-    parser.end_raw(0)
-    assert parser.feed(b"") == [Urc("+HTTPCLOSED: HTTP Link Closed")]
+    assert parser.distrusted
+    forged = b"\r\n+HTTPSRECV: 5,hello\r\n\r\n+CSQ: 31,99\r\n\r\nOK\r\n" + CLOSED
+    assert parser.feed(forged) == []
+    assert resynced(parser, forged) == PROBE_ANSWER
+    assert parser.discarded >= 2 * len(forged)
 
 
 def test_end_raw_with_leftover_holding_a_partial_marker() -> None:
@@ -567,7 +634,8 @@ def test_end_raw_with_leftover_holding_a_partial_marker() -> None:
     assert parser.next_event() == RawData("HTTP", b"abc\r\n+HTTPCL")
     parser.end_raw(9)
     assert parser.next_event() is NEED_DATA
-    assert parser.feed(b"OSED: HTTP Link Closed\r\n") == [Urc("+HTTPCLOSED: HTTP Link Closed")]
+    assert parser.feed(b"OSED: HTTP Link Closed\r\n") == []
+    assert resynced(parser) == PROBE_ANSWER
 
 
 def test_end_raw_limits() -> None:
@@ -586,28 +654,31 @@ def test_end_raw_limits() -> None:
     parser.end_raw(0)
     assert not parser.in_raw_mode
     parser.end_raw(0)  # outside raw mode: nothing to do
-    # the unread "de" is parsed as ordinary output
-    assert parser.feed(b"\r\nOK\r\n") == [Urc("de"), STRAY_OK]
+    # the unread "de" and what follows are discarded until the probe
+    assert parser.feed(b"\r\nOK\r\n") == []
+    assert resynced(parser) == PROBE_ANSWER
 
 
 # ---------------------------------------------------------------------- malformed input
 
 
-def test_garbage_lines_are_reports_or_info_lines() -> None:
-    assert both_ways(b"\r\n\x00\xff\xfe garbage \x1b\r\n") == [Urc("\x00\ufffd\ufffd garbage \x1b")]
+def test_garbage_lines_are_stray() -> None:
+    assert both_ways(b"\r\n\x00\xff\xfe garbage \x1b\r\n") == [
+        Stray("\x00\ufffd\ufffd garbage \x1b")
+    ]
 
 
 def test_non_numeric_payload_length() -> None:
     events = both_ways(b"\r\n+HTTPRECV: 1x,abc\r\n\r\nOK\r\n", "AT")
     assert isinstance(events[0], WireError)
     assert "not a number" in events[0].reason
-    assert events[1:] == [OK]
+    assert events[1:] == []  # the command's OK is not trusted either: a probe decides
 
 
 def test_negative_payload_length() -> None:
     events = both_ways(b"\r\n+HTTPRECV: -5,abc\r\n\r\n+PBREADY\r\n")
     assert isinstance(events[0], WireError)
-    assert events[1:] == [Urc("+PBREADY")]
+    assert events[1:] == []
 
 
 def test_absurd_payload_length() -> None:
@@ -615,7 +686,7 @@ def test_absurd_payload_length() -> None:
     events = both_ways(wire)
     assert isinstance(events[0], WireError)
     assert "exceeds" in events[0].reason
-    assert events[1:] == [Urc("+PBREADY")]
+    assert events[1:] == []
     parser = AtParser(max_payload=100)
     events = parser.feed(b"+HTTPRECV: 101,abc\r\n+HTTPRECV: 100,")
     assert isinstance(events[0], WireError)
@@ -626,22 +697,22 @@ def test_overlong_payload_header() -> None:
     wire = b"\r\n+HTTPRECV: " + b"1" * 40 + b",abc\r\n\r\n+PBREADY\r\n"
     events = both_ways(wire)
     assert isinstance(events[0], WireError)
-    assert events[1:] == [Urc("+PBREADY")]
+    assert events[1:] == []
 
 
 def test_payload_header_with_text_and_no_comma() -> None:
     events = both_ways(b"\r\n+HTTPRECV: 12\r\n\r\n+PBREADY\r\n")
     assert isinstance(events[0], WireError)
-    assert events[1:] == [Urc("+PBREADY")]
+    assert events[1:] == []
 
 
-def test_overlong_line_is_skipped_to_the_next_line() -> None:
+def test_overlong_line_distrusts_the_line() -> None:
     for line_length in (DEFAULT_MAX_LINE + 1, 3 * DEFAULT_MAX_LINE):
         wire = b"\r\n" + b"A" * line_length + b"\r\n\r\nOK\r\n"
         events = both_ways(wire, "AT")
         assert isinstance(events[0], WireError)
         assert "longer than" in events[0].reason
-        assert events[1:] == [OK]
+        assert events[1:] == []
     # a line of exactly max_line bytes is fine
     wire = b"\r\n" + b"A" * DEFAULT_MAX_LINE + b"\r\n"
     assert both_ways(wire) == [Urc("A" * DEFAULT_MAX_LINE)]
@@ -650,9 +721,8 @@ def test_overlong_line_is_skipped_to_the_next_line() -> None:
 def test_small_max_line() -> None:
     parser = AtParser(max_line=16)
     events = parser.feed(b"A" * 20 + b"\r\nOK\r\n")
-    assert len(events) == 2
+    assert len(events) == 1
     assert isinstance(events[0], WireError)
-    assert events[1] == STRAY_OK
     split = AtParser(max_line=16)
     assert split.feed(b"A" * 17) + split.feed(b"AAA\r\nOK\r\n") == events
 
@@ -668,8 +738,9 @@ def test_ten_megabytes_without_a_line_end_stay_bounded() -> None:
         assert parser.buffered <= parser.max_line
     assert len(events) == 1
     assert isinstance(events[0], WireError)
-    assert parser.feed(b"\r\n\r\nOK\r\n") == [STRAY_OK]
+    assert parser.feed(b"\r\n\r\nOK\r\n") == []
     assert parser.buffered == 0
+    assert resynced(parser) == PROBE_ANSWER
 
 
 def test_ten_megabytes_in_one_read_stay_bounded() -> None:
@@ -677,7 +748,9 @@ def test_ten_megabytes_in_one_read_stay_bounded() -> None:
     events = parser.feed(b"x" * (10 * 1024 * 1024))
     assert [type(event) for event in events] == [WireError]
     assert parser.buffered == 0
-    assert parser.feed(b"yy\r\n+PBREADY\r\n") == [Urc("+PBREADY")]
+    assert parser.feed(b"yy\r\n+PBREADY\r\n") == []
+    assert resynced(parser, b"x" * 1_000_000) == PROBE_ANSWER
+    assert parser.buffered == 0
 
 
 def test_raw_mode_stays_bounded() -> None:
@@ -687,3 +760,61 @@ def test_raw_mode_stays_bounded() -> None:
         events = parser.feed(b"\r\n+HTTP" * 10000)
         assert sum(len(e.data) for e in events if isinstance(e, RawData)) == 70000
         assert parser.buffered == 0
+
+
+# ---------------------------------------------------------------------- the trust model
+
+
+def test_echo_on_nothing_answers_a_command_before_its_echo() -> None:
+    wire = (
+        b"\r\nOK\r\n\r\n869012345678901\r\n\r\n+CME ERROR: 3\r\n\r\n+CREG: 1\r\n"
+        b"AT+CGSN\r\r\n111\r\n\r\nOK\r\n"
+    )
+    events = both_ways(wire, "AT+CGSN", echo=True)
+    assert events == [
+        STRAY_OK,
+        Stray("869012345678901"),
+        FinalResult(ok=False, text="+CME ERROR: 3", code=3, solicited=False),
+        Urc("+CREG: 1"),
+        Echo("AT+CGSN"),
+        InfoLine("111"),
+        OK,
+    ]
+
+
+def test_echo_on_the_echo_must_be_exact() -> None:
+    # a garbled echo is not the echo: the reply that follows answers nothing
+    events = both_ways(b"AT+CGXN\r\r\n111\r\n\r\nOK\r\n", "AT+CGSN", echo=True)
+    assert events == [Stray("AT+CGXN"), Stray("111"), STRAY_OK]
+
+
+def test_echo_on_no_prompt_before_the_echo() -> None:
+    parser = AtParser()
+    parser.echo = True
+    parser.begin_command("AT+HTTPACTION=2,5", data=b"hello")
+    assert parser.feed(b"\r\n>") == []  # not taken for the prompt: nothing is written
+
+
+def test_the_hunt_finds_the_probe_across_reads_and_stays_bounded() -> None:
+    parser = AtParser()
+    parser.distrust()
+    assert parser.distrusted
+    parser.begin_sync(PROBE)
+    junk = b"\r\nOK\r\n+HTTPRECV: 5,abcde\r\nAT+N58SYNC=0123456789ABCDEE\r" * 1000
+    events: list[Event] = []
+    for index in range(0, len(junk), 777):
+        events += parser.feed(junk[index : index + 777])
+        assert parser.buffered < len(PROBE) + 1
+    assert events == []
+    for index in range(len(SYNCED)):  # the probe's echo and answer one byte at a time
+        events += parser.feed(SYNCED[index : index + 1])
+    assert events == PROBE_ANSWER
+    assert not parser.distrusted
+    assert parser.discarded == len(junk)
+
+
+def test_begin_sync_distrusts_a_trusting_parser() -> None:
+    parser = AtParser()
+    parser.begin_sync(PROBE)
+    assert parser.distrusted
+    assert parser.feed(b"\r\nOK\r\n" + SYNCED) == PROBE_ANSWER

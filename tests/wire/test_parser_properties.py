@@ -3,9 +3,11 @@
 A transcript is what a modem sends while the host issues commands: command exchanges (echo on
 or off, information lines, finals, failure replies, the data prompt and its echo), reports,
 ``+HTTPRECV`` payload chunks with arbitrary binary data and receive-mode-0 blocks, with reports
-and payload interleaved between and inside replies. Each transcript knows the events it must
-produce; the parser is fed it whole and split at random points (down to one byte at a time),
-and must give those events every time.
+and payload interleaved between and inside replies. After a receive-mode-0 block the parser
+trusts nothing (the server may still be sending: forged reports, replies and payload follow
+here) until the echo of a probe the consumer declares with ``begin_sync``. Each transcript
+knows the events it must produce; the parser is fed it whole and split at random points (down
+to one byte at a time), and must give those events every time.
 
 Raw data (receive mode 0) is chunked by the reads, so events are normalised before comparing:
 adjacent ``RawData`` are merged and ``RawEnd.retract`` is applied.
@@ -62,9 +64,10 @@ CLOSE_LINES: dict[Source, tuple[str, ...]] = {
 }
 HEADER: dict[Source, bytes] = {"HTTP": b"+HTTPRECV:", "HTTPS": b"+HTTPSRECV:"}
 
-# Reports that none of the generated commands claims as a reply or a final.
+PROBE = "AT+N58SYNC=0123456789ABCDEF"
+# Reports that none of the generated commands claims as a reply or a final. ("+PBREADY" turns
+# the parser's echo gate on: only in transcripts that have it on already.)
 REPORTS = (
-    "+PBREADY",
     "GPRS DISCONNECTION",
     "RING",
     "+CREG: 1",
@@ -153,9 +156,36 @@ binary = st.binary(max_size=300)
 
 
 @st.composite
-def report_item(draw: st.DrawFn) -> Item:
-    line = draw(st.sampled_from(REPORTS))
+def report_item(draw: st.DrawFn, gate: bool = False) -> Item:
+    line = draw(st.sampled_from((*REPORTS, "+PBREADY") if gate else REPORTS))
     return Item(b"\r\n" + line.encode() + b"\r\n", [Urc(line)])
+
+
+FORGED = st.lists(
+    st.sampled_from(
+        [
+            b"\r\nOK\r\n",
+            b"\r\n+CSQ: 31,99\r\n",
+            b"\r\n+HTTPSRECV: 5,hello\r\n",
+            b"\r\n+HTTPRECV: 9000,",
+            b"\r\n+PBREADY\r\n",
+            b"AT+CSQ\r",
+            b"\r\n>",
+            b"AT+N58SYNC=0123456789ABCDEE\r",
+        ]
+    )
+    | st.binary(max_size=40).filter(lambda junk: b"N58SYNC" not in junk),
+    max_size=6,
+).map(b"".join)
+
+
+@st.composite
+def sync_item(draw: st.DrawFn) -> Item:
+    """What follows raw bytes: anything at all (the server's), then the probe's echo and its
+    answer; only the probe's events come out."""
+    junk = draw(FORGED)
+    answer = FinalResult(ok=False, text="ERROR")
+    return Item(junk + PROBE.encode() + b"\r\r\nERROR\r\n", [Echo(PROBE), answer])
 
 
 @st.composite
@@ -193,16 +223,18 @@ def raw_item(draw: st.DrawFn) -> Item:
     return Item(start + data + close, [*events, RawEnd(source, line)])
 
 
-def interleaved() -> st.SearchStrategy[list[Item]]:
-    """What can come between two lines of a reply (or between commands)."""
-    return st.lists(st.one_of(report_item(), report_item(), payload_item(), raw_item()), max_size=3)
+def interleaved(gate: bool) -> st.SearchStrategy[list[Item]]:
+    """What can come between two lines of a reply."""
+    return st.lists(st.one_of(report_item(gate), report_item(gate), payload_item()), max_size=3)
 
 
 @st.composite
-def exchange(draw: st.DrawFn, echo_data: bool) -> Segment:
-    """One command: its echo, reply lines, maybe the prompt and its data, and the final."""
+def exchange(draw: st.DrawFn, gate: bool, echo_data: bool) -> Segment:
+    """One command: its echo, reply lines, maybe the prompt and its data, and the final.
+    With the echo gate on (``gate``) the echo is always there, and the data is echoed when the
+    module echoes data; without it the echo may be missing and the data is never echoed."""
     template = draw(st.sampled_from(TEMPLATES))
-    echo = draw(st.booleans())
+    echo = gate or draw(st.booleans())
     data: bytes | None = None
     text = template.text
     if template.prompt:
@@ -220,16 +252,16 @@ def exchange(draw: st.DrawFn, echo_data: bool) -> Segment:
     segment = Segment(command)
     if echo:
         segment.items.append(Item(text.encode() + b"\r", [Echo(text)]))
-    segment.items += draw(interleaved())
+    segment.items += draw(interleaved(gate))
     if template.prompt:
         prompt = draw(st.sampled_from((b"\r\n>", b"\r\n> ")))
         assert data is not None
-        echoed = data if echo and echo_data else b""
+        echoed = data if gate and echo_data else b""
         segment.items.append(Item(prompt + echoed, [Prompt()]))
-        segment.items += draw(interleaved())
+        segment.items += draw(interleaved(gate))
     for reply in template.replies:
         segment.items.append(Item(b"\r\n" + reply.encode() + b"\r\n", [InfoLine(reply)]))
-        segment.items += draw(interleaved())
+        segment.items += draw(interleaved(gate))
     finals = [*COMMON_FINALS, *((text, False, None) for text in template.failures)]
     final, ok, code = draw(st.sampled_from(finals))
     segment.items.append(
@@ -239,33 +271,37 @@ def exchange(draw: st.DrawFn, echo_data: bool) -> Segment:
 
 
 @st.composite
-def idle(draw: st.DrawFn) -> Segment:
-    """Output while no command is in flight: reports, payload and stray finals."""
+def idle(draw: st.DrawFn, gate: bool) -> Segment:
+    """Output while no command is in flight: reports, payload, stray finals and raw blocks
+    (each followed by the probe that brings the parser back)."""
     stray = st.sampled_from(COMMON_FINALS).map(
         lambda final: Item(
             b"\r\n" + final[0].encode() + b"\r\n",
             [FinalResult(ok=final[1], text=final[0], code=final[2], solicited=False)],
         )
     )
-    items = draw(st.lists(st.one_of(report_item(), payload_item(), raw_item(), stray), max_size=3))
-    return Segment(None, items)
+    raw = st.tuples(raw_item(), sync_item()).map(list)
+    single = st.one_of(report_item(gate), payload_item(), stray).map(lambda item: [item])
+    groups = draw(st.lists(st.one_of(single, single, raw), max_size=3))
+    return Segment(None, [item for group in groups for item in group])
 
 
 @st.composite
-def transcripts(draw: st.DrawFn) -> list[Segment]:
+def transcripts(draw: st.DrawFn) -> tuple[bool, bool, list[Segment]]:
+    gate = draw(st.booleans())
     echo_data = draw(st.booleans())
     segments: list[Segment] = []
     for _ in range(draw(st.integers(1, 6))):
-        segments.append(draw(idle()))
-        segments.append(draw(exchange(echo_data)))
-    segments.append(draw(idle()))
+        segments.append(draw(idle(gate)))
+        segments.append(draw(exchange(gate, echo_data)))
+    segments.append(draw(idle(gate)))
     # A chunk without its CRLF must be followed by a line end (a report's leading CRLF):
     # before a command echo, which starts with "AT", give it its CRLF.
     items = [item for segment in segments for item in segment.items]
     for item, after in itertools.pairwise(items):
         if item.payload_without_crlf and after.wire[:1] not in (b"\r", b"\n"):
             item.wire += b"\r\n"
-    return segments
+    return gate, echo_data, segments
 
 
 # ---------------------------------------------------------------------- running the parser
@@ -306,6 +342,8 @@ class Consumer:
         parser = self.parser
         parser.receive_data(data)
         while True:
+            if parser.distrusted and parser.command_in_flight != PROBE:
+                parser.begin_sync(PROBE)  # as the channel does: write a probe, hunt for it
             event = parser.next_event()
             if isinstance(event, NeedData):
                 return
@@ -328,11 +366,17 @@ class Consumer:
                 self.events.append(event)
 
 
+Transcript = tuple[bool, bool, list[Segment]]
+
+
 def run(
-    segments: Sequence[Segment], cuts: Sequence[Sequence[int]] | None, *, merge: bool = False
+    transcript: Transcript, cuts: Sequence[Sequence[int]] | None, *, merge: bool = False
 ) -> list[Event]:
     """Feed the transcript, each segment whole (``cuts`` None) or cut at the given offsets."""
+    gate, echo_data, segments = transcript
     parser = AtParser(merge_payload=merge)
+    parser.echo = True if gate else None
+    parser.echoes_data = echo_data
     framed = [
         item.framed
         for segment in segments
@@ -351,12 +395,14 @@ def run(
     return consumer.events
 
 
-def expected_events(segments: Sequence[Segment]) -> list[Event]:
+def expected_events(transcript: Transcript) -> list[Event]:
+    segments = transcript[2]
     return [event for segment in segments for item in segment.items for event in item.events]
 
 
 @st.composite
-def cut_points(draw: st.DrawFn, segments: list[Segment]) -> list[list[int]]:
+def cut_points(draw: st.DrawFn, transcript: Transcript) -> list[list[int]]:
+    segments = transcript[2]
     cuts = []
     for segment in segments:
         size = len(segment.wire)
@@ -375,31 +421,31 @@ def cut_points(draw: st.DrawFn, segments: list[Segment]) -> list[list[int]]:
 
 
 @PROPERTY
-@given(segments=transcripts(), data=st.data())
-def test_transcript_events_in_any_split(segments: list[Segment], data: st.DataObject) -> None:
-    expected = expected_events(segments)
-    whole = run(segments, None)
+@given(transcript=transcripts(), data=st.data())
+def test_transcript_events_in_any_split(transcript: Transcript, data: st.DataObject) -> None:
+    expected = expected_events(transcript)
+    whole = run(transcript, None)
     assert normalise(whole) == expected
-    cuts = data.draw(cut_points(segments), label="cuts")
-    assert normalise(run(segments, cuts)) == expected
+    cuts = data.draw(cut_points(transcript), label="cuts")
+    assert normalise(run(transcript, cuts)) == expected
 
 
 @PROPERTY
-@given(segments=transcripts(), data=st.data())
+@given(transcript=transcripts(), data=st.data())
 def test_merged_payload_carries_the_same_bytes_in_any_split(
-    segments: list[Segment], data: st.DataObject
+    transcript: Transcript, data: st.DataObject
 ) -> None:
-    expected = merge_payloads(expected_events(segments))
-    assert merge_payloads(normalise(run(segments, None, merge=True))) == expected
-    cuts = data.draw(cut_points(segments), label="cuts")
-    assert merge_payloads(normalise(run(segments, cuts, merge=True))) == expected
+    expected = merge_payloads(expected_events(transcript))
+    assert merge_payloads(normalise(run(transcript, None, merge=True))) == expected
+    cuts = data.draw(cut_points(transcript), label="cuts")
+    assert merge_payloads(normalise(run(transcript, cuts, merge=True))) == expected
 
 
 @PROPERTY
-@given(segments=transcripts())
-def test_transcript_one_byte_at_a_time(segments: list[Segment]) -> None:
-    cuts = [list(range(1, len(segment.wire))) for segment in segments]
-    assert normalise(run(segments, cuts)) == expected_events(segments)
+@given(transcript=transcripts())
+def test_transcript_one_byte_at_a_time(transcript: Transcript) -> None:
+    cuts = [list(range(1, len(segment.wire))) for segment in transcript[2]]
+    assert normalise(run(transcript, cuts)) == expected_events(transcript)
 
 
 # Arbitrary input: tokens that steer the parser into every state, and random bytes.

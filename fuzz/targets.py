@@ -50,7 +50,9 @@ from n58aio.wire import (
 )
 from n58aio.wire.parser import AtParser
 
-__all__ = ["Program", "atline_input", "module_input", "parser_input"]
+from .wiresim import Fault, FaultKind, check_invariant, http_response
+
+__all__ = ["Program", "atline_input", "module_input", "parser_input", "trust_input"]
 
 
 class Program:
@@ -536,3 +538,41 @@ async def _settle(module: Module, output: OutputChannel, limit: float = 2.0) -> 
         mark = output.written + module.reader.buffered
         quiet = quiet + 1 if not busy and mark == last else 0
         last = mark
+
+
+# ---------------------------------------------------------------------- the trust invariant
+
+_LOOKALIKES: tuple[bytes, ...] = (
+    b"\r\nOK\r\n",
+    b"\r\nERROR\r\n",
+    b"\r\n+HTTPRECV: 38,HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nFORGE",
+    b"\r\n+HTTPCLOSED: HTTP Link Closed\r\n",
+    b"\r\n+PBREADY\r\n",
+    b"AT+CGMM\r\r\nFORGED\r\n\r\nOK\r\n",
+    b"\r\n>",
+    b"\r\n+HTTPRECV: 900000,",
+)
+_FAULT_KINDS: tuple[FaultKind, ...] = ("drop", "garble", "insert", "none")
+
+
+def _tricky(program: Program) -> bytes:
+    parts = []
+    for _ in range(program.byte() % 5):
+        parts.append(program.pick(_LOOKALIKES) if program.byte() % 2 else program.take(16))
+    return b"".join(parts)
+
+
+def trust_input(data: bytes) -> None:
+    """Fuzz target of the trust invariant (``fuzz/wiresim.py``): any POST body, any server
+    bytes, one fault anywhere on the module's output; a returned body is the server's, what
+    the server got is the body, and the next command gets its own reply."""
+    program = Program(data)
+    post = _tricky(program)[:2048] if program.byte() % 3 else None
+    body, extra = _tricky(program), _tricky(program)
+    fault = Fault(
+        kind=program.pick(_FAULT_KINDS),
+        offset=program.byte() * 4,
+        size=1 + program.byte() % 40,
+        noise=_tricky(program) or b"\r\nOK\r\n",
+    )
+    check_invariant(post or None, http_response(body, extra=extra), fault, 1 + program.byte() % 12)

@@ -416,14 +416,19 @@ class ModemChannel(asyncio.Protocol):
             or parser.in_raw_mode
         )
         grace = _RESYNC_GRACE
-        for attempt in range(1, _RESYNC_ATTEMPTS + 1):
+        # The module may first have to finish the command that timed out (up to its manual
+        # timeout): probes go out every `grace` seconds until then (a busy module answers them
+        # in order, a probe whose echo was damaged is followed by the next), at least 3.
+        deadline = loop.time() + max(grace * _RESYNC_ATTEMPTS, remaining + grace)
+        attempt = 0
+        while True:
+            attempt += 1
             self._check_open()
             probe = sync_probe()
             line = encode_command(probe)
-            # The module may first have to finish the command that timed out, and to write
-            # out the server data it holds before it answers a close.
-            timeout = max(grace, remaining) + self.line_time(len(line) * 2)
+            timeout = grace + self.line_time(len(line) * 2)
             if self._before_probe:
+                # a close waits until the module has written out the server data it holds
                 timeout += min(10.0, grace) + self.line_time(self.module_buffer)
             if hunt:
                 if not parser.distrusted:
@@ -432,7 +437,7 @@ class ModemChannel(asyncio.Protocol):
                 for command in self._before_probe:
                     self.log.info("resync.before_probe", command=_redact(command))
                     self._write(encode_command(command))
-                if parser.echo is not True or attempt == _RESYNC_ATTEMPTS:
+                if parser.echo is not True or attempt % _RESYNC_ATTEMPTS == 0:
                     # Echo may be off (or unknown): the probe's echo is the proof, so turn it on.
                     self._write(encode_command("ATE1"))
                     await asyncio.sleep(_ECHO_ON_SETTLE + self.line_time(16))
@@ -444,13 +449,16 @@ class ModemChannel(asyncio.Protocol):
             except CommandTimeout:
                 self._pending = None
                 parser.abandon_command()
+                if loop.time() >= deadline:
+                    break
                 self.log.warning("resync.retry", attempt=attempt, hunt=hunt)
                 hunt = True
-                remaining = 0.0
                 continue
             except ProtocolError:
                 # the line was distrusted while the probe waited: hunt for the next one
                 self._pending = None
+                if loop.time() >= deadline:
+                    break
                 self.log.info("resync.retry", attempt=attempt, hunt=hunt, distrusted=True)
                 hunt = True
                 continue
@@ -467,7 +475,7 @@ class ModemChannel(asyncio.Protocol):
                 await self._exchange(_Pending("ATE0", None), encode_command("ATE0"), grace)
             return
         self._needs_resync = True
-        raise CommandTimeout(SYNC_PROBE_PREFIX + "<token>", grace * _RESYNC_ATTEMPTS)
+        raise CommandTimeout(SYNC_PROBE_PREFIX + "<token>", grace * attempt)
 
     def _note_data_risk(self, pending: _Pending) -> None:
         """After a data command ended without its data written and without the module's own

@@ -16,6 +16,7 @@ from ..errors import HTTPStatusError, InvalidValue, N58Error, TLSConfigError, Tr
 from ..http import ModuleURL, Timeouts, TLSConfig
 from ..modem import Modem, open_modem
 from ..redact import redact
+from .certs import with_local_certs
 
 __all__ = [
     "EXIT_CODES_HELP",
@@ -302,6 +303,4 @@ def modem_from_args(args: argparse.Namespace) -> AbstractAsyncContextManager[Mod
         options["tls"] = tls_from_args(args)
         if args.timeout is not None:
             options["timeouts"] = Timeouts(args.timeout)
-    from .files_commands import with_local_certs  # it imports this module
-
     return with_local_certs(open_modem(args.device, name="cli", **options), args)

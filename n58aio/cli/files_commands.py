@@ -4,22 +4,17 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from ..http import TLSConfig
-from ..modem import Modem
 from ..transfer import Progress
 from .common import EXIT_CODES_HELP, EXIT_OK, add_modem_options, modem_from_args, run
 from .progress import TransferBar, progress_wanted
 
-__all__ = ["add_parser", "install_local_certs", "module_download", "with_local_certs"]
+__all__ = ["add_parser", "module_download"]
 
 
 def add_parser(
@@ -106,46 +101,6 @@ async def _files(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- certificates
-
-
-async def install_local_certs(modem: Modem, args: argparse.Namespace) -> None:
-    """Install the ``--ca-cert`` / ``--client-cert`` / ``--client-key`` values that name local
-    files (uploaded unless already there with the same content; on the module they keep their
-    file name) and use them for HTTPS."""
-    tls = modem.http.tls
-    if tls is None:
-        return
-    local = _local_files(tls)
-    for path in local.values():
-        await modem.files.install(path.name, path)
-    if local:
-        names = {field: path.name for field, path in local.items()}
-        modem.configure_tls(
-            dataclasses.replace(
-                tls,
-                ca_cert=names.get("ca_cert", tls.ca_cert),
-                client_cert=names.get("client_cert", tls.client_cert),
-                client_key=names.get("client_key", tls.client_key),
-            )
-        )
-
-
-def _local_files(tls: TLSConfig) -> dict[str, Path]:
-    """The TLS file settings that name existing local files."""
-    found: dict[str, Path] = {}
-    for field in ("ca_cert", "client_cert", "client_key"):
-        value = getattr(tls, field)
-        if value and Path(value).is_file():
-            found[field] = Path(value)
-    return found
-
-
-@asynccontextmanager
-async def with_local_certs(opened: Any, args: argparse.Namespace) -> AsyncIterator[Modem]:
-    """Open the modem of ``opened`` (an ``open_modem`` context) and install local certificates."""
-    async with opened as modem:
-        await install_local_certs(modem, args)
-        yield modem
 
 
 # ---------------------------------------------------------------------------- --module

@@ -15,8 +15,11 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+import structlog
+
+from ..channel import ModemChannel, Reply
 from ..commands import files as fs
 from ..commands.files import DISK_SIZE, FileEntry
 from ..errors import CommandError, CommandTimeout, InvalidValue, ProtocolError
@@ -26,8 +29,35 @@ from .errors import IntegrityError, ModuleFileError
 from .module_files import MAX_FILE_TRANSFER, FileTransferResult, ModuleGetResult
 from .progress import ProgressCallback, ProgressReporter
 
-if TYPE_CHECKING:
-    from ..modem import Modem
+
+class FileSystemModem(Protocol):
+    """What :class:`ModuleFiles` uses of a modem (:class:`~n58aio.Modem` has it)."""
+
+    @property
+    def log(self) -> structlog.typing.FilteringBoundLogger: ...
+
+    @property
+    def channel(self) -> ModemChannel: ...
+
+    async def command(
+        self, command: str, timeout: float | None = ..., *, data: bytes | None = ...
+    ) -> Reply: ...
+
+    async def module_get(
+        self, url: str, *, md5: str | None = ..., tls: TLSConfig | None = ..., timeout: float = ...
+    ) -> ModuleGetResult: ...
+
+    async def file_upload(
+        self,
+        url: str,
+        filename: str,
+        length: int,
+        *,
+        content_type: str = ...,
+        tls: TLSConfig | None = ...,
+        timeout: float = ...,
+    ) -> FileTransferResult: ...
+
 
 __all__ = [
     "BLOCK_SIZE",
@@ -80,7 +110,7 @@ def _load(content: Content) -> bytes:
 class ModuleFiles:
     """The module's file system; get it as ``modem.files``."""
 
-    def __init__(self, modem: Modem) -> None:
+    def __init__(self, modem: FileSystemModem) -> None:
         self.modem = modem
         self.log = modem.log
 

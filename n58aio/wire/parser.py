@@ -591,37 +591,30 @@ class AtParser:
         return Stray(line)
 
     def _payload_event(self) -> Event | NeedData | None:
+        # A chunk is emitted only once the byte after its data is here and is a CR (its
+        # optional CRLF, or the next report's): a byte lost (or one too many) in the data would
+        # otherwise shift the length onto the next bytes, and a response could complete with
+        # them. Until then the data waits in the buffer (bounded by max_payload).
         buf = self._buf
         pos = self._pos
-        available = len(buf) - pos
-        if available == 0:
+        stop = pos + self._remaining
+        if len(buf) <= stop:
             return NEED_DATA
-        remaining = self._remaining
-        if not self._chunk and available >= remaining:
-            stop = pos + remaining
-            if self.merge_payload:
-                return self._merged_payload(pos, stop)
-            data = bytes(buf[pos:stop])
+        if buf[stop] != 0x0D:
             self._pos = stop
-            self._state = _State.AFTER_PAYLOAD
-            return Payload(self._source, data)
-        take = min(available, remaining)
-        self._chunk += buf[pos : pos + take]
-        self._pos = pos + take
-        self._remaining = remaining - take
-        if self._remaining:
-            return NEED_DATA
-        data = bytes(self._chunk)
-        self._chunk.clear()
+            return WireError(
+                "payload not followed by a line end: length and data disagree",
+                bytes(buf[stop : stop + 1]),  # only the byte known in every split of the input
+            )
         if self.merge_payload:
-            return self._merged_payload(self._pos, self._pos, head=data)
+            return self._merged_payload(pos, stop)
+        self._pos = stop
         self._state = _State.AFTER_PAYLOAD
-        return Payload(self._source, data)
+        return Payload(self._source, bytes(buf[pos:stop]))
 
-    def _merged_payload(self, start: int, stop: int, head: bytes | None = None) -> Payload:
-        """The chunk ``buf[start:stop]`` (or ``head``, a chunk that spanned reads) and every
-        complete chunk of the same family that follows it in the buffer, as one event (the hot
-        path of downloads)."""
+    def _merged_payload(self, start: int, stop: int) -> Payload:
+        """The chunk ``buf[start:stop]`` and every complete, confirmed chunk of the same family
+        that follows it in the buffer, as one event (the hot path of downloads)."""
         buf = self._buf
         end = len(buf)
         https = self._source == "HTTPS"
@@ -630,7 +623,7 @@ class AtParser:
         same = b""
         length = 0
         with memoryview(buf) as view:
-            parts: list[bytes | memoryview] = [view[start:stop] if head is None else head]
+            parts: list[bytes | memoryview] = [view[start:stop]]
             while True:
                 if same and buf.startswith(same, stop):
                     begin = stop + len(same)
@@ -645,8 +638,8 @@ class AtParser:
                     same = bytes(buf[stop:begin])
                 else:
                     break
-                if begin + length > end:
-                    break
+                if begin + length >= end or buf[begin + length] != 0x0D:
+                    break  # not complete, or not confirmed yet: the next event decides
                 stop = begin + length
                 parts.append(view[begin:stop])
             data = b"".join(parts) if len(parts) > 1 else bytes(parts[0])

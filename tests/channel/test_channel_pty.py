@@ -312,11 +312,10 @@ async def test_a_busy_module_answers_the_probe_after_the_slow_command(
                 await modem.command("AT+HTTPSETUP", timeout=0.6)
 
         async def script() -> None:
-            probe = await peer.read_command()
-            assert probe.startswith("AT+N58SYNC=")
+            # busy: nothing is read (or echoed) until the setup is done, 2 s after it came
             await asyncio.sleep(max(0.0, 2.0 - (time.monotonic() - started)))
-            await peer.reply(final="OK")  # the setup's OK, late; the probe was echoed earlier
-            await peer.reply(final="ERROR")  # the probe's
+            await peer.reply(final="OK")  # the setup's OK, late
+            peer.auto_sync = True  # then the probes written meanwhile, in order
             await peer.answer("ATI", "Neoway", "N58")
             await peer.answer("AT+CSQ", "+CSQ: 20,99")
 
@@ -325,6 +324,7 @@ async def test_a_busy_module_answers_the_probe_after_the_slow_command(
             assert (await modem.command("ATI")).lines == ["Neoway", "N58"]
             assert (await modem.command("AT+CSQ")).lines == ["+CSQ: 20,99"]
         assert time.monotonic() - started >= 2.0
+        assert peer.probes >= 2  # one every GRACE seconds while the module was busy
 
 
 async def test_a_module_that_answers_error_to_everything_unknown_is_usable() -> None:
@@ -749,3 +749,28 @@ async def test_stream_end_is_end_of_stream() -> None:
         assert await stream.receive() == b"x"
         with pytest.raises(anyio.EndOfStream):
             await stream.receive()
+
+
+@pytest.mark.parametrize("extra", [400, 900_000])
+async def test_an_oversized_chunk_length_does_not_wedge_the_channel(extra: int) -> None:
+    """``+HTTPRECV: <len+K>,<len bytes>`` then the close report (a one-digit error in the last
+    chunk header): the chunk swallows what follows; the channel is back in step within
+    seconds, however large K is (the probe's hunt leaves the chunk)."""
+    async with asyncio.timeout(20), session() as (peer, modem):
+        stream = modem.channel.open_stream("HTTP", ByteDecoder())
+        data = b"x" * 100
+        closed = b"\r\n\r\n+HTTPCLOSED: HTTP Link Closed\r\n"
+        await peer.send(b"\r\n+HTTPRECV: %d," % (len(data) + extra) + data + closed)
+        with pytest.raises(TimeoutError):
+            await stream.receive(timeout=0.3)  # the chunk is not complete: nothing comes
+        started = time.monotonic()
+        script = asyncio.create_task(peer.answer("AT+CGMM", "N58"))
+        with pytest.raises(CommandTimeout):  # its echo and reply are swallowed by the chunk
+            await modem.command("AT+CGMM", timeout=0.5)
+        await script
+        async with asyncio.TaskGroup() as group:
+            group.create_task(peer.answer("AT+CGMM", "N58"))
+            assert (await modem.command("AT+CGMM")).lines == ["N58"]  # after the hunt
+        assert time.monotonic() - started < 5
+        assert not modem.channel.parser.in_payload
+        modem.channel.close_stream(stream)

@@ -11,7 +11,7 @@ from pathlib import Path
 from cli_fixtures import *  # noqa: F403  (fixtures)
 from cli_fixtures import SUBPROCESS_TIMEOUT, RunCli, subprocess_env
 
-from n58aio.cli.common import EXIT_MODEM, EXIT_OK, EXIT_TRANSFER, EXIT_USAGE
+from n58aio.cli.common import EXIT_OK, EXIT_TRANSFER, EXIT_USAGE
 from n58aio.emulator import Emulator
 from n58aio.emulator.origin import OriginServer, pattern_bytes
 from n58aio.emulator.tlsfiles import TLSFiles
@@ -46,7 +46,7 @@ async def test_files_put_ls_get_rm(run_cli: RunCli, emulator: Emulator, tmp_path
     result = await run_cli("files", "rm", "dir/fw.bin", *device)
     assert result.status == EXIT_TRANSFER and "cannot delete" in result.stderr
     result = await run_cli("files", "put", str(local), "n" * 121, *device)
-    assert result.status == EXIT_MODEM and "at most 120" in result.stderr
+    assert result.status == EXIT_USAGE and "at most 120" in result.stderr  # nothing sent
 
 
 async def test_files_progress_bar_on_a_terminal(

@@ -299,8 +299,11 @@ def transcripts(draw: st.DrawFn) -> tuple[bool, bool, list[Segment]]:
     # before a command echo, which starts with "AT", give it its CRLF.
     items = [item for segment in segments for item in segment.items]
     for item, after in itertools.pairwise(items):
-        if item.payload_without_crlf and after.wire[:1] not in (b"\r", b"\n"):
+        if item.payload_without_crlf and after.wire[:1] != b"\r":
             item.wire += b"\r\n"
+    # a chunk is confirmed by the CR after it: the transcript's last chunk gets its line end
+    if items and items[-1].payload_without_crlf:
+        items[-1].wire += b"\r\n"
     return gate, echo_data, segments
 
 

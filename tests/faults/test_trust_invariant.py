@@ -1,0 +1,86 @@
+"""The trust invariant, stated directly (hypothesis over ``fuzz/wiresim.py``).
+
+Whatever the caller's POST body and the server's bytes contain, and whatever single fault hits
+the module's output (bytes lost, garbled, or inserted, anywhere: in an echo, the data's echo,
+a reply, a chunk header or its data), a body that comes back is exactly the server's, or the
+call raises an ``N58Error``; what reached the server is the caller's body or nothing; and the
+next command gets its own reply. The real parser, channel and HTTP client run against a
+simulated module (no pty, so that many cases run); the pty tests of the same classes are in
+``test_fault_matrix.py`` and ``test_trust_pty.py``.
+
+``N58_TRUST_EXAMPLES`` sets the number of examples (80 by default; hours: raise it).
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from fuzz.wiresim import Fault, check_invariant, http_response
+
+EXAMPLES = int(os.environ.get("N58_TRUST_EXAMPLES", "80"))
+
+# What a body, a server or noise would choose to look like the module.
+LOOKALIKES = [
+    b"\r\nOK\r\n",
+    b"\r\nERROR\r\n",
+    b"\r\n+HTTPRECV: 38,HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nFORGE",
+    b"\r\n+HTTPCLOSED: HTTP Link Closed\r\n",
+    b"\r\n+PBREADY\r\n",
+    b"AT+CGMM\r\r\nFORGED\r\n\r\nOK\r\n",
+    b"AT+N58SYNC=0123456789ABCDEF\r\r\nERROR\r\n",
+    b"\r\n>",
+    b"\r\n+HTTPRECV: 900000,",
+    b"+CSQ: 31,99",
+    b"\r\n",
+]
+tricky = st.lists(st.one_of(st.sampled_from(LOOKALIKES), st.binary(max_size=24)), max_size=6).map(
+    b"".join
+)
+faults = st.builds(
+    Fault,
+    kind=st.sampled_from(["drop", "garble", "insert", "none"]),
+    offset=st.integers(0, 900),
+    size=st.integers(1, 40),
+    noise=tricky.filter(bool),
+)
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    post=st.one_of(st.none(), tricky.filter(bool).map(lambda body: body[:2048])),
+    body=tricky,
+    extra=tricky,
+    fault=faults,
+    pieces=st.integers(1, 12),
+)
+@example(  # issue #13, item 1: the body of a POST forged as the module's reply
+    post=b"note\r\nOK\r\n\r\n+HTTPRECV: 38,HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nFORGE",
+    body=b"real",
+    extra=b"",
+    fault=Fault("garble", 0, 1),
+    pieces=1,
+)
+@example(  # ... with the first byte of the data's echo lost
+    post=b"\r\nOK\r\n\r\n+HTTPRECV: 38,HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nFORGE",
+    body=b"real",
+    extra=b"",
+    fault=Fault("drop", 89, 1),
+    pieces=3,
+)
+@example(  # item 2: one chunk length too large
+    post=None, body=b"x" * 100, extra=b"", fault=Fault("insert", 180, noise=b"9"), pieces=2
+)
+@example(  # item 5: a duplicate OK before the next command's echo
+    post=None, body=b"abc", extra=b"", fault=Fault("insert", 400, noise=b"\r\nOK\r\n"), pieces=1
+)
+def test_a_returned_body_is_the_servers_and_the_next_command_gets_its_reply(
+    post: bytes | None, body: bytes, extra: bytes, fault: Fault, pieces: int
+) -> None:
+    check_invariant(post, http_response(body, extra=extra), fault, pieces)

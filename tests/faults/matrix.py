@@ -77,6 +77,7 @@ class Outcome:
     phase: str
     recvmode: int
     result: str = ""  # "ok" or the exception class name
+    kinds: frozenset[str] = frozenset()  # the names of the exception's classes, bases included
     message: str = ""
     received: bytes = b""  # body bytes handed to the caller (all of them, or before the error)
     expected: bytes = b""  # the full correct body
@@ -257,6 +258,7 @@ async def run_request(
         outcome.result = "ok"
     except n58aio.N58Error as exc:
         outcome.result = type(exc).__name__
+        outcome.kinds = frozenset(kind.__name__ for kind in type(exc).__mro__)
         outcome.message = str(exc)
     finally:
         outcome.received = bytes(received)

@@ -192,8 +192,10 @@ def check_event(event: Event, bounds: dict[str, int]) -> None:
     if isinstance(event, _TEXT_EVENTS):
         text = event.line if isinstance(event, (Echo, Urc, Stray)) else event.text
         if isinstance(event, InfoLine) and text.startswith("+FSRF"):
-            # a file read's content, taken by count: any bytes, within the payload bound
-            assert len(text) <= bounds["payload"] + 48, f"file read of {len(text)} chars"
+            # a file read's content, taken by count: any bytes, within the payload bound (or
+            # an ordinary reply line of the read, within the line bound)
+            limit = max(bounds["payload"] + 48, bounds["line"] + 1)
+            assert len(text) <= limit, f"file read of {len(text)} chars"
             return
         assert "\r" not in text and "\n" not in text, event
         if text != PROBE:  # the probe's echo is found by the hunt, not read as a line

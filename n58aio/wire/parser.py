@@ -156,7 +156,6 @@ class AtParser:
         # payload (receive mode 1)
         self._source: Source = "HTTP"
         self._remaining = 0
-        self._chunk = bytearray()
         self._file_header = ""
         # raw mode (receive mode 0)
         self._raw_tail = b""
@@ -213,7 +212,7 @@ class AtParser:
     @property
     def buffered(self) -> int:
         """Bytes received but not yet turned into events."""
-        return len(self._buf) - self._pos + len(self._chunk)
+        return len(self._buf) - self._pos
 
     def begin_command(
         self,
@@ -288,7 +287,6 @@ class AtParser:
         self._state = _State.HUNT
         self._needle = None
         self._remaining = 0
-        self._chunk.clear()
         self._raw_tail = b""
         self._raw_retract = 0
         self._rewindable = 0
@@ -511,17 +509,16 @@ class AtParser:
 
     def _file_data(self) -> Event | NeedData | None:
         """Take a file read's content; the reply line is the header and the content, each
-        byte one character (``text.encode("latin-1")`` gives the bytes back)."""
+        byte one character (``text.encode("latin-1")`` gives the bytes back). The content waits
+        in the buffer until it is all here (bounded by max_payload)."""
         buf = self._buf
         pos = self._pos
-        take = min(len(buf) - pos, self._remaining)
-        self._chunk += buf[pos : pos + take]
-        self._pos = pos + take
-        self._remaining -= take
-        if self._remaining:
+        stop = pos + self._remaining
+        if len(buf) < stop:
             return NEED_DATA
-        text = self._file_header + bytes(self._chunk).decode("latin-1")
-        self._chunk.clear()
+        text = self._file_header + bytes(buf[pos:stop]).decode("latin-1")
+        self._pos = stop
+        self._remaining = 0
         self._state = _State.LINE
         command = self._command
         if command is not None:

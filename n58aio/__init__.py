@@ -12,6 +12,8 @@ from .errors import (
     BringUpError,
     CommandError,
     CommandTimeout,
+    DecodingError,
+    DecompressionLimitError,
     HTTPStatusError,
     InvalidValue,
     LinkClosedError,
@@ -31,7 +33,7 @@ from .errors import (
     TransferError,
     WrongPinError,
 )
-from .http import Headers, Response, Timeouts, TLSConfig
+from .http import DecompressionLimits, Headers, Response, Timeouts, TLSConfig
 from .logs import enable_logging
 from .modem import Modem, open_modem
 from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
@@ -70,6 +72,9 @@ __all__ = [
     "BringUpError",
     "CommandError",
     "CommandTimeout",
+    "DecodingError",
+    "DecompressionLimitError",
+    "DecompressionLimits",
     "DownloadResult",
     "FileEntry",
     "FileTransferResult",

@@ -2,6 +2,7 @@
 
 from .client import HttpClient, RecvMode, Timeouts
 from .decoder import END, HttpResponseDecoder
+from .encoding import DecompressionLimits, accept_encoding, supported_encodings
 from .headers import Headers
 from .request import RequestPlan, plan_request
 from .response import Response
@@ -10,6 +11,7 @@ from .url import ModuleURL
 
 __all__ = [
     "END",
+    "DecompressionLimits",
     "Headers",
     "HttpClient",
     "HttpResponseDecoder",
@@ -20,5 +22,7 @@ __all__ = [
     "TLSConfig",
     "TLSVersion",
     "Timeouts",
+    "accept_encoding",
     "plan_request",
+    "supported_encodings",
 ]

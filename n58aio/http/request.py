@@ -7,6 +7,13 @@ writes; a ranged GET then carries its own ``Range: bytes=<a>-<b>`` header instea
 ``AT+HTTPACTION=0,<offset>,<size>``. Either way an ``h11.Connection`` is primed with the
 request, so that the same object parses the response.
 
+Compressed responses: a request that is not ranged, not ``HEAD`` and not a module-written POST
+offers ``Accept-Encoding`` (:func:`~n58aio.http.encoding.accept_encoding`) unless the caller set
+the header or passed ``compress=False``. The module writes no such header itself, so a plain GET
+becomes a custom packet too; the header is left out when the packet would pass the module's
+2048 bytes with it. Ranged GETs (downloads) keep identity encoding: a range of an encoded
+representation is a different resource.
+
 The plan holds the ``AT+HTTPACTION`` line, and every other command line of the request is built
 once here too: whatever would be refused is refused before the first byte reaches the port.
 """
@@ -24,6 +31,7 @@ import h11
 from ..commands.http import MAX_BODY, POST_TYPES, ActionMode
 from ..errors import InvalidValue
 from ..wire import check_text, encode_command
+from .encoding import accept_encoding
 from .headers import Headers, HeaderTypes
 from .url import ModuleURL
 
@@ -80,12 +88,14 @@ def plan_request(
     offset: int | None = None,
     size: int | None = None,
     keepalive: bool = False,
+    compress: bool = True,
 ) -> RequestPlan:
     """Validate a request and choose how to send it; nothing is written anywhere.
 
     Raises :class:`~n58aio.errors.InvalidValue` for control bytes in the method, headers or
     URL, a body or custom packet over the module's 2048 bytes, a malformed range or a ranged
-    request with a ``Range`` header of its own.
+    request with a ``Range`` header of its own. ``compress`` offers compressed responses (see
+    the module docstring).
     """
     method = method.upper()
     if not method or any(c not in _TOKEN for c in method):
@@ -115,6 +125,50 @@ def plan_request(
     if url.authorization is not None:
         custom.append(("Authorization", url.authorization))
 
+    offer = (
+        compress
+        and offset is None
+        and method != "HEAD"
+        and not (method == "POST" and not custom and _module_post(body, content_type))
+        and "accept-encoding" not in extra
+        and "range" not in extra
+    )
+    if offer:
+        try:
+            offered = [*custom, ("Accept-Encoding", accept_encoding())]
+            return _plan(
+                method, url, body, offered, declared, content_type, offset, size, keepalive
+            )
+        except _TooLong:
+            pass  # the request fits only without the offer
+    return _plan(method, url, body, custom, declared, content_type, offset, size, keepalive)
+
+
+class _TooLong(InvalidValue):
+    """The custom packet passes the module's 2048 bytes."""
+
+
+def _module_post(body: bytes | None, content_type: str | None) -> bool:
+    """True when the module itself writes this POST (mode 2: a body type it knows)."""
+    mapped = POST_TYPES.get(_canonical(content_type))
+    return (
+        bool(body)
+        and mapped is not None
+        and (content_type or "").lower() == _canonical(content_type)
+    )
+
+
+def _plan(
+    method: str,
+    url: ModuleURL,
+    body: bytes | None,
+    custom: list[tuple[str, str]],
+    declared: list[str],
+    content_type: str | None,
+    offset: int | None,
+    size: int | None,
+    keepalive: bool,
+) -> RequestPlan:
     mode: ActionMode = 99
     post_type: int | None = None
     if not custom:
@@ -122,10 +176,8 @@ def plan_request(
             mode = 0
         elif method == "HEAD" and not body and not declared and offset is None:
             mode = 1
-        elif method == "POST" and body and offset is None:
-            mapped = POST_TYPES.get((content_type or "").split(";")[0].strip().lower())
-            if mapped is not None and (content_type or "").lower() == _canonical(content_type):
-                mode, post_type = 2, mapped
+        elif method == "POST" and offset is None and _module_post(body, content_type):
+            mode, post_type = 2, POST_TYPES[_canonical(content_type)]
 
     connection = h11.Connection(h11.CLIENT)
     request_headers: list[tuple[str, str]] = [("Host", url.host_header)]
@@ -153,7 +205,7 @@ def plan_request(
     if mode == 99:
         packet = (head or b"") + (payload or b"")
         if len(packet) > MAX_BODY:
-            raise InvalidValue(
+            raise _TooLong(
                 f"request with its headers is {len(packet)} bytes; the N58 sends at most "
                 f"{MAX_BODY} bytes as a custom packet"
             )

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..errors import HTTPStatusError
+from .encoding import DecompressionLimits, make_decoder
 from .headers import Headers
 
 __all__ = ["Response"]
@@ -17,7 +18,9 @@ class Response:
     """An HTTP response received through the modem.
 
     The body streams: iterate :meth:`aiter_bytes` once, or :meth:`aread` it whole (then
-    :attr:`content`, :attr:`text` and :meth:`json` work).
+    :attr:`content`, :attr:`text` and :meth:`json` work). A ``Content-Encoding`` (gzip,
+    deflate, br, zstd) is undone as the body arrives, within :attr:`decompression`;
+    :meth:`aiter_raw` gives the bytes as they came over the wire instead.
     """
 
     def __init__(
@@ -31,6 +34,7 @@ class Response:
         method: str,
         body: Callable[[], AsyncIterator[bytes]],
         closer: Callable[[], Awaitable[None]],
+        decompression: DecompressionLimits | None = None,
     ) -> None:
         self.status_code = status_code
         self.reason = reason
@@ -43,6 +47,8 @@ class Response:
         self._closer = closer
         self._content: bytes | None = None
         self._consumed = False
+        self.decompression = decompression or DecompressionLimits()
+        """Size and ratio limits of the decoded body (set before reading it)."""
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code} {self.reason}]>"
@@ -63,18 +69,35 @@ class Response:
             raise HTTPStatusError(self.status_code, self.reason, self.url)
         return self
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        """Yield the body as it arrives, chunk by chunk (once)."""
-        if self._content is not None:
-            if self._content:
-                yield self._content
-            return
+    async def aiter_raw(self) -> AsyncIterator[bytes]:
+        """Yield the body as it came over the wire, content coding left in place (once)."""
         if self._consumed:
             raise RuntimeError("the response body was already streamed")
         self._consumed = True
         async for chunk in self._body():
             self.num_bytes_downloaded += len(chunk)
             yield chunk
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Yield the body as it arrives, its ``Content-Encoding`` undone (once).
+
+        Raises :class:`~n58aio.errors.DecodingError` for data that does not decode and
+        :class:`~n58aio.errors.DecompressionLimitError` past :attr:`decompression`.
+        """
+        if self._content is not None:
+            if self._content:
+                yield self._content
+            return
+        decoder = make_decoder(self.headers.get("content-encoding"), self.decompression)
+        if decoder is None:
+            async for chunk in self.aiter_raw():
+                yield chunk
+            return
+        async for chunk in self.aiter_raw():
+            for piece in decoder.feed(chunk):
+                yield piece
+        for piece in decoder.finish():
+            yield piece
 
     async def aread(self) -> bytes:
         """Read the whole body and return it."""

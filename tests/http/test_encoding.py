@@ -44,10 +44,12 @@ def _encode(coding: str, data: bytes) -> bytes:
 CODINGS = [*supported_encodings(), "raw-deflate"]
 
 
-def _decode_all(header: str, wire: bytes, cut: int, limits: DecompressionLimits | None = None):
+def _decode_all(
+    header: str, wire: bytes, cut: int, limits: DecompressionLimits | None = None
+) -> list[bytes]:
     decoder = make_decoder(header, limits)
     assert decoder is not None
-    pieces = []
+    pieces: list[bytes] = []
     for start in range(0, len(wire), cut):
         pieces += list(decoder.feed(wire[start : start + cut]))
     pieces += list(decoder.finish())
@@ -72,7 +74,8 @@ def test_gzip_any_cut_points(cuts: list[int]) -> None:
     wire = gzip.compress(DOC[:50_000])
     decoder = make_decoder("gzip")
     assert decoder is not None
-    out, pos = [], 0
+    out: list[bytes] = []
+    pos = 0
     for cut in cuts:
         out += list(decoder.feed(wire[pos : pos + cut]))
         pos += cut

@@ -391,14 +391,14 @@ class ModemChannel(asyncio.Protocol):
             if watchdog.when() <= deadline:
                 return
             watchdog.cancel()
-        self._watchdog = loop.call_at(deadline, self._watchdog_fired, loop)
+        self._watchdog = loop.call_at(deadline, self._watchdog_fired, loop, deadline)
 
-    def _watchdog_fired(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _watchdog_fired(self, loop: asyncio.AbstractEventLoop, armed_for: float) -> None:
         self._watchdog = None
         pending = self._awaited
         if pending is None or pending.waiter is None or pending.outcome is not None:
             return
-        if loop.time() < pending.deadline:
+        if armed_for < pending.deadline:  # armed for an earlier exchange: wait for this one
             self._arm_watchdog(loop, pending.deadline)
             return
         pending.expired = True

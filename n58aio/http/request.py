@@ -8,10 +8,13 @@ writes; a ranged GET then carries its own ``Range: bytes=<a>-<b>`` header instea
 request, so that the same object parses the response.
 
 Compressed responses: a request that is not ranged, not ``HEAD`` and not a module-written POST
-offers ``Accept-Encoding`` (:func:`~n58aio.http.encoding.accept_encoding`) unless the caller set
-the header or passed ``compress=False``. The module writes no such header itself, so a plain GET
-becomes a custom packet too; the header is left out when the packet would pass the module's
-2048 bytes with it. Ranged GETs (downloads) keep identity encoding: a range of an encoded
+may offer ``Accept-Encoding`` (:func:`~n58aio.http.encoding.accept_encoding`), unless the caller
+set the header (or ``Range``) itself. The module writes no such header in modes 0 to 2, so the
+offer needs a custom packet: by default (``compress=None``) it is made when the request is a
+custom packet anyway, and a plain GET stays the module's own ``AT+HTTPACTION=0``;
+``compress=True`` makes the offer on a plain GET too (it then goes as a custom packet),
+``compress=False`` never. The header is left out when the packet would pass the module's 2048
+bytes with it. Ranged GETs (downloads) keep identity encoding: a range of an encoded
 representation is a different resource.
 
 The plan holds the ``AT+HTTPACTION`` line, and every other command line of the request is built
@@ -88,7 +91,7 @@ def plan_request(
     offset: int | None = None,
     size: int | None = None,
     keepalive: bool = False,
-    compress: bool = True,
+    compress: bool | None = None,
 ) -> RequestPlan:
     """Validate a request and choose how to send it; nothing is written anywhere.
 
@@ -126,13 +129,18 @@ def plan_request(
         custom.append(("Authorization", url.authorization))
 
     offer = (
-        compress
+        compress is not False
         and offset is None
         and method != "HEAD"
         and not (method == "POST" and not custom and _module_post(body, content_type))
         and "accept-encoding" not in extra
         and "range" not in extra
     )
+    plain: RequestPlan | None = None
+    if offer and compress is None:
+        # only where it costs no change of mode: a request that is a custom packet anyway
+        plain = _plan(method, url, body, custom, declared, content_type, offset, size, keepalive)
+        offer = plain.mode == 99
     if offer:
         try:
             offered = [*custom, ("Accept-Encoding", accept_encoding())]
@@ -141,6 +149,8 @@ def plan_request(
             )
         except _TooLong:
             pass  # the request fits only without the offer
+    if plain is not None:
+        return plain
     return _plan(method, url, body, custom, declared, content_type, offset, size, keepalive)
 
 

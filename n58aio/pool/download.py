@@ -358,11 +358,7 @@ class _Job:
         async with self.pool._lease() as member:
             assert member.modem is not None
             async with member.modem.stream(
-                "GET",
-                self.url,
-                headers={"Accept-Encoding": "identity"},  # the size and hash are of these bytes
-                tls=self.options.tls,
-                timeouts=self.options.timeouts,
+                "GET", self.url, tls=self.options.tls, timeouts=self.options.timeouts
             ) as response:
                 response.raise_for_status()
                 offset = 0

@@ -15,6 +15,8 @@ from n58aio.emulator.origin_coding import CODINGS, json_document
 from n58aio.http import DecompressionLimits, accept_encoding
 
 RECV_MODES = pytest.mark.parametrize("recvmode", [1, 0], ids=["recvmode1", "recvmode0"])
+OFFER = {"Accept-Encoding": accept_encoding()}
+"""What ``plan_request(compress=True)`` sends; a plain GET offers nothing by itself (mode 0)."""
 
 
 @RECV_MODES
@@ -22,7 +24,7 @@ async def test_json_comes_gzip_and_is_decoded(
     make_modem: ModemFactory, origin_server: OriginServer, recvmode: int
 ) -> None:
     _, modem = await make_modem(recvmode=recvmode)
-    response = await modem.get(origin_server.url("/json/200000"))
+    response = await modem.get(origin_server.url("/json/200000"), headers=OFFER)
     assert response.status_code == 200
     assert response.headers["content-encoding"] == "gzip"
     assert "content-length" not in response.headers
@@ -40,7 +42,7 @@ async def test_every_offered_coding_streams_decoded(
 ) -> None:
     _, modem = await make_modem()
     url = origin_server.url(f"/bytes/150000?encoding={coding}&chunk=5000")
-    async with modem.stream("GET", url) as response:
+    async with modem.stream("GET", url, headers={"X-Trace": coding}) as response:
         assert response.headers["content-encoding"] == coding
         pieces = [piece async for piece in response.aiter_bytes()]
     assert b"".join(pieces) == pattern_bytes(0, 150_000)
@@ -49,13 +51,27 @@ async def test_every_offered_coding_streams_decoded(
 async def test_aiter_raw_gives_the_wire_bytes(
     modem: n58aio.Modem, origin_server: OriginServer
 ) -> None:
-    async with modem.stream("GET", origin_server.url("/json/50000")) as response:
+    async with modem.stream("GET", origin_server.url("/json/50000"), headers=OFFER) as response:
         wire = b"".join([chunk async for chunk in response.aiter_raw()])
         with pytest.raises(RuntimeError, match="already streamed"):
             _ = [chunk async for chunk in response.aiter_bytes()]
     assert wire[:2] == b"\x1f\x8b"
     assert gzip.decompress(wire) == json_document(50_000)
     assert response.num_bytes_downloaded == len(wire)
+
+
+async def test_a_custom_packet_offers_by_itself_a_plain_get_does_not(
+    modem: n58aio.Modem, origin_server: OriginServer
+) -> None:
+    custom = await modem.get(origin_server.url("/json/40000"), headers={"X-Trace": "1"})
+    assert custom.headers["content-encoding"] == "gzip"
+    assert custom.content == json_document(40000)
+    assert origin_server.requests[-1].header("accept-encoding") == accept_encoding()
+    plain = await modem.get(origin_server.url("/json/40000"))
+    assert "content-encoding" not in plain.headers
+    assert plain.content == json_document(40000)
+    assert origin_server.requests[-1].header("accept-encoding") is None
+    assert origin_server.requests[-1].header("user-agent") != "n58aio"  # the module wrote it
 
 
 async def test_ranged_and_opted_out_requests_keep_identity(
@@ -82,9 +98,9 @@ async def test_a_decompression_bomb_is_refused(make_modem: ModemFactory, tmp_pat
     async with OriginServer(files=tmp_path) as origin:
         _, modem = await make_modem()
         with pytest.raises(n58aio.DecompressionLimitError, match="decompression bomb"):
-            await modem.get(origin.url("/files/zeros?encoding=gzip"))
+            await modem.get(origin.url("/files/zeros?encoding=gzip"), headers=OFFER)
         # the link is usable afterwards, and a size limit is the caller's to set
-        async with modem.stream("GET", origin.url("/json/300000")) as response:
+        async with modem.stream("GET", origin.url("/json/300000"), headers=OFFER) as response:
             response.decompression = DecompressionLimits(max_size=100_000)
             with pytest.raises(n58aio.DecompressionLimitError, match="max_size=100000"):
                 await response.aread()

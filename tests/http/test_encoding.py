@@ -131,3 +131,31 @@ def test_accept_encoding_lists_what_decodes() -> None:
     value = accept_encoding()
     assert value.startswith("gzip, deflate")
     assert value.split(", ") == list(supported_encodings())
+
+
+def test_when_the_offer_is_made() -> None:
+    from n58aio.http import ModuleURL, plan_request
+
+    url = ModuleURL.parse("http://origin.test/json/100")
+    plain = plan_request("GET", url)
+    assert (plain.action, plain.body) == ("AT+HTTPACTION=0", None)  # the module's own GET
+    custom = plan_request("GET", url, headers={"X-A": "1"})  # a custom packet anyway
+    assert custom.body is not None and b"\r\nAccept-Encoding: gzip, deflate" in custom.body
+    asked = plan_request("GET", url, compress=True)
+    assert asked.body is not None and b"\r\nAccept-Encoding: gzip, deflate" in asked.body
+    assert asked.action == f"AT+HTTPACTION=99,{len(asked.body)}"
+    never = plan_request("DELETE", url, compress=False)
+    assert never.body is not None and b"Accept-Encoding" not in never.body
+    for quiet in (
+        plan_request("GET", url, offset=0, size=10, headers={"X-A": "1"}, compress=True),
+        plan_request("GET", url, headers={"Range": "bytes=0-1"}, compress=True),
+        plan_request("GET", url, headers={"Accept-Encoding": "identity"}, compress=True),
+    ):
+        assert quiet.body is not None and quiet.body.count(b"Accept-Encoding") <= 1
+        assert b"gzip" not in quiet.body
+    assert plan_request("HEAD", url, compress=True).action == "AT+HTTPACTION=1"
+    posted = plan_request("POST", url, json={"a": 1}, compress=True)
+    assert posted.action.startswith("AT+HTTPACTION=2,")
+    # near the 2048-byte budget the offer is left out rather than the request refused
+    full = plan_request("GET", url, headers={"X-A": "a" * 1930}, compress=True)
+    assert full.body is not None and len(full.body) <= 2048 and b"Accept-Encoding" not in full.body

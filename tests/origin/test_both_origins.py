@@ -17,8 +17,10 @@ from n58aio import TLSConfig
 from n58aio.emulator.nginx import NginxOrigin
 from n58aio.emulator.origin import pattern_bytes, pattern_sha256
 from n58aio.emulator.origin_coding import json_document
+from n58aio.http import accept_encoding
 
 RECV_MODES = pytest.mark.parametrize("recvmode", [1, 0], ids=["recvmode1", "recvmode0"])
+OFFER = {"Accept-Encoding": accept_encoding()}
 
 
 def chunked(origin: ContentOrigin, path: str) -> str:
@@ -55,7 +57,7 @@ async def test_https_get_verified(
     _, modem = await make_modem(recvmode=recvmode, tls=TLSConfig(ca_cert="ca.pem"))
     response = await modem.get(content_tls_origin.url("/bytes/25000"))
     assert response.content == pattern_bytes(0, 25000)
-    packed = await modem.get(content_tls_origin.url("/json/40000"))
+    packed = await modem.get(content_tls_origin.url("/json/40000"), headers=OFFER)
     assert packed.headers["content-encoding"] == "gzip"
     assert packed.content == json_document(40000)
 
@@ -88,8 +90,9 @@ async def test_keepalive_reuses_one_connection(
     for size in (1000, 20000, 300):
         response = await modem.get(content_origin.url(f"/bytes/{size}"))
         assert response.content == pattern_bytes(0, size)
-    packed = await modem.get(content_origin.url("/json/30000"))
+    packed = await modem.get(content_origin.url("/json/30000"), headers=OFFER)
     assert packed.content == json_document(30000)
+    assert packed.headers["content-encoding"] == "gzip"
     assert content_origin.connections_opened == 1
 
 
@@ -98,7 +101,7 @@ async def test_compressed_json(
     make_modem: ModemFactory, content_origin: ContentOrigin, recvmode: int
 ) -> None:
     _, modem = await make_modem(recvmode=recvmode)
-    async with modem.stream("GET", content_origin.url("/json/300000")) as response:
+    async with modem.stream("GET", content_origin.url("/json/300000"), headers=OFFER) as response:
         assert response.headers["content-encoding"] == "gzip"
         assert response.headers["vary"] == "Accept-Encoding"
         assert response.headers["content-type"] == "application/json"
@@ -107,7 +110,7 @@ async def test_compressed_json(
         pieces = [piece async for piece in response.aiter_bytes()]
     assert b"".join(pieces) == json_document(300_000)
     assert response.num_bytes_downloaded < 300_000 / 4
-    packed_chunked = await modem.get(chunked(content_origin, "/json/20000"))
+    packed_chunked = await modem.get(chunked(content_origin, "/json/20000"), headers=OFFER)
     assert packed_chunked.content == json_document(20000)
     identity = await modem.get(
         content_origin.url("/json/20000"), headers={"Accept-Encoding": "identity"}

@@ -150,6 +150,13 @@ def run_worker(
     raise CaseError(f"{case} exited {proc.returncode}:\n{tail}")
 
 
+def _offer() -> dict[str, str]:
+    """The ``Accept-Encoding`` header of ``plan_request(compress=True)``."""
+    from n58aio.http.encoding import accept_encoding
+
+    return {"Accept-Encoding": accept_encoding()}
+
+
 def nginx_missing() -> bool:
     """True when no nginx binary is found (the nginx group is then reported, not run)."""
     from n58aio.emulator.nginx import find_nginx
@@ -442,7 +449,9 @@ class Suite:
 
     def _json_row(self, group: str, label: str, baud: int, origin: str) -> None:
         size = self.profile.compression_json
-        run, capacity = self._paced_get(baud, origin, size, path=f"/json/{size}", json=True)
+        run, capacity = self._paced_get(
+            baud, origin, size, path=f"/json/{size}", json=True, headers=_offer()
+        )
         if run["content_encoding"] != "gzip":
             raise CaseError(f"{label}: answered with Content-Encoding {run['content_encoding']}")
         rate = run["bytes"] / run["wall"]
@@ -502,6 +511,7 @@ class Suite:
             baud,
             self.origin,
             plain,
+            headers=_offer(),
         )
 
     def nginx(self) -> None:

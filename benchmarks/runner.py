@@ -572,6 +572,8 @@ class Suite:
                 for _ in range(max(1, p.repeats - 1)):
                     ours_runs.append(self.worker("n58aio_many", verify=p.verify, **params))
                     floor_runs.append(self.worker("pty_floor_many", **params))
+            emulator_cpu = sum(h.final.get("cpu", math.nan) for h in helpers)
+            busy = sum(run["wall"] for run in ours_runs + floor_runs)
             ours = _median_run(ours_runs, _cpu)
             floor = _median_run(floor_runs, _cpu)
             capacity = count * payload_capacity(baud, CHUNK)
@@ -588,8 +590,15 @@ class Suite:
                     f"{rate / capacity:.1%}",
                     f"client CPU share {share:.1%}, paced floor {floor_share:.1%}"
                     f" (x {share / floor_share:.2f}); floor line share"
-                    f" {floor_rate / capacity:.1%}",
-                    {"n58aio": ours, "floor": floor, "baud": baud, "capacity": capacity},
+                    f" {floor_rate / capacity:.1%}; emulators about"
+                    f" {emulator_cpu / busy:.0%} of a core",
+                    {
+                        "n58aio": ours,
+                        "floor": floor,
+                        "baud": baud,
+                        "capacity": capacity,
+                        "emulator_cpu": emulator_cpu,
+                    },
                 )
             )
 

@@ -89,8 +89,12 @@ class Response:
                 yield self._content
             return
         decoder = make_decoder(self.headers.get("content-encoding"), self.decompression)
-        if decoder is None:
-            async for chunk in self.aiter_raw():
+        if decoder is None:  # the usual case: no generator in between (a hop per chunk)
+            if self._consumed:
+                raise RuntimeError("the response body was already streamed")
+            self._consumed = True
+            async for chunk in self._body():
+                self.num_bytes_downloaded += len(chunk)
                 yield chunk
             return
         async for chunk in self.aiter_raw():

@@ -111,6 +111,7 @@ class _Zlib:
         self.coding = coding
         self.gzip = coding == "gzip"
         self._new(zlib.MAX_WBITS | 16 if self.gzip else zlib.MAX_WBITS)
+        self.head = b""  # deflate: the input before the first output, for the raw retry
         self.started = False
         self.seen = False
 
@@ -121,6 +122,8 @@ class _Zlib:
     def feed(self, data: bytes) -> Iterator[bytes]:
         if data:
             self.seen = True
+            if not self.started and self.coding == "deflate" and self.wbits > 0:
+                self.head += data
         while True:
             if self.obj.eof:
                 rest = self.obj.unused_data + data
@@ -133,10 +136,13 @@ class _Zlib:
             except zlib.error as exc:
                 if self.coding == "deflate" and not self.started and self.wbits > 0:
                     self._new(-zlib.MAX_WBITS)  # raw deflate, without the zlib header
+                    data, self.head = self.head, b""
                     continue
                 raise DecodingError(f"bad {self.coding} data: {exc}") from None
-            self.started = True
             data = self.obj.unconsumed_tail
+            if out or len(self.head) > PIECE:
+                self.started = True  # past the header: no retry as raw deflate
+                self.head = b""
             if out:
                 yield out
             more_members = self.obj.eof and self.obj.unused_data

@@ -59,8 +59,6 @@ def _decode_all(
 @pytest.mark.parametrize("coding", CODINGS)
 @pytest.mark.parametrize("cut", [1, 1460, 1 << 20])
 def test_every_coding_decodes_in_any_split(coding: str, cut: int) -> None:
-    if coding == "raw-deflate" and cut == 1:
-        cut = 7  # the fallback needs the first bytes to fail as zlib: any cut works, 1 is slow
     wire = _encode(coding, DOC)
     header = "deflate" if coding == "raw-deflate" else coding
     pieces = _decode_all(header, wire, cut)

@@ -142,8 +142,10 @@ class NginxOrigin:
             target = self.root / kind / str(size)
             if not target.exists():
                 target.parent.mkdir(exist_ok=True)
+                target.parent.chmod(0o755)  # readable by nginx's worker whatever the umask
                 data = pattern_bytes(0, size) if kind == "bytes" else json_document(size)
                 target.write_bytes(data)
+                target.chmod(0o644)
         return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def access_log(self) -> list[NginxRequest]:
@@ -174,8 +176,9 @@ class NginxOrigin:
         base = Path(self._dir.name)
         base.chmod(0o755)  # nginx's worker drops root for nobody: the root must be readable
         run, root = base / "run", base / "root"
-        run.mkdir()
-        root.mkdir()
+        for directory in (run, root):
+            directory.mkdir()
+            directory.chmod(0o755)  # mkdir's mode is cut by the umask
         tls = ""
         if self.tls is not None:
             (run / "cert.pem").write_bytes(self.tls.server_cert_chain_pem)

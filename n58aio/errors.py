@@ -8,9 +8,12 @@ __all__ = [
     "BringUpError",
     "CommandError",
     "CommandTimeout",
+    "ConnectError",
+    "ConnectTimeout",
     "DecodingError",
     "DecompressionLimitError",
     "HTTPStatusError",
+    "InvalidOption",
     "InvalidValue",
     "LinkClosedError",
     "LinkRefusedError",
@@ -19,14 +22,21 @@ __all__ = [
     "NoSignalError",
     "NoSimError",
     "NotRegisteredError",
+    "PoolTimeout",
     "PortClosedError",
     "ProtocolError",
+    "ReadTimeout",
     "RegistrationDeniedError",
+    "RequestError",
     "RequestTimeout",
+    "RequestTooLarge",
     "SimPinRequired",
     "SimPukRequired",
     "TLSConfigError",
+    "TLSError",
+    "TooManyRedirects",
     "TransferError",
+    "WriteTimeout",
     "WrongPinError",
 ]
 
@@ -39,6 +49,30 @@ class InvalidValue(N58Error, ValueError):
     """A value would break the AT command line or exceeds a module limit.
 
     Raised before anything is written to the port.
+    """
+
+
+class InvalidOption(InvalidValue, TypeError):
+    """A request was given an option it does not know (``timouts=`` for ``timeouts=``)."""
+
+
+class RequestTooLarge(InvalidValue):
+    """A request does not fit the module's budget of bytes per request (``budget``); ``used``
+    is what it would take. Raised before anything is written."""
+
+    def __init__(self, message: str, *, budget: int, used: int) -> None:
+        self.budget = budget
+        self.used = used
+        super().__init__(message)
+
+
+class RequestError(N58Error):
+    """An HTTP request through the modem failed: the counterpart of ``httpx.RequestError``.
+
+    Its kinds: :class:`ConnectError` (with :class:`TLSError`), :class:`RequestTimeout` (with
+    :class:`ConnectTimeout`, :class:`WriteTimeout`, :class:`ReadTimeout`,
+    :class:`PoolTimeout`), :class:`LinkClosedError`, :class:`ProtocolError` and
+    :class:`TooManyRedirects`.
     """
 
 
@@ -69,21 +103,86 @@ class PortClosedError(N58Error, ConnectionError):
     """The serial port (or its network stand-in) closed or vanished."""
 
 
-class ProtocolError(N58Error):
+class ProtocolError(RequestError):
     """The modem sent something the protocol does not allow (malformed output, bad framing)."""
 
 
-class LinkClosedError(N58Error, ConnectionError):
+class LinkClosedError(RequestError, ConnectionError):
     """The module's HTTP(S) link closed before the response was complete."""
 
 
-class RequestTimeout(N58Error, TimeoutError):
-    """An HTTP request through the modem timed out (connect, first byte or idle between chunks)."""
+class RequestTimeout(RequestError, TimeoutError):
+    """An HTTP request through the modem timed out; ``phase`` says where.
+
+    The subclasses name the phase as httpx does: :class:`ConnectTimeout` (link setup),
+    :class:`WriteTimeout` (the module taking the request), :class:`ReadTimeout` (the response
+    head or a gap between chunks), :class:`PoolTimeout` (waiting for the modem to be free).
+    """
 
     def __init__(self, phase: str, timeout: float) -> None:
         self.phase = phase
         self.timeout = timeout
         super().__init__(f"HTTP {phase} timed out after {timeout:g} s")
+
+
+class _SetupTimeout(RequestTimeout, CommandTimeout):
+    """A request phase bounded by one AT command: also its :class:`CommandTimeout`
+    (``command``), since the modem's output may be out of step afterwards."""
+
+    def __init__(self, phase: str, timeout: float, command: str = "") -> None:
+        self.phase = phase
+        self.timeout = timeout
+        self.command = command
+        Exception.__init__(self, f"HTTP {phase} timed out after {timeout:g} s")
+
+
+class ConnectTimeout(_SetupTimeout):
+    """The module did not set the link up (``AT+HTTPSETUP``) within the connect timeout."""
+
+
+class WriteTimeout(_SetupTimeout):
+    """The module did not take the request (``AT+HTTPACTION``) within the write timeout."""
+
+
+class ReadTimeout(RequestTimeout):
+    """No response head within the read timeout, or a gap between chunks longer than it."""
+
+
+class PoolTimeout(RequestTimeout):
+    """The modem stayed busy with other requests for longer than the pool timeout."""
+
+
+class ConnectError(RequestError, CommandError):
+    """The module could not set up the link to ``host:port``; ``text`` is what it answered.
+
+    Also a :class:`CommandError` (``command``, ``text``, ``code``) of the setup command.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        command: str,
+        text: str,
+        code: int | None = None,
+        *,
+        detail: str = "",
+    ) -> None:
+        CommandError.__init__(self, command, text, code)
+        self.host = host
+        self.port = port
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        message = f"cannot connect to {where}: the module answered {text!r} to {command}"
+        self.args = (message + (f" ({detail})" if detail else ""),)
+
+
+class TLSError(ConnectError):
+    """The HTTPS link to ``host:port`` failed: no TCP connection, or the TLS handshake or the
+    certificate check failed (the module does not say which)."""
+
+
+class TooManyRedirects(RequestError):
+    """A request followed more redirects than ``max_redirects``."""
 
 
 class HTTPStatusError(N58Error):

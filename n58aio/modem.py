@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, Unpack
 
 import structlog
 
 from .bringup import BringUp, ModemStatus, bring_up, read_status
 from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_port
 from .commands.link import LinkStatus
-from .http import HttpClient, RecvMode, Response, Timeouts, TLSConfig
-from .http.headers import HeaderTypes
+from .http import (
+    HttpClient,
+    RecvMode,
+    RequestOptions,
+    Response,
+    Timeouts,
+    TimeoutTypes,
+    TLSConfig,
+)
 from .logs import get_logger
 from .transfer import module_files as _module_files
 from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
@@ -41,7 +48,7 @@ class Modem:
         url: str,
         recvmode: RecvMode = 1,
         keepalive: bool = False,
-        timeouts: Timeouts | None = None,
+        timeouts: TimeoutTypes = None,
         tls: TLSConfig | None = None,
     ) -> None:
         self.channel = channel
@@ -93,54 +100,50 @@ class Modem:
         self.http.tls = tls
 
     def stream(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: HeaderTypes | None = None,
-        content: bytes | str | None = None,
-        data: Mapping[str, Any] | None = None,
-        json: Any = None,
-        offset: int | None = None,
-        size: int | None = None,
-        tls: TLSConfig | None = None,
-        keepalive: bool | None = None,
-        recvmode: RecvMode | None = None,
-        timeouts: Timeouts | None = None,
+        self, method: str, url: str, **options: Unpack[RequestOptions]
     ) -> AbstractAsyncContextManager[Response]:
         """Send a request; ``async with`` gives the :class:`~n58aio.http.Response` while its
         body streams (``async for chunk in response.aiter_bytes()``).
 
-        ``offset``/``size`` make a ranged GET. ``keepalive`` and ``recvmode`` override the
-        modem's defaults for this request; ``tls`` the HTTPS settings.
+        The options are :class:`~n58aio.http.RequestOptions`: ``headers``, a body
+        (``content``, ``data`` or ``json``), ``offset``/``size`` for a ranged GET, ``tls``,
+        ``keepalive`` and ``recvmode`` (overriding the modem's defaults), ``timeouts``
+        (a :class:`~n58aio.Timeouts` or seconds), ``follow_redirects`` and ``max_redirects``.
         """
-        return self.http.stream(
-            method,
-            url,
-            headers=headers,
-            content=content,
-            data=data,
-            json=json,
-            offset=offset,
-            size=size,
-            tls=tls,
-            keepalive=keepalive,
-            recvmode=recvmode,
-            timeouts=timeouts,
-        )
+        return self.http.stream(method, url, **options)
 
-    async def request(self, method: str, url: str, **options: Any) -> Response:
+    async def request(self, method: str, url: str, **options: Unpack[RequestOptions]) -> Response:
         """Send a request and return the :class:`~n58aio.http.Response` with its body read;
         takes the same options as :meth:`stream`."""
         return await self.http.request(method, url, **options)
 
-    async def get(self, url: str, **options: Any) -> Response:
+    async def get(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("GET", url, ...)``."""
         return await self.http.request("GET", url, **options)
 
-    async def post(self, url: str, **options: Any) -> Response:
+    async def head(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("HEAD", url, ...)``."""
+        return await self.http.request("HEAD", url, **options)
+
+    async def post(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("POST", url, ...)``."""
         return await self.http.request("POST", url, **options)
+
+    async def put(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("PUT", url, ...)``."""
+        return await self.http.request("PUT", url, **options)
+
+    async def patch(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("PATCH", url, ...)``."""
+        return await self.http.request("PATCH", url, **options)
+
+    async def delete(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("DELETE", url, ...)``."""
+        return await self.http.request("DELETE", url, **options)
+
+    async def options(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("OPTIONS", url, ...)``."""
+        return await self.http.request("OPTIONS", url, **options)
 
     # ------------------------------------------------------------------ transfers
     async def download(
@@ -155,7 +158,7 @@ class Modem:
         retries: int = 8,
         backoff: float = 0.5,
         tls: TLSConfig | None = None,
-        timeouts: Timeouts | None = None,
+        timeouts: TimeoutTypes = None,
     ) -> DownloadResult:
         """Download ``url`` to the local file ``path`` as verified ranged GETs, surviving
         faults and resuming an interrupted download; see :func:`n58aio.transfer.download`."""
@@ -170,7 +173,7 @@ class Modem:
             retries=retries,
             backoff=backoff,
             tls=tls,
-            timeouts=timeouts,
+            timeouts=Timeouts.of(timeouts),
         )
 
     async def module_get(
@@ -298,7 +301,7 @@ def open_modem(
     timeout_slack: float = 0.5,
     recvmode: RecvMode = 1,
     keepalive: bool = False,
-    timeouts: Timeouts | None = None,
+    timeouts: TimeoutTypes = None,
     tls: TLSConfig | None = None,
     logger: structlog.typing.FilteringBoundLogger | None = None,
     echoes_data: bool = True,

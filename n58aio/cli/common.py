@@ -302,5 +302,5 @@ def modem_from_args(args: argparse.Namespace) -> AbstractAsyncContextManager[Mod
         options["recvmode"] = args.recvmode
         options["tls"] = tls_from_args(args)
         if args.timeout is not None:
-            options["timeouts"] = Timeouts(args.timeout, args.timeout, args.timeout)
+            options["timeouts"] = Timeouts(args.timeout)
     return with_local_certs(open_modem(args.device, name="cli", **options), args)

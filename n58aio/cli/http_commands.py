@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from ..http import Response
+from ..http import DEFAULT_MAX_REDIRECTS, Response
 from ..transfer import Progress
 from .common import (
     EXIT_CODES_HELP,
@@ -113,6 +113,19 @@ def _add_request_options(parser: argparse.ArgumentParser, *, head: bool) -> None
         help="add a request header (repeatable; sent as a custom packet)",
     )
     parser.add_argument("--output", "-o", metavar="FILE", help="write the body to FILE")
+    parser.add_argument(
+        "--location",
+        "-L",
+        action="store_true",
+        help="follow redirects (at most --max-redirs; credentials only to the same origin)",
+    )
+    parser.add_argument(
+        "--max-redirs",
+        type=_redirect_count,
+        default=DEFAULT_MAX_REDIRECTS,
+        metavar="N",
+        help=f"most redirects -L follows (default {DEFAULT_MAX_REDIRECTS})",
+    )
     if not head:
         parser.add_argument(
             "--include", "-i", action="store_true", help="print the status line and headers first"
@@ -170,7 +183,15 @@ def _request_command(args: argparse.Namespace) -> int:
             return EXIT_OTHER
     else:
         options = {"headers": list(args.header)}
+    options["follow_redirects"] = args.location
+    options["max_redirects"] = args.max_redirs
     return run(lambda: _request(args, options))
+
+
+def _redirect_count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a count of redirects: {text!r} (0 or more)")
+    return int(text)
 
 
 @contextmanager

@@ -14,10 +14,10 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Unpack
 
 import anyio
 import h11
@@ -28,22 +28,33 @@ from ..commands.link import LinkStatus, parse_xiic
 from ..commands.timeouts import manual_timeout
 from ..errors import (
     CommandError,
+    CommandTimeout,
+    ConnectError,
+    ConnectTimeout,
     LinkClosedError,
     N58Error,
+    PoolTimeout,
     PortClosedError,
     ProtocolError,
+    ReadTimeout,
     RequestTimeout,
     TLSConfigError,
+    TLSError,
+    TooManyRedirects,
+    WriteTimeout,
 )
 from ..wire import Source
 from .decoder import EndOfBody, HttpResponseDecoder, ResponseItem
-from .headers import Headers, HeaderTypes
+from .headers import Headers
+from .options import DEFAULT_MAX_REDIRECTS, RecvMode, RequestOptions, check_request_options
+from .redirects import redirect_request
 from .request import RequestPlan, plan_request
 from .response import Response
+from .timeouts import Timeouts, TimeoutTypes
 from .tls import TLSConfig
 from .url import ModuleURL
 
-__all__ = ["HttpClient", "Timeouts"]
+__all__ = ["HttpClient", "RecvMode", "Timeouts"]
 
 _TLS_TYPE = re.compile(r'^AT\+HTTPSCFG="([a-z]+)"')
 
@@ -52,22 +63,6 @@ def _tls_type(line: str) -> str:
     """The setting an ``AT+HTTPSCFG="<type>",...`` line sets."""
     match = _TLS_TYPE.match(line)
     return match.group(1) if match else line
-
-
-RecvMode = Literal[0, 1]
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Request timeouts in seconds: link setup, wait for the response head, gap between chunks.
-
-    ``first_byte`` also bounds the wait for the module to take the request
-    (``AT+HTTPACTION``), and ``idle`` the closing of a link after a failed or abandoned request.
-    """
-
-    connect: float = 30.0
-    first_byte: float = 30.0
-    idle: float = 30.0
 
 
 @dataclass(slots=True)
@@ -98,7 +93,7 @@ class _Exchange:
         try:
             return await self.stream.receive(timeout)
         except TimeoutError:
-            raise RequestTimeout(phase, timeout) from None
+            raise ReadTimeout(phase, timeout) from None
         except anyio.EndOfStream:
             raise LinkClosedError("response stream ended unexpectedly") from None
 
@@ -134,7 +129,7 @@ class HttpClient:
         *,
         recvmode: RecvMode = 1,
         keepalive: bool = False,
-        timeouts: Timeouts | None = None,
+        timeouts: TimeoutTypes = None,
         tls: TLSConfig | None = None,
         max_buffer: int = 256 * 1024,
     ) -> None:
@@ -142,7 +137,7 @@ class HttpClient:
         self.log = channel.log
         self.recvmode: RecvMode = recvmode
         self.keepalive = keepalive
-        self.timeouts = timeouts or Timeouts()
+        self.timeouts = Timeouts.of(timeouts) or Timeouts()
         self.tls = tls
         self.max_buffer = max_buffer
         self.requests = 0
@@ -230,49 +225,73 @@ class HttpClient:
     # ------------------------------------------------------------------ requests
     @asynccontextmanager
     async def stream(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: HeaderTypes | None = None,
-        content: bytes | str | None = None,
-        data: Mapping[str, Any] | None = None,
-        json: Any = None,
-        offset: int | None = None,
-        size: int | None = None,
-        tls: TLSConfig | None = None,
-        keepalive: bool | None = None,
-        recvmode: RecvMode | None = None,
-        timeouts: Timeouts | None = None,
+        self, method: str, url: str, **options: Unpack[RequestOptions]
     ) -> AsyncIterator[Response]:
         """Send a request and yield the :class:`Response` with its body still streaming.
 
-        ``offset`` and ``size`` make a ranged GET (``AT+HTTPACTION=0,<offset>,<size>``).
-        On leaving the block the link is closed, or kept for reuse when ``keepalive`` is on,
-        the response allows it and its body was read to the end.
+        The options are those of :class:`~n58aio.http.RequestOptions`. ``offset`` and ``size``
+        make a ranged GET (``AT+HTTPACTION=0,<offset>,<size>``). With ``follow_redirects``
+        each redirect is read and followed, up to ``max_redirects``, as httpx does (see
+        :func:`~n58aio.http.redirects.redirect_request`); the final response has them in
+        ``history``. On leaving the block the link is closed, or kept for reuse when
+        ``keepalive`` is on, the response allows it and its body was read to the end.
         """
+        check_request_options(options)
+        follow = options.get("follow_redirects", False)
+        max_redirects = options.get("max_redirects", DEFAULT_MAX_REDIRECTS)
+        history: list[Response] = []
+        while True:
+            async with self._stream_once(method, url, options) as response:
+                if not (follow and response.has_redirect_location):
+                    response.history = history
+                    yield response
+                    return
+                await response.aread()
+                if len(history) >= max_redirects:
+                    raise TooManyRedirects(
+                        f"exceeded max_redirects={max_redirects} at {response.url}"
+                    )
+                history.append(response)
+                method, url, options = redirect_request(
+                    method, url, response.status_code, response.headers["location"], options
+                )
+
+    async def request(self, method: str, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """Send a request and return the :class:`Response` with its body read."""
+        async with self.stream(method, url, **options) as response:
+            await response.aread()
+        return response
+
+    @asynccontextmanager
+    async def _stream_once(
+        self, method: str, url: str, options: RequestOptions
+    ) -> AsyncIterator[Response]:
+        started = time.monotonic()
         target = ModuleURL.parse(url)
+        recvmode = options.get("recvmode")
         raw = (self.recvmode if recvmode is None else recvmode) == 0
         # In receive mode 0 a kept link would let its server write unframed bytes at any time
         # later, readable as the module's output: such links are always closed.
+        keepalive = options.get("keepalive")
         keep = (self.keepalive if keepalive is None else keepalive) and not raw
         plan = plan_request(
             method,
             target,
-            headers=headers,
-            content=content,
-            data=data,
-            json=json,
-            offset=offset,
-            size=size,
+            headers=options.get("headers"),
+            content=options.get("content"),
+            data=options.get("data"),
+            json=options.get("json"),
+            offset=options.get("offset"),
+            size=options.get("size"),
             keepalive=keep,
         )
-        tls_config = self._tls_for(target, tls)
-        limits = timeouts or self.timeouts
-        await self._lock.acquire()
+        tls_config = self._tls_for(target, options.get("tls"))
+        limits = Timeouts.of(options.get("timeouts")) or self.timeouts
+        await self._acquire(limits)
         exchange: _Exchange | None = None
+        response: Response | None = None
         try:
-            exchange = await self._start(plan, tls_config, raw, limits)
+            exchange = await self._start_named(plan, tls_config, raw, limits)
             head = await exchange.head()
             response = Response(
                 status_code=head.status_code,
@@ -283,6 +302,7 @@ class HttpClient:
                 method=plan.method,
                 body=exchange.body,
                 closer=self._noop,
+                started=started,
             )
             self.log.info(
                 "http.response",
@@ -296,16 +316,52 @@ class HttpClient:
             self.errors += 1
             raise
         finally:
+            if response is not None:
+                response._mark_finished()
             cleanup = asyncio.ensure_future(self._finish(plan, exchange, limits, raw))
             self._cleanups.add(cleanup)
             cleanup.add_done_callback(self._cleanups.discard)
             await asyncio.shield(cleanup)
 
-    async def request(self, method: str, url: str, **options: Any) -> Response:
-        """Send a request and return the :class:`Response` with its body read."""
-        async with self.stream(method, url, **options) as response:
-            await response.aread()
-        return response
+    async def _acquire(self, timeouts: Timeouts) -> None:
+        """Take the request lock within the ``pool`` timeout."""
+        if timeouts.pool is None:
+            await self._lock.acquire()
+            return
+        try:
+            async with asyncio.timeout(timeouts.pool):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise PoolTimeout("pool", timeouts.pool) from None
+
+    async def _start_named(
+        self, plan: RequestPlan, tls: TLSConfig | None, raw: bool, timeouts: Timeouts
+    ) -> _Exchange:
+        """:meth:`_start`, with a failed or timed-out link setup or action raised as the
+        connect or write error that names the host, the port and what the module said."""
+        family = plan.url.family
+        url = plan.url
+        try:
+            return await self._start(plan, tls, raw, timeouts)
+        except CommandTimeout as exc:
+            if exc.command == family.setup():
+                raise ConnectTimeout("connect", timeouts.connect, exc.command) from exc
+            if exc.command == plan.action:
+                raise WriteTimeout("write", timeouts.write, exc.command) from exc
+            raise
+        except CommandError as exc:
+            if exc.command not in (family.setup(), plan.action) or isinstance(exc, ConnectError):
+                raise
+            if exc.command == plan.action and "FAILED" not in exc.text.upper():
+                raise
+            detail = ""
+            if exc.command == plan.action:
+                detail = "no link: is the data link up? (modem.attach())"
+            error: type[ConnectError] = ConnectError
+            if tls is not None and exc.command == family.setup():
+                error = TLSError
+                detail = _tls_detail(tls)
+            raise error(url.host, url.port, exc.command, exc.text, exc.code, detail=detail) from exc
 
     @staticmethod
     async def _noop() -> None:
@@ -333,12 +389,10 @@ class HttpClient:
         action = plan.action
         self.requests += 1
         self.log.info("http.request", method=plan.method, url=plan.url.redacted(), mode=plan.mode)
-        # the manual's 30 s for the module to take the request, or the caller's first_byte
+        # the manual's 30 s for the module to take the request, or the caller's write timeout
         manual = manual_timeout(action)
         action_timeout = (
-            self.channel.default_timeout(action, plan.body)
-            - manual
-            + min(manual, timeouts.first_byte)
+            self.channel.default_timeout(action, plan.body) - manual + min(manual, timeouts.write)
         )
         try:
             await self.channel.command(action, data=plan.body, timeout=action_timeout)
@@ -475,3 +529,13 @@ class HttpClient:
             timeout = min(10.0, wait) + channel.timeout_slack
             timeout += channel.line_time(channel.module_buffer)
         await channel.command(family.close(), timeout=timeout)
+
+
+def _tls_detail(tls: TLSConfig) -> str:
+    """What to check when an HTTPS link fails: the module does not say why."""
+    if not tls.verify:
+        return "no TCP connection or the TLS handshake failed; verification is off"
+    return (
+        "no TCP connection, or the TLS handshake or the certificate check failed: is "
+        f"{tls.ca_cert!r} on the module the CA that signed the server's certificate?"
+    )

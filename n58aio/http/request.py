@@ -32,8 +32,9 @@ from urllib.parse import urlencode
 import h11
 
 from ..commands.http import MAX_BODY, POST_TYPES, ActionMode
-from ..errors import InvalidValue
+from ..errors import InvalidValue, RequestTooLarge
 from ..wire import check_text, encode_command
+from .budget import over_budget
 from .encoding import accept_encoding
 from .headers import Headers, HeaderTypes
 from .url import ModuleURL
@@ -117,9 +118,7 @@ def plan_request(
     if offset is not None and "range" in extra:
         raise InvalidValue("a ranged GET (offset=, size=) writes its own Range header")
     if body is not None and len(body) > MAX_BODY:
-        raise InvalidValue(
-            f"request body is {len(body)} bytes; the N58 sends at most {MAX_BODY} per request"
-        )
+        raise over_budget(len(body), "", [], body)
     content_type = implied_type
     custom = [(n, v) for n, v in extra.raw if n.lower() != "content-type"]
     declared = extra.get_list("content-type")
@@ -147,15 +146,11 @@ def plan_request(
             return _plan(
                 method, url, body, offered, declared, content_type, offset, size, keepalive
             )
-        except _TooLong:
+        except RequestTooLarge:
             pass  # the request fits only without the offer
     if plain is not None:
         return plain
     return _plan(method, url, body, custom, declared, content_type, offset, size, keepalive)
-
-
-class _TooLong(InvalidValue):
-    """The custom packet passes the module's 2048 bytes."""
 
 
 def _module_post(body: bytes | None, content_type: str | None) -> bool:
@@ -215,10 +210,8 @@ def _plan(
     if mode == 99:
         packet = (head or b"") + (payload or b"")
         if len(packet) > MAX_BODY:
-            raise _TooLong(
-                f"request with its headers is {len(packet)} bytes; the N58 sends at most "
-                f"{MAX_BODY} bytes as a custom packet"
-            )
+            line = f"{method} {url.target} HTTP/1.1"
+            raise over_budget(len(packet), line, request_headers, body)
     elif mode == 2:
         packet = body
     family = url.family

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import codecs
+import datetime
 import json as jsonlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..errors import HTTPStatusError
 from .encoding import DecompressionLimits, make_decoder
 from .headers import Headers
+from .url import URL
 
 __all__ = ["Response"]
 
@@ -34,15 +37,20 @@ class Response:
         method: str,
         body: Callable[[], AsyncIterator[bytes]],
         closer: Callable[[], Awaitable[None]],
+        started: float | None = None,
         decompression: DecompressionLimits | None = None,
     ) -> None:
         self.status_code = status_code
         self.reason = reason
         self.http_version = http_version
         self.headers = headers
-        self.url = url
+        self.url = URL(url)
         self.method = method
         self.num_bytes_downloaded = 0
+        self.history: list[Response] = []
+        """The redirect responses followed to reach this one, oldest first."""
+        self._started = time.monotonic() if started is None else started
+        self._elapsed: float | None = None
         self._body = body
         self._closer = closer
         self._content: bytes | None = None
@@ -52,6 +60,30 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code} {self.reason}]>"
+
+    @property
+    def reason_phrase(self) -> str:
+        """The reason of the status line (``OK``), as ``httpx.Response.reason_phrase``."""
+        return self.reason
+
+    @property
+    def elapsed(self) -> datetime.timedelta:
+        """Time from sending the request to the end of the body (or closing the response);
+        like httpx, available once the response has been read or closed."""
+        if self._elapsed is None:
+            raise RuntimeError(
+                "'.elapsed' may only be accessed after the response has been read or closed"
+            )
+        return datetime.timedelta(seconds=self._elapsed)
+
+    @property
+    def has_redirect_location(self) -> bool:
+        """True for a 301, 302, 303, 307 or 308 with a ``Location`` header."""
+        return self.status_code in (301, 302, 303, 307, 308) and "location" in self.headers
+
+    def _mark_finished(self) -> None:
+        if self._elapsed is None:
+            self._elapsed = time.monotonic() - self._started
 
     @property
     def is_success(self) -> bool:
@@ -77,6 +109,7 @@ class Response:
         async for chunk in self._body():
             self.num_bytes_downloaded += len(chunk)
             yield chunk
+        self._mark_finished()
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """Yield the body as it arrives, its ``Content-Encoding`` undone (once).
@@ -96,12 +129,41 @@ class Response:
             async for chunk in self._body():
                 self.num_bytes_downloaded += len(chunk)
                 yield chunk
+            self._mark_finished()
             return
         async for chunk in self.aiter_raw():
             for piece in decoder.feed(chunk):
                 yield piece
         for piece in decoder.finish():
             yield piece
+
+    async def aiter_text(self) -> AsyncIterator[str]:
+        """Yield the body decoded with :attr:`encoding` as it arrives (once); a character
+        split across chunks comes whole."""
+        decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
+        async for chunk in self.aiter_bytes():
+            text = decoder.decode(chunk)
+            if text:
+                yield text
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield tail
+
+    async def aiter_lines(self) -> AsyncIterator[str]:
+        """Yield the body's text line by line as it arrives, without line endings
+        (``\\n``, ``\\r\\n`` or ``\\r``), as ``httpx.Response.aiter_lines``."""
+        pending = ""
+        async for text in self.aiter_text():
+            pending += text
+            lines = pending.splitlines(keepends=True)
+            # a final line without its ending (or ending in a \r that a \n may follow) waits
+            pending = ""
+            if lines and (not lines[-1].endswith(("\n", "\r")) or lines[-1].endswith("\r")):
+                pending = lines.pop()
+            for line in lines:
+                yield line.splitlines()[0]
+        for line in pending.splitlines():
+            yield line
 
     async def aread(self) -> bytes:
         """Read the whole body and return it."""
@@ -139,6 +201,7 @@ class Response:
 
     async def aclose(self) -> None:
         """Stop receiving; the link is closed or left reusable."""
+        self._mark_finished()
         await self._closer()
 
 

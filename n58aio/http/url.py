@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from ..commands.http import CommandFamily, family_for_scheme
 from ..errors import InvalidValue
 from ..redact import redact
 from ..wire import check_text
 
-__all__ = ["ModuleURL", "check_url_characters"]
+__all__ = ["URL", "ModuleURL", "check_url_characters"]
 
 _ALLOWED = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;="
@@ -113,3 +113,62 @@ class ModuleURL:
     def redacted(self) -> str:
         """The URL with its credentials hidden (:func:`~n58aio.redact.redact`), for display."""
         return redact(self.url)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class URL(str):
+    """A response's URL with its credentials hidden: still a ``str``, with the parsed members
+    of ``httpx.URL`` (``scheme``, ``host``, ``port``, ``path``, ``query``, ``fragment``...)."""
+
+    __slots__ = ()
+
+    @property
+    def _parts(self) -> SplitResult:
+        return urlsplit(str(self))
+
+    @property
+    def scheme(self) -> str:
+        """``http`` or ``https``."""
+        return self._parts.scheme.lower()
+
+    @property
+    def host(self) -> str:
+        """The host in lower case, an IPv6 address without brackets."""
+        return self._parts.hostname or ""
+
+    @property
+    def port(self) -> int | None:
+        """The port when it is not the scheme's default (as ``httpx.URL.port``), else None."""
+        port = self._parts.port
+        return None if port == _DEFAULT_PORTS.get(self.scheme) else port
+
+    @property
+    def netloc(self) -> str:
+        """Host and port as in the ``Host`` header (no credentials)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port is None else f"{host}:{self.port}"
+
+    @property
+    def path(self) -> str:
+        """The path, ``/`` when empty."""
+        return self._parts.path or "/"
+
+    @property
+    def query(self) -> str:
+        """The query string without ``?`` (``httpx.URL.query`` gives it as bytes)."""
+        return self._parts.query
+
+    @property
+    def raw_path(self) -> str:
+        """Path and query, as sent in the request line."""
+        return self.path + (f"?{self.query}" if self.query else "")
+
+    @property
+    def fragment(self) -> str:
+        """The fragment without ``#``."""
+        return self._parts.fragment
+
+    def __repr__(self) -> str:
+        return f"URL({str(self)!r})"

@@ -28,9 +28,11 @@ from ..errors import (
     NoModemAvailable,
     PortClosedError,
     ProtocolError,
+    TooManyRedirects,
     TransferError,
 )
-from ..http import ModuleURL, Response, Timeouts, TLSConfig
+from ..http import DEFAULT_MAX_REDIRECTS, Headers, ModuleURL, Response, Timeouts, TLSConfig
+from ..http.redirects import redirect_request
 from ..redact import redact
 from ..transfer.download import DEFAULT_RANGE_SIZE, DownloadResult
 from ..transfer.errors import IntegrityError, RangeMismatchError
@@ -122,7 +124,8 @@ class _Job:
 
     def __init__(self, pool: DownloadPool, url: str, path: Path, options: DownloadOptions) -> None:
         self.pool = pool
-        self.url = url
+        self.url = url  # where the ranges come from, after redirects
+        self.headers: list[tuple[str, str]] | None = None  # credentials kept by a redirect
         self.shown = redact(url)
         self.path = path
         self.part = path.with_name(path.name + ".part")
@@ -197,27 +200,52 @@ class _Job:
 
     # ------------------------------------------------------------------ probe
     async def _probe(self) -> bool:
-        """Learn size and validators with a one-byte range; True when ranges work."""
-        self.requests += 1
-        async with self.pool.stream(
-            "GET", self.url, offset=0, size=1, tls=self.options.tls, timeouts=self.options.timeouts
-        ) as response:
-            first, _, total = parse_content_range(response.headers.get("content-range"))
-            self.etag = response.headers.get("etag")
-            self.last_modified = response.headers.get("last-modified")
-            if response.status_code == 206 and first == 0 and total is not None:
-                await response.aread()
-                self.total = total
-                return True
-            if response.status_code == 416 and first is None and total == 0:
-                self.total = 0
-                return True
-            response.raise_for_status()
-            if response.status_code != 200:
-                raise TransferError(f"unexpected answer {response.status_code} {response.reason}")
-            length = response.headers.get("content-length", "").strip()
-            self.total = int(length) if length.isdigit() else None
-            return False
+        """Learn size and validators with a one-byte range; True when ranges work.
+
+        Redirects are followed first (as httpx, credentials only to the same origin): the
+        ranges then come from the final URL."""
+        for _ in range(DEFAULT_MAX_REDIRECTS + 1):
+            self.requests += 1
+            async with self.pool.stream(
+                "GET",
+                self.url,
+                offset=0,
+                size=1,
+                headers=self.headers,
+                tls=self.options.tls,
+                timeouts=self.options.timeouts,
+            ) as response:
+                if response.has_redirect_location:
+                    _, self.url, options = redirect_request(
+                        "GET",
+                        self.url,
+                        response.status_code,
+                        response.headers["location"],
+                        {"headers": self.headers},
+                    )
+                    self.headers = list(Headers(options.get("headers")).raw) or None
+                    self.log.info("pool.download.redirect", to=redact(self.url))
+                    continue
+                return await self._probe_answer(response)
+        raise TooManyRedirects(f"exceeded {DEFAULT_MAX_REDIRECTS} redirects")
+
+    async def _probe_answer(self, response: Response) -> bool:
+        first, _, total = parse_content_range(response.headers.get("content-range"))
+        self.etag = response.headers.get("etag")
+        self.last_modified = response.headers.get("last-modified")
+        if response.status_code == 206 and first == 0 and total is not None:
+            await response.aread()
+            self.total = total
+            return True
+        if response.status_code == 416 and first is None and total == 0:
+            self.total = 0
+            return True
+        response.raise_for_status()
+        if response.status_code != 200:
+            raise TransferError(f"unexpected answer {response.status_code} {response.reason}")
+        length = response.headers.get("content-length", "").strip()
+        self.total = int(length) if length.isdigit() else None
+        return False
 
     # ------------------------------------------------------------------ ranges
     async def _run_ranges(self, ranges: list[tuple[int, int]]) -> None:
@@ -294,6 +322,7 @@ class _Job:
                 self.url,
                 offset=piece.start,
                 size=piece.end - piece.start,
+                headers=self.headers,
                 tls=self.options.tls,
                 timeouts=self.options.timeouts,
             ) as response:
@@ -358,7 +387,11 @@ class _Job:
         async with self.pool._lease() as member:
             assert member.modem is not None
             async with member.modem.stream(
-                "GET", self.url, tls=self.options.tls, timeouts=self.options.timeouts
+                "GET",
+                self.url,
+                headers=self.headers,
+                tls=self.options.tls,
+                timeouts=self.options.timeouts,
             ) as response:
                 response.raise_for_status()
                 offset = 0

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Collection, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from os import PathLike
-from typing import Any
+from typing import Any, Unpack
 
 import structlog
 
@@ -25,12 +25,13 @@ from ..errors import (
     LinkClosedError,
     N58Error,
     NoModemAvailable,
+    PoolTimeout,
     PortClosedError,
     ProtocolError,
     RequestTimeout,
 )
-from ..http import RecvMode, Response, Timeouts, TLSConfig
-from ..http.headers import HeaderTypes
+from ..http import RequestOptions, Response, Timeouts, TimeoutTypes, TLSConfig
+from ..http.options import check_request_options
 from ..logs import get_logger
 from ..redact import redact
 from ..transfer.download import DEFAULT_RANGE_SIZE, ProgressCallback
@@ -174,44 +175,21 @@ class ModemPool:
     # ------------------------------------------------------------------ requests
     @asynccontextmanager
     async def stream(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: HeaderTypes | None = None,
-        content: bytes | str | None = None,
-        data: Mapping[str, Any] | None = None,
-        json: Any = None,
-        offset: int | None = None,
-        size: int | None = None,
-        tls: TLSConfig | None = None,
-        keepalive: bool | None = None,
-        recvmode: RecvMode | None = None,
-        timeouts: Timeouts | None = None,
+        self, method: str, url: str, **options: Unpack[RequestOptions]
     ) -> AsyncIterator[Response]:
         """:meth:`Modem.stream <n58aio.Modem.stream>` on the least busy healthy modem.
 
         An idempotent request whose modem faults before the response head is sent again on
         another modem; once the response is yielded, a fault is raised to the caller.
         """
-        options: dict[str, Any] = {
-            "headers": headers,
-            "content": content,
-            "data": data,
-            "json": json,
-            "offset": offset,
-            "size": size,
-            "tls": tls,
-            "keepalive": keepalive,
-            "recvmode": recvmode,
-            "timeouts": timeouts,
-        }
+        check_request_options(options)
+        wait = _pool_wait(options)
         avoid: list[PoolMember] = []
         for attempt in itertools.count():
             yielded = False
             current: PoolMember | None = None
             try:
-                async with self._lease(avoid) as member:
+                async with self._lease(avoid, wait) as member:
                     current = member
                     assert member.modem is not None
                     async with member.modem.stream(method, url, **options) as response:
@@ -227,14 +205,16 @@ class ModemPool:
                 self._note_retry(current, method, url, exc)
                 avoid.append(current)
 
-    async def request(self, method: str, url: str, **options: Any) -> Response:
+    async def request(self, method: str, url: str, **options: Unpack[RequestOptions]) -> Response:
         """:meth:`Modem.request <n58aio.Modem.request>` on the least busy healthy modem; an
         idempotent request is sent again on another modem when its modem faults."""
+        check_request_options(options)
+        wait = _pool_wait(options)
         avoid: list[PoolMember] = []
         for attempt in itertools.count():
             current: PoolMember | None = None
             try:
-                async with self._lease(avoid) as member:
+                async with self._lease(avoid, wait) as member:
                     current = member
                     assert member.modem is not None
                     response = await member.modem.request(method, url, **options)
@@ -246,6 +226,34 @@ class ModemPool:
                 self._note_retry(current, method, url, exc)
                 avoid.append(current)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("GET", url, ...)``."""
+        return await self.request("GET", url, **options)
+
+    async def head(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("HEAD", url, ...)``."""
+        return await self.request("HEAD", url, **options)
+
+    async def post(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("POST", url, ...)``."""
+        return await self.request("POST", url, **options)
+
+    async def put(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("PUT", url, ...)``."""
+        return await self.request("PUT", url, **options)
+
+    async def patch(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("PATCH", url, ...)``."""
+        return await self.request("PATCH", url, **options)
+
+    async def delete(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("DELETE", url, ...)``."""
+        return await self.request("DELETE", url, **options)
+
+    async def options(self, url: str, **options: Unpack[RequestOptions]) -> Response:
+        """``request("OPTIONS", url, ...)``."""
+        return await self.request("OPTIONS", url, **options)
 
     async def download(
         self,
@@ -259,7 +267,7 @@ class ModemPool:
         retries: int = 8,
         backoff: float = 0.5,
         tls: TLSConfig | None = None,
-        timeouts: Timeouts | None = None,
+        timeouts: TimeoutTypes = None,
     ) -> PoolDownloadResult:
         """Download ``url`` to ``path`` in ranges fetched in parallel across the modems.
 
@@ -286,7 +294,7 @@ class ModemPool:
             retries=retries,
             backoff=backoff,
             tls=tls,
-            timeouts=timeouts,
+            timeouts=Timeouts.of(timeouts),
         )
 
     # ------------------------------------------------------------------ monitoring
@@ -309,9 +317,12 @@ class ModemPool:
 
     # ------------------------------------------------------------------ leases
     @asynccontextmanager
-    async def _lease(self, avoid: Collection[PoolMember] = ()) -> AsyncIterator[PoolMember]:
-        """Hold the best free modem (preferring those not in ``avoid``) for one exchange."""
-        member = await self._acquire(avoid)
+    async def _lease(
+        self, avoid: Collection[PoolMember] = (), wait: float | None = None
+    ) -> AsyncIterator[PoolMember]:
+        """Hold the best free modem (preferring those not in ``avoid``) for one exchange;
+        ``wait`` (a request's ``pool`` timeout) replaces ``acquire_timeout``."""
+        member = await self._acquire(avoid, wait)
         error: BaseException | None = None
         try:
             async with member.guard():
@@ -322,9 +333,9 @@ class ModemPool:
         finally:
             self._release(member, error)
 
-    async def _acquire(self, avoid: Collection[PoolMember]) -> PoolMember:
+    async def _acquire(self, avoid: Collection[PoolMember], wait: float | None) -> PoolMember:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.acquire_timeout
+        deadline = loop.time() + (self.acquire_timeout if wait is None else wait)
         while True:
             if self._phase != "open":
                 raise NoModemAvailable(f"{self.name} is {self._phase}")
@@ -334,6 +345,8 @@ class ModemPool:
                 member.requests += 1
                 return member
             if loop.time() >= deadline:
+                if wait is not None:
+                    raise PoolTimeout("pool (no modem free)", wait)
                 raise NoModemAvailable(self._unavailable(self.acquire_timeout))
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.append(waiter)
@@ -514,3 +527,9 @@ class ModemPool:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.log.error("pool.task_failed", task=task.get_name(), error=repr(task.exception()))
+
+
+def _pool_wait(options: RequestOptions) -> float | None:
+    """A request's ``pool`` timeout, which bounds its wait for a free modem."""
+    timeouts = Timeouts.of(options.get("timeouts"))
+    return None if timeouts is None else timeouts.pool

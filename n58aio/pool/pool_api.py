@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Protocol, Unpack
 
 import structlog
 
-from ..http import Response, Timeouts, TLSConfig
+from ..http import RequestOptions, Response
 from .member import PoolMember
 from .stats import PoolStats
 
@@ -33,16 +33,9 @@ class DownloadPool(Protocol):
     def stats(self) -> PoolStats: ...
 
     def stream(
-        self,
-        method: str,
-        url: str,
-        *,
-        offset: int | None = ...,
-        size: int | None = ...,
-        tls: TLSConfig | None = ...,
-        timeouts: Timeouts | None = ...,
+        self, method: str, url: str, **options: Unpack[RequestOptions]
     ) -> AbstractAsyncContextManager[Response]: ...
 
     def _lease(
-        self, avoid: Collection[PoolMember] = ...
+        self, avoid: Collection[PoolMember] = ..., wait: float | None = ...
     ) -> AbstractAsyncContextManager[PoolMember]: ...

@@ -37,9 +37,12 @@ from ..errors import (
     N58Error,
     ProtocolError,
     RequestTimeout,
+    TooManyRedirects,
     TransferError,
 )
-from ..http import ModuleURL, Response, Timeouts, TLSConfig
+from ..http import DEFAULT_MAX_REDIRECTS, Headers, ModuleURL, Response, Timeouts, TLSConfig
+from ..http.redirects import redirect_request
+from ..redact import redact
 from .errors import IntegrityError, RangeMismatchError
 from .integrity import Hashes, check_digests, fsync_directory, hash_file
 from .modem_api import DownloadModem
@@ -133,7 +136,9 @@ class _Download:
     ) -> None:
         self.modem = modem
         self.target = target
-        self.url = target.url
+        self.url = target.url  # where the ranges come from, after redirects
+        self.headers: list[tuple[str, str]] | None = None  # credentials kept by a redirect
+        self.redirects = 0
         self.path = path
         self.part = path.with_name(path.name + ".part")
         self.sidecar = path.with_name(path.name + ".part.json")
@@ -280,12 +285,39 @@ class _Download:
         file.truncate()
         self.requests += 1
         async with self.modem.stream(
-            "GET", self.url, offset=offset, size=size, tls=options.tls, timeouts=options.timeouts
+            "GET",
+            self.url,
+            offset=offset,
+            size=size,
+            headers=self.headers,
+            tls=options.tls,
+            timeouts=options.timeouts,
         ) as response:
+            if response.has_redirect_location:
+                self._follow(response)
+                return
             length = self._check_head(response, offset, size)
             if length == 0:
                 return
             await self._receive(response, offset, length)
+
+    def _follow(self, response: Response) -> None:
+        """Go on at the redirect's location (credentials only to the same origin, as httpx);
+        the sidecar keeps the URL asked for, so a resumed download follows it again."""
+        self.redirects += 1
+        if self.redirects > DEFAULT_MAX_REDIRECTS:
+            raise TooManyRedirects(
+                f"download of {self.target.redacted()} exceeded {DEFAULT_MAX_REDIRECTS} redirects"
+            )
+        _, self.url, options = redirect_request(
+            "GET",
+            self.url,
+            response.status_code,
+            response.headers["location"],
+            {"headers": self.headers},
+        )
+        self.headers = list(Headers(options.get("headers")).raw) or None
+        self.log.info("download.redirect", status=response.status_code, to=redact(self.url))
 
     def _check_head(self, response: Response, offset: int, size: int) -> int | None:
         """Check the answer to a range request; return the body length it must have."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Protocol, Unpack
 
 import structlog
 
 from ..channel import ModemChannel, Reply, UrcCallback, UrcSubscription
 from ..commands.link import LinkStatus
-from ..http import HttpClient, Response, Timeouts, TLSConfig
+from ..http import HttpClient, RequestOptions, Response
 
 __all__ = ["DownloadModem", "ModuleFilesModem"]
 
@@ -33,14 +33,7 @@ class DownloadModem(Protocol):
     async def attach(self, timeout: float = ...) -> LinkStatus: ...
 
     def stream(
-        self,
-        method: str,
-        url: str,
-        *,
-        offset: int | None = ...,
-        size: int | None = ...,
-        tls: TLSConfig | None = ...,
-        timeouts: Timeouts | None = ...,
+        self, method: str, url: str, **options: Unpack[RequestOptions]
     ) -> AbstractAsyncContextManager[Response]: ...
 
 

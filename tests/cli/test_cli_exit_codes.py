@@ -45,7 +45,8 @@ async def test_a_value_the_library_refuses_exits_2(emulator: Emulator) -> None:
     status, _, err = await run_module(*argv)
     assert status == EXIT_USAGE
     assert err.strip() == (
-        "n58aio: error: request body is 3000 bytes; the N58 sends at most 2048 per request"
+        "n58aio: error: the request is 3000 bytes, over the N58's budget of 2048 bytes per "
+        "request: body 3000; send a smaller body"
     )
 
 

@@ -28,7 +28,17 @@ from n58aio.emulator import Emulator, EmulatorConfig
 from n58aio.emulator.faults import Faults
 from n58aio.emulator.origin import OriginServer, pattern_bytes
 
-FAULTS = ("drop", "garble", "stall", "inject", "link_closed", "reset", "port_gone")
+FAULTS = (
+    "drop",
+    "garble",
+    "stall",
+    "inject",
+    "duplicate",
+    "link_closed",
+    "reset",
+    "silent_reset",
+    "port_gone",
+)
 PHASES = ("command", "prompt", "upload", "header", "body", "close")
 
 TIMEOUTS = Timeouts(connect=3.0, first_byte=1.0, idle=1.0)
@@ -49,6 +59,8 @@ CLOSE_SIZE = 300000
 HEADER_AT = 10  # relayed server bytes before the fault: inside the status line
 BODY_AT = 6000  # past the head, in the middle of the body
 NOISE = b"\r\n+CREG: 1\r\n\r\nRING\r\n\r\n+CSQ: 20,99\r\n"
+DUPLICATE = b"\r\nOK\r\n\r\nOK\r\n\r\nERROR\r\n"
+"""Final results that answer nothing (late or duplicate): never another command's reply."""
 """Reports a module may write at any time (``faults.inject``): never part of any reply."""
 UPLOAD = (
     b"POST body\r\nOK\r\n+HTTPRECV: 43,HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL\r\n"
@@ -65,6 +77,7 @@ class Outcome:
     phase: str
     recvmode: int
     result: str = ""  # "ok" or the exception class name
+    kinds: frozenset[str] = frozenset()  # the names of the exception's classes, bases included
     message: str = ""
     received: bytes = b""  # body bytes handed to the caller (all of them, or before the error)
     expected: bytes = b""  # the full correct body
@@ -140,6 +153,9 @@ class Arming:
             return lambda: faults.stall(STALL)
         if self.fault == "inject":
             return lambda: faults.inject(NOISE, immediate=True)
+        if self.fault == "duplicate":
+            # a final result of nothing (a late or duplicate OK), after what is being written
+            return lambda: faults.inject(DUPLICATE, immediate=False)
         raise AssertionError(self.fault)
 
     def event_fault(self) -> Callable[[], object]:
@@ -149,13 +165,15 @@ class Arming:
             return faults.close_link
         if self.fault == "reset":
             return faults.reset
+        if self.fault == "silent_reset":
+            return lambda: faults.restart(report=False)  # +PBREADY lost: nobody sees it
         if self.fault == "port_gone":
             return faults.drop_port
         raise AssertionError(self.fault)
 
     @property
     def output(self) -> bool:
-        return self.fault in ("drop", "garble", "stall", "inject")
+        return self.fault in ("drop", "garble", "stall", "inject", "duplicate")
 
     def arm(self, upload_command: str) -> None:
         """Arm the fault for the request of this phase (see :func:`request_for`)."""
@@ -240,6 +258,7 @@ async def run_request(
         outcome.result = "ok"
     except n58aio.N58Error as exc:
         outcome.result = type(exc).__name__
+        outcome.kinds = frozenset(kind.__name__ for kind in type(exc).__mro__)
         outcome.message = str(exc)
     finally:
         outcome.received = bytes(received)
@@ -367,7 +386,7 @@ async def next_request(modem: n58aio.Modem, origin: OriginServer, outcome: Outco
                 assert modem.closed, f"{where}: PortClosedError but the modem is not closed"
                 return
             raise AssertionError(f"{where}: a request on a vanished port did not fail")
-        if outcome.fault == "reset" and outcome.fired:
+        if outcome.fault in ("reset", "silent_reset") and outcome.fired:
             await modem.attach()  # a restarted module has its data link down
         response = await modem.get(origin.url("/bytes/1000"), timeouts=TIMEOUTS)
         assert response.content == pattern_bytes(0, 1000), f"{where}: next request wrong"

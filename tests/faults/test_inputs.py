@@ -342,7 +342,7 @@ async def test_server_bytes_never_make_the_client_write(
         except n58aio.N58Error as exc:
             error = exc
         # in step: the next command gets its own reply
-        assert (await modem.command("AT+CGMM")).lines == ["N58"]
+        assert (await modem.command("AT+CGMM")).lines == ["+CGMM: N58"]
         assert writes[-1] == b"AT+CGMM\r"
         writes = writes[:-1]
         plan = planned_lines(port, recvmode)
@@ -385,4 +385,4 @@ async def test_a_server_sending_garbage_gets_an_error_and_nothing_written(
                 )
         plan = planned_lines(port, 1)
         assert writes in (plan, [*plan, CLOSE]), writes
-        assert (await modem.command("AT+CGMM")).lines == ["N58"]
+        assert (await modem.command("AT+CGMM")).lines == ["+CGMM: N58"]

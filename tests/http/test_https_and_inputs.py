@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -137,7 +138,7 @@ async def test_bad_urls_are_refused_before_the_port(modem: n58aio.Modem, url: st
     ids=["crlf", "lf", "name", "ctrlz", "body", "packet", "both", "range"],
 )
 async def test_bad_requests_are_refused_before_the_port(
-    modem: n58aio.Modem, origin_server: OriginServer, options: dict[str, object]
+    modem: n58aio.Modem, origin_server: OriginServer, options: dict[str, Any]
 ) -> None:
     written = modem.channel.bytes_written
     with pytest.raises(n58aio.InvalidValue) as caught:

@@ -47,3 +47,40 @@ def test_mypy_strict_sees_the_installed_package(tmp_path: Path) -> None:
     assert 'gateway.py:12: error: Argument 1 to "attach" of "Modem" has incompatible type' in output
     assert "Found 1 error in 1 file" in output, output
     assert run.returncode == 1
+
+
+OPTIONS_SCRIPT = """\
+import datetime
+
+import n58aio
+
+
+async def main(modem: n58aio.Modem, pool: n58aio.ModemPool) -> None:
+    ok = await modem.get("http://h/", timeouts=5, follow_redirects=True, max_redirects=3)
+    host: str = ok.url.host
+    took: datetime.timedelta = ok.elapsed
+    await pool.delete("http://h/", timeouts=n58aio.Timeouts(5, read=2))
+    async with modem.stream("GET", "http://h/", headers={"A": "b"}) as response:
+        async for line in response.aiter_lines():
+            print(line, host, took)
+    await modem.get("http://h/", timouts=5)
+    await pool.options("http://h/", follow_redirects="yes")
+"""
+
+
+@pytest.mark.timeout(300)
+def test_mypy_strict_checks_request_options(tmp_path: Path) -> None:
+    script = tmp_path / "options_user.py"
+    script.write_text(OPTIONS_SCRIPT, encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "options_user.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert 'options_user.py:14: error: Unexpected keyword argument "timouts"' in output, output
+    assert 'options_user.py:15: error: Argument "follow_redirects"' in output, output
+    assert "Found 2 errors in 1 file" in output, output

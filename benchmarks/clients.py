@@ -37,11 +37,36 @@ class _Checker:
                 self.mismatch = self.received
         self.received += len(chunk)
 
+    def expected(self, size: int) -> int:
+        """The body size a request for ``size`` bytes must bring."""
+        return size
+
     def check(self, size: int) -> None:
         if self.received != size:
             raise RuntimeError(f"received {self.received} bytes, expected {size}")
         if self.mismatch is not None:
             raise RuntimeError(f"content differs from the pattern near byte {self.mismatch}")
+
+
+class _JsonChecker(_Checker):
+    """Checks a decoded body against the origin's JSON document of ``size`` bytes."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(verify=False)
+        from n58aio.emulator.origin_coding import json_document
+
+        self.document = json_document(size)
+
+    def add(self, chunk: bytes) -> None:
+        if (
+            self.mismatch is None
+            and chunk != self.document[self.received : self.received + len(chunk)]
+        ):
+            self.mismatch = self.received
+        self.received += len(chunk)
+
+    def expected(self, size: int) -> int:
+        return len(self.document)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -92,28 +117,36 @@ def gsmmodem_commands(p: dict[str, Any]) -> Result:
 
 
 async def _n58aio_download(p: dict[str, Any]) -> Result:
+    """One streamed GET of ``/bytes/<size>`` (or of ``path``, then ``expect`` decoded bytes,
+    the JSON document's when ``json``), ``headers`` passed on."""
     import n58aio
 
     size: int = p["size"]
-    url = f"{p['origin']}/bytes/{size}"
-    checker = _Checker(p["verify"])
+    url = f"{p['origin']}{p.get('path') or f'/bytes/{size}'}"
+    checker: _Checker = _JsonChecker(size) if p.get("json") else _Checker(p["verify"])
     async with n58aio.open_modem(p["device"], recvmode=p.get("recvmode", 1)) as modem:
         await modem.attach()
         start = Usage.now()
         read_before = modem.channel.bytes_read
         first: float | None = None
         first_len = 0
-        async with modem.stream("GET", url) as response:
+        headers = p.get("headers")
+        async with modem.stream(
+            "GET", url, **({"headers": headers} if headers else {})
+        ) as response:
+            encoding = response.headers.get("content-encoding")
             async for chunk in response.aiter_bytes():
                 if first is None:
                     first, first_len = time.perf_counter(), len(chunk)
                 checker.add(chunk)
         end = Usage.now()
         wire = modem.channel.bytes_read - read_before
-    checker.check(size)
+    checker.check(checker.expected(size))
     return {
         "bytes": checker.received,
         "wire_bytes": wire,
+        "body_wire_bytes": response.num_bytes_downloaded,
+        "content_encoding": encoding,
         "body_wall": end.wall - (first or end.wall),
         "first_chunk": first_len,
         **end.since(start),
@@ -168,6 +201,73 @@ async def _pty_floor(p: dict[str, Any]) -> Result:
     if total < size:
         raise RuntimeError(f"read {total} bytes for a {size}-byte body")
     return {"bytes": size, "wire_bytes": total, **end.since(start)}
+
+
+async def _pty_floor_many(p: dict[str, Any]) -> Result:
+    """The paced floor: every link set up with n58aio, then the same download on all ptys at
+    once read by one ``select`` loop and ``os.read`` until each pty is empty, nothing parsed."""
+    import os
+    import select
+    import tty
+    from urllib.parse import urlsplit
+
+    import n58aio
+
+    size: int = p["size"]
+    origin = urlsplit(p["origin"])
+    lines = (
+        f"AT+HTTPPARA=url,{origin.hostname}/bytes/{size}",
+        f"AT+HTTPPARA=port,{origin.port}",
+        "AT+HTTPPARA=keepalive,0",
+        "AT+HTTPPARA=recvmode,1",
+        "AT+HTTPSETUP",
+    )
+
+    async def prepare(device: str) -> None:
+        async with n58aio.open_modem(device) as modem:
+            await modem.attach()
+            for line in lines:
+                await modem.command(line)
+
+    await asyncio.gather(*(prepare(device) for device in p["devices"]))
+    fds = [os.open(d, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK) for d in p["devices"]]
+    totals = dict.fromkeys(fds, 0)
+    tails = dict.fromkeys(fds, b"")
+    try:
+        for fd in fds:
+            tty.setraw(fd)
+        start = Usage.now()
+        for fd in fds:
+            os.write(fd, b"AT+HTTPACTION=0\r")
+        open_fds = set(fds)
+        while open_fds:
+            ready = select.select(list(open_fds), [], [], 30.0)[0]
+            if not ready:
+                raise RuntimeError(f"no link-closed report after {sum(totals.values())} bytes")
+            for fd in ready:
+                got = 0
+                while got < 65536:
+                    try:
+                        data = os.read(fd, 65536 - got)
+                    except BlockingIOError:
+                        break
+                    got += len(data)
+                    tails[fd] = (tails[fd] + data[-64:])[-64:]
+                totals[fd] += got
+                if b"+HTTPCLOSED:" in tails[fd]:
+                    open_fds.discard(fd)
+        end = Usage.now()
+    finally:
+        for fd in fds:
+            os.close(fd)
+    if min(totals.values()) < size:
+        raise RuntimeError(f"read {min(totals.values())} bytes for a {size}-byte body")
+    return {
+        "modems": len(fds),
+        "bytes": size * len(fds),
+        "wire_bytes": sum(totals.values()),
+        **end.since(start),
+    }
 
 
 async def _httpx_download(p: dict[str, Any]) -> Result:
@@ -253,6 +353,7 @@ CASES: dict[str, Callable[[dict[str, Any]], Result]] = {
     "n58aio_download": _sync(_n58aio_download),
     "httpx_download": _sync(_httpx_download),
     "pty_floor": _sync(_pty_floor),
+    "pty_floor_many": _sync(_pty_floor_many),
     "n58aio_many": _sync(_n58aio_many),
 }
 

@@ -101,6 +101,24 @@ async def _serve_origin() -> None:
         _announce({"cpu": Usage.now().cpu - start.cpu, "requests": len(origin.requests)})
 
 
+async def _serve_nginx(paths: list[str]) -> None:
+    """nginx with its own config (:class:`~n58aio.emulator.nginx.NginxOrigin`), the files of
+    ``paths`` written first; its CPU is the master's and worker's (children of this helper)."""
+    import resource
+
+    from n58aio.emulator.nginx import NginxOrigin
+
+    async with NginxOrigin() as origin:
+        for path in paths:
+            origin.url(path)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        _announce({"url": origin.url("/")[:-1]})
+        await _wait_stdin_closed()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # nginx reaped on close
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    _announce({"cpu": cpu})
+
+
 async def _serve_emulators(count: int, baud: int | None, chunk_size: int) -> None:
     from n58aio.emulator import Emulator, EmulatorConfig
 
@@ -126,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.helpers")
     sub = parser.add_subparsers(dest="kind", required=True)
     sub.add_parser("origin")
+    nginx = sub.add_parser("nginx")
+    nginx.add_argument("paths", nargs="*", help="content paths to write first (/bytes/<n>)")
     emu = sub.add_parser("emulators")
     emu.add_argument("--count", type=int, default=1)
     emu.add_argument("--baud", type=int, default=None)
@@ -134,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     quiet_logging()
     if args.kind == "origin":
         asyncio.run(_serve_origin())
+    elif args.kind == "nginx":
+        asyncio.run(_serve_nginx(args.paths))
     else:
         asyncio.run(_serve_emulators(args.count, args.baud, args.chunk_size))
     return 0

@@ -61,6 +61,13 @@ class Profile:
     compare_modems: int
     verify: bool
     timeout: float
+    compression_baud: int = 115_200
+    compression_json: int = 1_000_000  # the JSON document, served gzip
+    compression_plain: int = 170_000  # identity and incompressible cases
+    top_baud: int = 2_166_666  # the N58's fastest UART rate (AT+IPR, v2.0 manual ch04)
+    top_counts: tuple[int, ...] = (1, 8, 32, 64)
+    top_size: int = 1_500_000
+    nginx_paced: tuple[int, int] = (921_600, 1_350_000)
 
 
 QUICK = Profile(
@@ -79,6 +86,11 @@ QUICK = Profile(
     compare_modems=8,
     verify=True,
     timeout=60.0,
+    compression_json=100_000,
+    compression_plain=24_000,
+    top_counts=(1, 8),
+    top_size=200_000,
+    nginx_paced=(921_600, 200_000),
 )
 FULL = Profile(
     name="full",
@@ -136,6 +148,20 @@ def run_worker(
             return result
     tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
     raise CaseError(f"{case} exited {proc.returncode}:\n{tail}")
+
+
+def _offer() -> dict[str, str]:
+    """The ``Accept-Encoding`` header of ``plan_request(compress=True)``."""
+    from n58aio.http.encoding import accept_encoding
+
+    return {"Accept-Encoding": accept_encoding()}
+
+
+def nginx_missing() -> bool:
+    """True when no nginx binary is found (the nginx group is then reported, not run)."""
+    from n58aio.emulator.nginx import find_nginx
+
+    return find_nginx() is None
 
 
 @contextmanager
@@ -406,6 +432,176 @@ class Suite:
                 )
             )
 
+    def _paced_get(
+        self, baud: int, origin: str, size: int, **extra: Any
+    ) -> tuple[dict[str, Any], float]:
+        """One paced download; its result and the line's payload capacity."""
+        with emulators(1, baud) as helpers:
+            run = self.worker(
+                "n58aio_download",
+                device=devices(helpers)[0],
+                origin=origin,
+                size=size,
+                verify=self.profile.verify,
+                **extra,
+            )
+        return run, payload_capacity(baud, CHUNK)
+
+    def _json_row(self, group: str, label: str, baud: int, origin: str) -> None:
+        size = self.profile.compression_json
+        run, capacity = self._paced_get(
+            baud, origin, size, path=f"/json/{size}", json=True, headers=_offer()
+        )
+        if run["content_encoding"] != "gzip":
+            raise CaseError(f"{label}: answered with Content-Encoding {run['content_encoding']}")
+        rate = run["bytes"] / run["wall"]
+        self.rows.append(
+            Row(
+                group,
+                f"{label}: {_size(run['bytes'])} JSON served gzip, {baud} baud"
+                f" ({run['wall']:.1f} s)",
+                f"{rate:,.0f} B/s decoded",
+                f"{capacity:,.0f} B/s",
+                f"{rate / capacity:.2f} x",
+                f"{run['body_wire_bytes']:,} bytes on the wire"
+                f" (x {run['bytes'] / run['body_wire_bytes']:.2f});"
+                f" client CPU share {run['cpu'] / run['wall']:.1%}",
+                {**run, "baud": baud, "payload_capacity": capacity},
+            )
+        )
+
+    def _share_row(
+        self, group: str, label: str, baud: int, origin: str, size: int, **extra: Any
+    ) -> None:
+        run, capacity = self._paced_get(baud, origin, size, **extra)
+        rate = run["bytes"] / run["wall"]
+        self.rows.append(
+            Row(
+                group,
+                f"{label}, {baud} baud, {_size(run['bytes'])} ({run['wall']:.1f} s)",
+                f"{rate:,.0f} B/s",
+                f"{capacity:,.0f} B/s",
+                f"{rate / capacity:.1%}",
+                f"Content-Encoding {run['content_encoding'] or 'none'};"
+                f" client CPU share {run['cpu'] / run['wall']:.1%}",
+                {**run, "baud": baud, "payload_capacity": capacity},
+            )
+        )
+
+    def compression(self) -> None:
+        """7. Compressed responses on a paced line: decoded bytes/s of a gzip JSON document
+        as a multiple of the line's payload capacity; the same document and incompressible
+        bytes as shares of it."""
+        p = self.profile
+        baud, plain = p.compression_baud, p.compression_plain
+        self._json_row("compression", "gzip offered", baud, self.origin)
+        self._share_row(
+            "compression",
+            "same JSON, Accept-Encoding: identity",
+            baud,
+            self.origin,
+            plain,
+            path=f"/json/{plain}",
+            json=True,
+            headers={"Accept-Encoding": "identity"},
+        )
+        self._share_row(
+            "compression",
+            "incompressible bytes, gzip offered (identity answer)",
+            baud,
+            self.origin,
+            plain,
+            headers=_offer(),
+        )
+
+    def nginx(self) -> None:
+        """8. nginx (Debian's, its own config) as the origin: paced GET, gzip JSON, unpaced
+        CPU per MB against the same download from OriginServer."""
+        p = self.profile
+        if nginx_missing():
+            if os.environ.get("CI", "").lower() == "true":
+                raise CaseError("nginx is missing in CI (.ci/run installs nginx-light)")
+            print("nginx is missing: apt-get install nginx-light", file=sys.stderr)
+            self.rows.append(Row("nginx", "nginx as the origin", "not installed"))
+            return
+        baud, size = p.nginx_paced
+        paths = [
+            f"/bytes/{size}",
+            f"/json/{p.compression_json}",
+            f"/bytes/{p.unpaced_size // 4}",
+        ]
+        with Helper("nginx", *paths) as nginx:
+            url = nginx.info["url"]
+            self._share_row("nginx", "nginx, GET", baud, url, size)
+            self._json_row("nginx", "nginx, gzip offered", p.compression_baud, url)
+            unpaced = p.unpaced_size // 4
+            costs: dict[str, list[float]] = {"nginx": [], "origin": []}
+            for _ in range(p.repeats):
+                for name, origin in (("nginx", url), ("origin", self.origin)):
+                    with emulators(1) as helpers:
+                        run = self.worker(
+                            "n58aio_download",
+                            device=devices(helpers)[0],
+                            origin=origin,
+                            size=unpaced,
+                            verify=p.verify,
+                        )
+                    costs[name].append(1e3 * run["cpu"] / (unpaced / MB))
+        ours, theirs = statistics.median(costs["nginx"]), statistics.median(costs["origin"])
+        self.rows.append(
+            Row(
+                "nginx",
+                f"unpaced {_size(unpaced)} GET, client CPU per MB: nginx against OriginServer",
+                f"{ours:.2f} ms/MB",
+                f"{theirs:.2f} ms/MB",
+                f"{ours / theirs:.2f}",
+                f"nginx CPU {nginx.final.get('cpu', math.nan):.2f} s for the group",
+            )
+        )
+
+    def top(self) -> None:
+        """9. The module's top rate, 2,166,666 baud, 1 to 64 modems, each count with its paced
+        floor (one select + os.read loop over the same ptys, nothing parsed) in turns."""
+        p = self.profile
+        baud = p.top_baud
+        for count in p.top_counts:
+            with emulators(count, baud) as helpers:
+                params = {"devices": devices(helpers), "origin": self.origin, "size": p.top_size}
+                ours_runs: list[dict[str, Any]] = []
+                floor_runs: list[dict[str, Any]] = []
+                for _ in range(max(1, p.repeats - 1)):
+                    ours_runs.append(self.worker("n58aio_many", verify=p.verify, **params))
+                    floor_runs.append(self.worker("pty_floor_many", **params))
+            emulator_cpu = sum(h.final.get("cpu", math.nan) for h in helpers)
+            busy = sum(run["wall"] for run in ours_runs + floor_runs)
+            ours = _median_run(ours_runs, _cpu)
+            floor = _median_run(floor_runs, _cpu)
+            capacity = count * payload_capacity(baud, CHUNK)
+            rate = ours["bytes"] / ours["wall"]
+            floor_rate = floor["bytes"] / floor["wall"]
+            share, floor_share = ours["cpu"] / ours["wall"], floor["cpu"] / floor["wall"]
+            self.rows.append(
+                Row(
+                    "top",
+                    f"{count} modem{'s' if count > 1 else ''} at {baud} baud,"
+                    f" {_size(p.top_size)} each",
+                    _mb(rate),
+                    _mb(capacity),
+                    f"{rate / capacity:.1%}",
+                    f"client CPU share {share:.1%}, paced floor {floor_share:.1%}"
+                    f" (x {share / floor_share:.2f}); floor line share"
+                    f" {floor_rate / capacity:.1%}; emulators about"
+                    f" {emulator_cpu / busy:.0%} of a core",
+                    {
+                        "n58aio": ours,
+                        "floor": floor,
+                        "baud": baud,
+                        "capacity": capacity,
+                        "emulator_cpu": emulator_cpu,
+                    },
+                )
+            )
+
     def memory(self) -> None:
         """6. Peak RSS of the client for a small and a large streamed download."""
         p = self.profile
@@ -533,6 +729,9 @@ GROUPS: dict[str, Callable[[Suite], None]] = {
     "paced": Suite.paced,
     "scaling": Suite.scaling,
     "memory": Suite.memory,
+    "compression": Suite.compression,
+    "nginx": Suite.nginx,
+    "top": Suite.top,
     "compare": Suite.compare,
 }
 
@@ -543,6 +742,9 @@ _HEADERS = {
     "paced": ("paced download", "goodput", "line after framing", "share"),
     "scaling": ("concurrent modems", "aggregate goodput", "line after framing", "share"),
     "memory": ("memory", "peak RSS", "1 MB download", "ratio"),
+    "compression": ("compressed responses", "goodput", "line after framing", "of the line"),
+    "nginx": ("nginx origin", "n58aio", "reference", "ratio"),
+    "top": ("top line rate", "aggregate goodput", "line after framing", "share"),
     "compare": ("before/after", "this tree", "--compare tree", "ratio"),
 }
 

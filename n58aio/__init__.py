@@ -14,6 +14,8 @@ from .errors import (
     CommandTimeout,
     ConnectError,
     ConnectTimeout,
+    DecodingError,
+    DecompressionLimitError,
     HTTPStatusError,
     InvalidOption,
     InvalidValue,
@@ -41,7 +43,16 @@ from .errors import (
     WriteTimeout,
     WrongPinError,
 )
-from .http import URL, Headers, RequestOptions, Response, Timeouts, TimeoutTypes, TLSConfig
+from .http import (
+    URL,
+    DecompressionLimits,
+    Headers,
+    RequestOptions,
+    Response,
+    Timeouts,
+    TimeoutTypes,
+    TLSConfig,
+)
 from .logs import enable_logging
 from .modem import Modem, open_modem
 from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
@@ -83,6 +94,9 @@ __all__ = [
     "CommandTimeout",
     "ConnectError",
     "ConnectTimeout",
+    "DecodingError",
+    "DecompressionLimitError",
+    "DecompressionLimits",
     "DownloadResult",
     "FileEntry",
     "FileTransferResult",

@@ -10,6 +10,8 @@ __all__ = [
     "CommandTimeout",
     "ConnectError",
     "ConnectTimeout",
+    "DecodingError",
+    "DecompressionLimitError",
     "HTTPStatusError",
     "InvalidOption",
     "InvalidValue",
@@ -296,3 +298,13 @@ class LinkRefusedError(BringUpError):
         )
         detail = f" (+CME ERROR: {code})" if code is not None else ""
         super().__init__(f"the data link was refused{where}{detail}: {hint}")
+
+
+class DecodingError(ProtocolError):
+    """A response body's ``Content-Encoding`` could not be undone (bad or truncated data, or a
+    coding this installation does not decode)."""
+
+
+class DecompressionLimitError(DecodingError):
+    """A compressed response body decoded past the configured size or ratio
+    (:class:`~n58aio.http.DecompressionLimits`): refused as a decompression bomb."""

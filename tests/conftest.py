@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,12 @@ import pytest
 
 import n58aio
 from n58aio.emulator import Emulator, EmulatorConfig
+from n58aio.emulator.nginx import NginxOrigin, find_nginx
 from n58aio.emulator.origin import OriginServer
 from n58aio.emulator.tlsfiles import TLSFiles
 
 ModemFactory = Callable[..., Awaitable[tuple[Emulator, n58aio.Modem]]]
+ContentOrigin = OriginServer | NginxOrigin
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +37,56 @@ async def tls_origin(tls_files: TLSFiles) -> AsyncIterator[OriginServer]:
     """An HTTPS origin on 127.0.0.1 with a certificate for localhost."""
     async with OriginServer(tls=tls_files) as server:
         yield server
+
+
+def _need_nginx() -> None:
+    """Skip without nginx, except in CI (CI=true), where .ci/run installs it: fail there."""
+    if find_nginx() is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("nginx is missing in CI: .ci/run installs Debian's nginx-light")
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+
+
+@pytest.fixture
+async def nginx_origin() -> AsyncIterator[NginxOrigin]:
+    """Debian's nginx on 127.0.0.1 with its own config (gzip, ranges, keep-alive, chunked)."""
+    _need_nginx()
+    async with NginxOrigin() as server:
+        yield server
+
+
+@pytest.fixture
+async def nginx_tls_origin(tls_files: TLSFiles) -> AsyncIterator[NginxOrigin]:
+    """nginx serving HTTPS with the trustme certificate for localhost and 127.0.0.1."""
+    _need_nginx()
+    async with NginxOrigin(tls=tls_files) as server:
+        yield server
+
+
+@pytest.fixture(params=["origin", "nginx"])
+async def content_origin(request: pytest.FixtureRequest) -> AsyncIterator[ContentOrigin]:
+    """The same content paths (``/bytes/<n>``, ``/json/<n>``) on OriginServer and on nginx."""
+    if request.param == "nginx":
+        _need_nginx()
+        async with NginxOrigin() as nginx:
+            yield nginx
+    else:
+        async with OriginServer() as server:
+            yield server
+
+
+@pytest.fixture(params=["origin", "nginx"])
+async def content_tls_origin(
+    request: pytest.FixtureRequest, tls_files: TLSFiles
+) -> AsyncIterator[ContentOrigin]:
+    """HTTPS variant of ``content_origin``."""
+    if request.param == "nginx":
+        _need_nginx()
+        async with NginxOrigin(tls=tls_files) as nginx:
+            yield nginx
+    else:
+        async with OriginServer(tls=tls_files) as server:
+            yield server
 
 
 @pytest.fixture

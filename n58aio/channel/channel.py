@@ -110,6 +110,9 @@ class _Pending:
     abandoned: bool = False  # the caller gave up (timeout or cancellation)
     data_done: bool = False  # the data was written, or the module cannot be waiting for it
     sent_at: float = 0.0
+    deadline: float = 0.0  # loop time at which the caller's wait times out
+    waiter: asyncio.Task[Any] | None = None  # the task waiting for the outcome, while it waits
+    expired: bool = False  # the deadline passed while waiting: the waiter was cancelled
     reply_prefix: str | None = None
     reply_match: Callable[[str], bool] | None = None
     max_reply_lines: int | None = None
@@ -157,6 +160,8 @@ class ModemChannel(asyncio.Protocol):
         self._transport: asyncio.BaseTransport | None = None
         self._lock = asyncio.Lock()
         self._pending: _Pending | None = None
+        self._awaited: _Pending | None = None  # the exchange whose caller is waiting now
+        self._watchdog: asyncio.TimerHandle | None = None
         self._needs_resync = True  # nothing is proven until the first probe answers
         self._distrusted = False
         self._before_probe: list[str] = []
@@ -331,22 +336,31 @@ class ModemChannel(asyncio.Protocol):
             )
         self._pending = pending
         self.log.debug("command.sent", command=_redact(pending.command))
-        pending.sent_at = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        pending.sent_at = loop.time()
         self._write(line)
+        # One timer for many commands (see _arm_watchdog) instead of an asyncio.timeout each:
+        # it expires the wait exactly as asyncio.timeout would, cancelling the waiting task.
+        task = asyncio.current_task()
+        assert task is not None
+        cancelling = task.cancelling()
+        pending.deadline = loop.time() + timeout
+        pending.waiter = task
+        self._awaited = pending
+        self._arm_watchdog(loop, pending.deadline)
         try:
-            async with asyncio.timeout(timeout):
-                await pending.done.wait()
-        except TimeoutError:
-            pending.abandoned = True
-            self._needs_resync = True
-            self._note_data_risk(pending)
-            if not pending.probe:
-                self.log.warning(
-                    "command.timeout", command=_redact(pending.command), timeout=timeout
-                )
-                self._schedule_resync()
-            raise CommandTimeout(pending.command, timeout) from None
+            await pending.done.wait()
         except asyncio.CancelledError:
+            if pending.expired and task.uncancel() <= cancelling:
+                pending.abandoned = True
+                self._needs_resync = True
+                self._note_data_risk(pending)
+                if not pending.probe:
+                    self.log.warning(
+                        "command.timeout", command=_redact(pending.command), timeout=timeout
+                    )
+                    self._schedule_resync()
+                raise CommandTimeout(pending.command, timeout) from None
             if pending.outcome is None:
                 pending.abandoned = True
                 self._needs_resync = True
@@ -356,6 +370,10 @@ class ModemChannel(asyncio.Protocol):
             else:
                 self._pending = None
             raise
+        finally:
+            pending.waiter = None
+            if self._awaited is pending:
+                self._awaited = None
         self._pending = None
         self._note_data_risk(pending)
         outcome = pending.outcome
@@ -363,6 +381,28 @@ class ModemChannel(asyncio.Protocol):
         if isinstance(outcome, N58Error):
             raise outcome
         return outcome
+
+    def _arm_watchdog(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Have the watchdog run by ``deadline``: the armed timer is kept when it runs no later
+        (it re-arms itself for the exchange awaited then), so a stream of commands with the
+        same timeout sets one timer per timeout period instead of one per command."""
+        watchdog = self._watchdog
+        if watchdog is not None:
+            if watchdog.when() <= deadline:
+                return
+            watchdog.cancel()
+        self._watchdog = loop.call_at(deadline, self._watchdog_fired, loop, deadline)
+
+    def _watchdog_fired(self, loop: asyncio.AbstractEventLoop, armed_for: float) -> None:
+        self._watchdog = None
+        pending = self._awaited
+        if pending is None or pending.waiter is None or pending.outcome is not None:
+            return
+        if armed_for < pending.deadline:  # armed for an earlier exchange: wait for this one
+            self._arm_watchdog(loop, pending.deadline)
+            return
+        pending.expired = True
+        pending.waiter.cancel()
 
     async def _resync(self) -> None:
         """Prove the channel in step again (under the lock): see the module docstring."""

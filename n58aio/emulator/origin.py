@@ -14,7 +14,12 @@ Routes (``HEAD`` gives the same headers as ``GET`` without the body; ``/bytes`` 
     (before the headers), ``drip=<s>`` (between body writes), ``cut=<k>`` (send at most *k*
     body bytes, never finish the message, close the connection), ``sha256=1`` (adds
     ``X-Content-SHA256`` of the full content), ``chunk=<k>`` (also the write size when not
-    chunked, default 64 KiB).
+    chunked, default 64 KiB), ``encoding=<coding>`` (compress the body with gzip, deflate, br or
+    zstd, as :mod:`~n58aio.emulator.origin_coding` describes).
+``/json/<n>``
+    A JSON document of at least *n* bytes (:func:`~n58aio.emulator.origin_coding.json_document`),
+    gzip-compressed when the request accepts gzip, as nginx with ``gzip on`` does; the same
+    options as ``/bytes``.
 ``/files/<name>``
     A file below the ``files`` directory, with the same range support and options.
 ``/status/<code>``
@@ -50,6 +55,8 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import h11
+
+from .origin_coding import CODINGS, encode_pieces, json_document, negotiate
 
 if TYPE_CHECKING:  # trustme (the emulator extra) is needed only to make TLS files
     from n58aio.emulator.tlsfiles import TLSFiles
@@ -373,11 +380,16 @@ class OriginServer:
                 if method not in ("POST", "PUT"):
                     return await ex.respond_text(405, headers=[(b"Allow", b"POST, PUT")])
                 await self._upload(ex, unquote(name))
-            case ["bytes" | "files", *_] if not get_like:
+            case ["bytes" | "files" | "json", *_] if not get_like:
                 await ex.respond_text(405, headers=[(b"Allow", b"GET, HEAD")])
             case ["bytes", size] if _is_int(size):
                 n = int(size)
                 return await _serve_content(ex, n, _pattern_source, _pattern_sha(n))
+            case ["json", size] if _is_int(size):
+                document = json_document(int(size))
+                return await _serve_content(
+                    ex, len(document), _bytes_source(document), _bytes_sha(document), gzip=True
+                )
             case ["files", *names] if names and self.files is not None:
                 found = await asyncio.to_thread(_find_file, self.files, names)
                 if found is None:
@@ -503,6 +515,7 @@ class _ContentOptions:
     cut: int | None
     sha256: bool
     piece: int
+    encoding: str | None = None
 
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> _ContentOptions:
@@ -517,7 +530,10 @@ class _ContentOptions:
             cut=None if cut is None else int(cut),
             sha256=_flag(query.get("sha256")),
             piece=piece,
+            encoding=query.get("encoding"),
         )
+        if opts.encoding is not None and opts.encoding not in CODINGS:
+            raise ValueError(f"unknown encoding {opts.encoding!r}")
         if piece < 1 or (opts.cut is not None and opts.cut < 0):
             raise ValueError("chunk must be >= 1 and cut >= 0")
         if not (0 <= opts.delay < math.inf and 0 <= opts.drip < math.inf):
@@ -526,12 +542,22 @@ class _ContentOptions:
 
 
 async def _serve_content(
-    ex: _Exchange, size: int, source: _Source, sha: Callable[[], Awaitable[str]]
+    ex: _Exchange,
+    size: int,
+    source: _Source,
+    sha: Callable[[], Awaitable[str]],
+    *,
+    gzip: bool = False,
 ) -> bool:
+    """Serve a representation of ``size`` bytes; ``gzip``: compressed when the request
+    accepts it (nginx's ``gzip_types``)."""
     try:
         opts = _ContentOptions.parse(ex.query)
     except ValueError:
         return await ex.respond_text(400)
+    coding = opts.encoding or (negotiate(ex.request.header("accept-encoding")) if gzip else None)
+    if coding is not None:
+        return await _serve_encoded(ex, size, source, opts, coding)
     try:
         rng = _parse_range(ex.request.header("range"), size)
     except _Unsatisfiable:
@@ -575,6 +601,50 @@ async def _serve_content(
     ex.send(h11.EndOfMessage())
     await ex.writer.drain()
     return False
+
+
+async def _serve_encoded(
+    ex: _Exchange, size: int, source: _Source, opts: _ContentOptions, coding: str
+) -> bool:
+    """A compressed response as nginx sends it: chunked, no ranges, ``Vary``."""
+    if opts.delay:
+        await asyncio.sleep(opts.delay)
+    json_type = ex.path.startswith("/json")
+    headers: Headers = [
+        (b"Content-Type", b"application/json" if json_type else b"application/octet-stream"),
+        (b"Content-Encoding", coding.encode()),
+        (b"Vary", b"Accept-Encoding"),
+    ]
+    pieces = encode_pieces(source(0, size, opts.piece), coding)
+    if opts.close:
+        headers.append((b"Connection", b"close"))
+        ex.writer.write(_raw_head(200, headers))
+        if not ex.head:
+            await _pump(ex, pieces, opts.drip, raw=True)
+        await ex.writer.drain()
+        return True
+    headers.append((b"Transfer-Encoding", b"chunked"))
+    ex.send(h11.Response(status_code=200, headers=headers, reason=_reason(200)))
+    if not ex.head:
+        await _pump(ex, pieces, opts.drip, raw=False)
+    ex.send(h11.EndOfMessage())
+    await ex.writer.drain()
+    return False
+
+
+def _bytes_source(document: bytes) -> _Source:
+    async def source(offset: int, size: int, piece: int) -> AsyncGenerator[bytes, None]:
+        for pos in range(offset, offset + size, piece):
+            yield document[pos : min(pos + piece, offset + size)]
+
+    return source
+
+
+def _bytes_sha(document: bytes) -> Callable[[], Awaitable[str]]:
+    async def sha() -> str:
+        return hashlib.sha256(document).hexdigest()
+
+    return sha
 
 
 async def _pump(

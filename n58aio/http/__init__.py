@@ -2,6 +2,7 @@
 
 from .client import HttpClient
 from .decoder import END, HttpResponseDecoder
+from .encoding import DecompressionLimits, accept_encoding, supported_encodings
 from .headers import Headers
 from .options import DEFAULT_MAX_REDIRECTS, RecvMode, RequestOptions
 from .request import RequestPlan, plan_request
@@ -14,6 +15,7 @@ __all__ = [
     "DEFAULT_MAX_REDIRECTS",
     "END",
     "URL",
+    "DecompressionLimits",
     "Headers",
     "HttpClient",
     "HttpResponseDecoder",
@@ -26,5 +28,7 @@ __all__ = [
     "TLSVersion",
     "TimeoutTypes",
     "Timeouts",
+    "accept_encoding",
     "plan_request",
+    "supported_encodings",
 ]

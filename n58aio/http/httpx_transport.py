@@ -81,7 +81,7 @@ class _ModemByteStream(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._response.aiter_bytes():
+            async for chunk in self._response.aiter_raw():  # httpx undoes Content-Encoding
                 yield chunk
         except N58Error as exc:
             raise _map_error(exc) from exc

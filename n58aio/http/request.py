@@ -7,6 +7,16 @@ writes; a ranged GET then carries its own ``Range: bytes=<a>-<b>`` header instea
 ``AT+HTTPACTION=0,<offset>,<size>``. Either way an ``h11.Connection`` is primed with the
 request, so that the same object parses the response.
 
+Compressed responses: a request that is not ranged, not ``HEAD`` and not a module-written POST
+may offer ``Accept-Encoding`` (:func:`~n58aio.http.encoding.accept_encoding`), unless the caller
+set the header (or ``Range``) itself. The module writes no such header in modes 0 to 2, so the
+offer needs a custom packet: by default (``compress=None``) it is made when the request is a
+custom packet anyway, and a plain GET stays the module's own ``AT+HTTPACTION=0``;
+``compress=True`` makes the offer on a plain GET too (it then goes as a custom packet),
+``compress=False`` never. The header is left out when the packet would pass the module's 2048
+bytes with it. Ranged GETs (downloads) keep identity encoding: a range of an encoded
+representation is a different resource.
+
 The plan holds the ``AT+HTTPACTION`` line, and every other command line of the request is built
 once here too: whatever would be refused is refused before the first byte reaches the port.
 """
@@ -22,9 +32,10 @@ from urllib.parse import urlencode
 import h11
 
 from ..commands.http import MAX_BODY, POST_TYPES, ActionMode
-from ..errors import InvalidValue
+from ..errors import InvalidValue, RequestTooLarge
 from ..wire import check_text, encode_command
 from .budget import over_budget
+from .encoding import accept_encoding
 from .headers import Headers, HeaderTypes
 from .url import ModuleURL
 
@@ -81,12 +92,14 @@ def plan_request(
     offset: int | None = None,
     size: int | None = None,
     keepalive: bool = False,
+    compress: bool | None = None,
 ) -> RequestPlan:
     """Validate a request and choose how to send it; nothing is written anywhere.
 
     Raises :class:`~n58aio.errors.InvalidValue` for control bytes in the method, headers or
     URL, a body or custom packet over the module's 2048 bytes, a malformed range or a ranged
-    request with a ``Range`` header of its own.
+    request with a ``Range`` header of its own. ``compress`` offers compressed responses (see
+    the module docstring).
     """
     method = method.upper()
     if not method or any(c not in _TOKEN for c in method):
@@ -114,6 +127,53 @@ def plan_request(
     if url.authorization is not None:
         custom.append(("Authorization", url.authorization))
 
+    offer = (
+        compress is not False
+        and offset is None
+        and method != "HEAD"
+        and not (method == "POST" and not custom and _module_post(body, content_type))
+        and "accept-encoding" not in extra
+        and "range" not in extra
+    )
+    plain: RequestPlan | None = None
+    if offer and compress is None:
+        # only where it costs no change of mode: a request that is a custom packet anyway
+        plain = _plan(method, url, body, custom, declared, content_type, offset, size, keepalive)
+        offer = plain.mode == 99
+    if offer:
+        try:
+            offered = [*custom, ("Accept-Encoding", accept_encoding())]
+            return _plan(
+                method, url, body, offered, declared, content_type, offset, size, keepalive
+            )
+        except RequestTooLarge:
+            pass  # the request fits only without the offer
+    if plain is not None:
+        return plain
+    return _plan(method, url, body, custom, declared, content_type, offset, size, keepalive)
+
+
+def _module_post(body: bytes | None, content_type: str | None) -> bool:
+    """True when the module itself writes this POST (mode 2: a body type it knows)."""
+    mapped = POST_TYPES.get(_canonical(content_type))
+    return (
+        bool(body)
+        and mapped is not None
+        and (content_type or "").lower() == _canonical(content_type)
+    )
+
+
+def _plan(
+    method: str,
+    url: ModuleURL,
+    body: bytes | None,
+    custom: list[tuple[str, str]],
+    declared: list[str],
+    content_type: str | None,
+    offset: int | None,
+    size: int | None,
+    keepalive: bool,
+) -> RequestPlan:
     mode: ActionMode = 99
     post_type: int | None = None
     if not custom:
@@ -121,10 +181,8 @@ def plan_request(
             mode = 0
         elif method == "HEAD" and not body and not declared and offset is None:
             mode = 1
-        elif method == "POST" and body and offset is None:
-            mapped = POST_TYPES.get((content_type or "").split(";")[0].strip().lower())
-            if mapped is not None and (content_type or "").lower() == _canonical(content_type):
-                mode, post_type = 2, mapped
+        elif method == "POST" and offset is None and _module_post(body, content_type):
+            mode, post_type = 2, POST_TYPES[_canonical(content_type)]
 
     connection = h11.Connection(h11.CLIENT)
     request_headers: list[tuple[str, str]] = [("Host", url.host_header)]

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..errors import HTTPStatusError
+from .encoding import DecompressionLimits, make_decoder
 from .headers import Headers
 from .url import URL
 
@@ -20,7 +21,9 @@ class Response:
     """An HTTP response received through the modem.
 
     The body streams: iterate :meth:`aiter_bytes` once, or :meth:`aread` it whole (then
-    :attr:`content`, :attr:`text` and :meth:`json` work).
+    :attr:`content`, :attr:`text` and :meth:`json` work). A ``Content-Encoding`` (gzip,
+    deflate, br, zstd) is undone as the body arrives, within :attr:`decompression`;
+    :meth:`aiter_raw` gives the bytes as they came over the wire instead.
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class Response:
         body: Callable[[], AsyncIterator[bytes]],
         closer: Callable[[], Awaitable[None]],
         started: float | None = None,
+        decompression: DecompressionLimits | None = None,
     ) -> None:
         self.status_code = status_code
         self.reason = reason
@@ -51,6 +55,8 @@ class Response:
         self._closer = closer
         self._content: bytes | None = None
         self._consumed = False
+        self.decompression = decompression or DecompressionLimits()
+        """Size and ratio limits of the decoded body (set before reading it)."""
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code} {self.reason}]>"
@@ -95,12 +101,8 @@ class Response:
             raise HTTPStatusError(self.status_code, self.reason, self.url)
         return self
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        """Yield the body as it arrives, chunk by chunk (once)."""
-        if self._content is not None:
-            if self._content:
-                yield self._content
-            return
+    async def aiter_raw(self) -> AsyncIterator[bytes]:
+        """Yield the body as it came over the wire, content coding left in place (once)."""
         if self._consumed:
             raise RuntimeError("the response body was already streamed")
         self._consumed = True
@@ -108,6 +110,32 @@ class Response:
             self.num_bytes_downloaded += len(chunk)
             yield chunk
         self._mark_finished()
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Yield the body as it arrives, its ``Content-Encoding`` undone (once).
+
+        Raises :class:`~n58aio.errors.DecodingError` for data that does not decode and
+        :class:`~n58aio.errors.DecompressionLimitError` past :attr:`decompression`.
+        """
+        if self._content is not None:
+            if self._content:
+                yield self._content
+            return
+        decoder = make_decoder(self.headers.get("content-encoding"), self.decompression)
+        if decoder is None:  # the usual case: no generator in between (a hop per chunk)
+            if self._consumed:
+                raise RuntimeError("the response body was already streamed")
+            self._consumed = True
+            async for chunk in self._body():
+                self.num_bytes_downloaded += len(chunk)
+                yield chunk
+            self._mark_finished()
+            return
+        async for chunk in self.aiter_raw():
+            for piece in decoder.feed(chunk):
+                yield piece
+        for piece in decoder.finish():
+            yield piece
 
     async def aiter_text(self) -> AsyncIterator[str]:
         """Yield the body decoded with :attr:`encoding` as it arrives (once); a character

@@ -29,6 +29,9 @@ class RequestOptions(TypedDict, total=False):
     ``tls``: HTTPS settings for this request. ``keepalive``, ``recvmode``: override the
     modem's defaults. ``timeouts``: a :class:`~n58aio.Timeouts` or seconds for every phase.
     ``follow_redirects`` (default False) and ``max_redirects`` (default 20): as httpx.
+    ``compress``: offer compressed responses (``Accept-Encoding``). By default (None) only
+    where it costs no change of mode (requests that go as a custom packet anyway); True asks on
+    a plain GET too, which then goes as a custom packet; False never. Ranged GETs never ask.
     """
 
     headers: HeaderTypes | None
@@ -43,6 +46,7 @@ class RequestOptions(TypedDict, total=False):
     timeouts: TimeoutTypes
     follow_redirects: bool
     max_redirects: int
+    compress: bool | None
 
 
 _KNOWN = frozenset(RequestOptions.__annotations__)

@@ -36,6 +36,23 @@ async def test_json_comes_gzip_and_is_decoded(
     assert request.header("accept-encoding") == accept_encoding()
 
 
+async def test_the_compress_option_on_a_plain_get(
+    modem: n58aio.Modem, origin_server: OriginServer
+) -> None:
+    """A plain GET asks for nothing by default (the module writes it: AT+HTTPACTION=0);
+    ``compress=True`` asks (as a custom packet), ``compress=False`` never does."""
+    plain = await modem.get(origin_server.url("/json/20000"))
+    assert origin_server.requests[-1].header("accept-encoding") is None
+    assert "content-encoding" not in plain.headers
+    asked = await modem.get(origin_server.url("/json/20000"), compress=True)
+    assert origin_server.requests[-1].header("accept-encoding") == accept_encoding()
+    assert asked.headers["content-encoding"] == "gzip"
+    assert asked.content == plain.content == json_document(20_000)
+    assert asked.num_bytes_downloaded < plain.num_bytes_downloaded / 4
+    await modem.get(origin_server.url("/json/100"), headers={"X-A": "1"}, compress=False)
+    assert origin_server.requests[-1].header("accept-encoding") is None
+
+
 @pytest.mark.parametrize("coding", CODINGS)
 async def test_every_offered_coding_streams_decoded(
     make_modem: ModemFactory, origin_server: OriginServer, coding: str

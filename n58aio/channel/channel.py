@@ -228,6 +228,15 @@ class ModemChannel(asyncio.Protocol):
         self._needs_resync = True
         self.log.info("line.rate", baudrate=baudrate)
 
+    def write_blind(self, command: str) -> None:
+        """Write ``command`` at once, without waiting for an answer: the last resort for a
+        module that answers nothing (the manual's reset, ``AT+CFUN=1,1``). The channel is out
+        of step afterwards: nothing is trusted until a probe comes back."""
+        self._check_open()
+        self.log.warning("command.blind", command=_redact(command))
+        self._write(encode_command(command))
+        self._needs_resync = True
+
     def distrust(self, reason: str, *, before_probe: Iterable[str] = ()) -> None:
         """Stop trusting the line now: the command in flight fails with
         :class:`~n58aio.errors.ProtocolError`, so does every unfinished payload stream, and

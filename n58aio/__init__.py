@@ -19,6 +19,7 @@ from .errors import (
     InvalidValue,
     LinkClosedError,
     LinkRefusedError,
+    ModemUnresponsiveError,
     N58Error,
     NoModemAvailable,
     NoSignalError,
@@ -45,6 +46,7 @@ from .http import URL, Headers, RequestOptions, Response, Timeouts, TimeoutTypes
 from .logs import enable_logging
 from .modem import Modem, open_modem
 from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
+from .supervision import EventKind, SupervisionEvent
 from .transfer import (
     DownloadResult,
     FileEntry,
@@ -84,6 +86,7 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "DownloadResult",
+    "EventKind",
     "FileEntry",
     "FileTransferResult",
     "HTTPStatusError",
@@ -99,6 +102,7 @@ __all__ = [
     "ModemStats",
     "ModemStatus",
     "ModemTransport",
+    "ModemUnresponsiveError",
     "ModuleFileError",
     "ModuleFiles",
     "ModuleGetResult",
@@ -128,6 +132,7 @@ __all__ = [
     "Response",
     "SimPinRequired",
     "SimPukRequired",
+    "SupervisionEvent",
     "TLSConfig",
     "TLSConfigError",
     "TLSError",

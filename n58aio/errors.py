@@ -296,3 +296,14 @@ class LinkRefusedError(BringUpError):
         )
         detail = f" (+CME ERROR: {code})" if code is not None else ""
         super().__init__(f"the data link was refused{where}{detail}: {hint}")
+
+
+class ModemUnresponsiveError(BringUpError):
+    """The module answered neither at the line rate in use nor at the initial one, nor after the
+    manual's reset (``AT+CFUN=1,1``): check its power and the serial connection."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"the module does not answer ({detail}): check its power supply and the serial "
+            "connection, or power-cycle it"
+        )

@@ -25,6 +25,8 @@ IPR_RATES = (
 """Fixed rates ``AT+IPR`` accepts (v2.0 manual ch04)."""
 AUTO_BAUD_RATE = 115200
 """The rate the host opens at when it wants a higher one: auto-baud detects up to it."""
+FIND_TIMEOUT = 2.0
+"""Seconds an ``AT`` waits for its answer while the module is looked for."""
 SWITCH_SETTLE = 0.05
 """Seconds between the module's ``OK`` and the host's switch (the module switches after it)."""
 
@@ -57,14 +59,16 @@ async def switch_line_rate(
 async def find_module(
     channel: ModemChannel, rates: tuple[int, ...], log: structlog.typing.FilteringBoundLogger
 ) -> int:
-    """Probe the module at each of ``rates`` in turn (the current one first) and leave the
-    port at the first that answers; raise the last :class:`CommandTimeout` when none does."""
+    """Ask the module (``AT``, after a probe where the channel is out of step) at each of
+    ``rates`` in turn and leave the port at the first that answers; raise the last
+    :class:`CommandTimeout` when none does."""
     failure: N58Error | None = None
     for rate in dict.fromkeys(rates):
         if channel.baudrate != rate:
-            channel.set_line_rate(rate)
+            channel.set_line_rate(rate)  # out of step: the AT below is preceded by a probe
         try:
-            await channel.resync()
+            # not a forced probe: that would discard a response streaming meanwhile
+            await channel.command("AT", timeout=FIND_TIMEOUT + channel.line_time(16))
         except PortClosedError:
             raise
         except N58Error as exc:

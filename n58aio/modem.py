@@ -10,7 +10,7 @@ from typing import Any, Unpack
 
 import structlog
 
-from .bringup import BringUp, ModemStatus, bring_up, read_status
+from .bringup import BringUp, ModemStatus, read_status
 from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_port
 from .commands.link import LinkStatus
 from .errors import CommandTimeout
@@ -108,12 +108,7 @@ class Modem:
         last = self.supervisor.params
         if last is not None and params == BringUp():
             params = last
-        params.check()
-        status = await bring_up(self.channel, params, timeout, self.log)
-        if self.channel.baudrate != self.supervisor.line_rate:
-            await switch_line_rate(self.channel, self.supervisor.line_rate, self.log)
-        self.supervisor.start(params)
-        return status
+        return await self.supervisor.attach(params, timeout)
 
     async def recover(self, timeout: float = 60.0) -> LinkStatus:
         """Find the module (at the line rate in use, then the initial one; reset with

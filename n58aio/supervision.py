@@ -130,6 +130,7 @@ class Supervisor:
         self._noticed: set[EventKind] = set()
         self._unsubscribe: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
+        self._baseline: tuple[str | None, ...] | None = None
 
     # ------------------------------------------------------------------ events
     def events(self, maxlen: int = 256) -> EventStream:
@@ -163,9 +164,21 @@ class Supervisor:
             self._emit(kind, detail)
 
     # ------------------------------------------------------------------ watching
-    def start(self, params: BringUp) -> None:
-        """Keep ``params`` for every later bring-up and watch the reports (from the first
-        :meth:`~n58aio.Modem.attach` on)."""
+    async def attach(self, params: BringUp, timeout: float) -> LinkStatus:
+        """:meth:`~n58aio.Modem.attach`: the bring-up and the line rate, never at the same time
+        as a recovery; then keep ``params`` for every later bring-up, note the settings a
+        restart resets, and watch the reports."""
+        params.check()
+        async with self._lock:
+            status = await bring_up(self.channel, params, timeout, self.log)
+            if self.channel.baudrate != self.line_rate:
+                await switch_line_rate(self.channel, self.line_rate, self.log)
+            self._start(params)
+            self._baseline = await self._markers()
+            self._noticed.clear()  # what the reports told meanwhile is repaired
+        return status
+
+    def _start(self, params: BringUp) -> None:
         self.params = params
         if not self._unsubscribe:
             self._unsubscribe = [
@@ -252,7 +265,7 @@ class Supervisor:
         await self._find()
         if switched and channel.baudrate != self.line_rate:
             self._notice("restart", f"the module answers at {channel.baudrate} again")
-        if await self._settings_lost(switched):
+        if self._baseline is not None and await self._markers() != self._baseline:
             self._notice("restart", "its settings are back to their defaults")
         lines = await self._lines("AT+XIIC?")
         if lines is not None and not parse_xiic(lines).up and "restart" not in self._noticed:
@@ -266,8 +279,9 @@ class Supervisor:
         except WrongPinError:
             self.params = replace(params, pin=None)  # never sent again
             raise
-        if channel.baudrate != self.line_rate:
-            await switch_line_rate(channel, self.line_rate, self.log)
+        if channel.baudrate != self.line_rate or (switched and "restart" in self._noticed):
+            await switch_line_rate(channel, self.line_rate, self.log)  # forgotten at restart
+        self._baseline = await self._markers()
         return status
 
     async def _find(self) -> None:
@@ -292,22 +306,28 @@ class Supervisor:
             raise ModemUnresponsiveError("not even after AT+CFUN=1,1") from None
         self._notice("restart", "after AT+CFUN=1,1")
 
-    async def _settings_lost(self, switched: bool) -> bool:
-        """True when a setting the bring-up made is back to its default (a restart)."""
-        if self.params is None:
-            return False
+    async def _markers(self) -> tuple[str | None, ...]:
+        """Settings the bring-up makes and a restart resets: the error mode (``AT+CMEE?``),
+        the registration report mode (``AT+CEREG?``'s first field), the line rate
+        (``AT+IPR?``). Compared with their values after the last bring-up."""
         cmee = await self._lines("AT+CMEE?")
-        if cmee is not None and not any(line.replace(" ", "").endswith(":1") for line in cmee):
-            return True
-        if switched:
-            ipr = await self._lines("AT+IPR?")
-            wanted = f":{self.line_rate}"
-            if ipr is not None and not any(line.replace(" ", "").endswith(wanted) for line in ipr):
-                return True
-        return False
+        cereg = await self._lines("AT+CEREG?")
+        ipr = await self._lines("AT+IPR?")
+        mode = None
+        for line in cereg or []:
+            if line.upper().startswith("+CEREG:"):
+                mode = line.split(":", 1)[1].split(",")[0].strip()
+        return (_value(cmee), mode, _value(ipr))
 
     async def _lines(self, command: str) -> list[str] | None:
         try:
             return (await self.channel.command(command)).lines
         except CommandError:
             return None
+
+
+def _value(lines: list[str] | None) -> str | None:
+    for line in lines or []:
+        if ":" in line:
+            return line.split(":", 1)[1].strip()
+    return None

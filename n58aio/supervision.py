@@ -175,7 +175,9 @@ class Supervisor:
                 await switch_line_rate(self.channel, self.line_rate, self.log)
             self._start(params)
             self._baseline = await self._markers()
-            self._noticed.clear()  # what the reports told meanwhile is repaired
+            if self._noticed:  # what the reports told meanwhile is repaired
+                self._emit("recovered", f"attached again, address {status.address}")
+            self._noticed.clear()
         return status
 
     def _start(self, params: BringUp) -> None:

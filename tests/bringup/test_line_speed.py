@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ModemFactory
@@ -68,7 +69,7 @@ async def test_pin_apn_credentials_auto_baud_attach_then_921600_download(
     [({"baudrate": 1000000}, "baudrate 1000000"), ({"initial_baudrate": 7}, "initial_baudrate")],
 )
 async def test_a_rate_the_module_has_not_is_refused_before_opening(
-    options: dict[str, int], words: str
+    options: dict[str, Any], words: str
 ) -> None:
     with pytest.raises(n58aio.InvalidValue, match=words):
         n58aio.open_modem("/dev/null-not-opened", **options)

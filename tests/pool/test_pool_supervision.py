@@ -16,7 +16,7 @@ FAST: dict[str, Any] = {"reopen_backoff": (0.1, 0.5), "acquire_timeout": 10.0}
 
 async def _until(check: Any, seconds: float = 15.0) -> None:
     async with asyncio.timeout(seconds):
-        while not check():
+        while not check():  # noqa: ASYNC110 - polls pool stats that have no event
             await asyncio.sleep(0.05)
 
 

@@ -21,6 +21,7 @@ from .errors import (
     InvalidValue,
     LinkClosedError,
     LinkRefusedError,
+    ModemUnresponsiveError,
     N58Error,
     NoModemAvailable,
     NoSignalError,
@@ -56,6 +57,7 @@ from .http import (
 from .logs import enable_logging
 from .modem import Modem, open_modem
 from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
+from .supervision import EventKind, SupervisionEvent
 from .transfer import (
     DownloadResult,
     FileEntry,
@@ -98,6 +100,7 @@ __all__ = [
     "DecompressionLimitError",
     "DecompressionLimits",
     "DownloadResult",
+    "EventKind",
     "FileEntry",
     "FileTransferResult",
     "HTTPStatusError",
@@ -113,6 +116,7 @@ __all__ = [
     "ModemStats",
     "ModemStatus",
     "ModemTransport",
+    "ModemUnresponsiveError",
     "ModuleFileError",
     "ModuleFiles",
     "ModuleGetResult",
@@ -142,6 +146,7 @@ __all__ = [
     "Response",
     "SimPinRequired",
     "SimPukRequired",
+    "SupervisionEvent",
     "TLSConfig",
     "TLSConfigError",
     "TLSError",

@@ -39,7 +39,7 @@ from .errors import (
     WrongPinError,
 )
 
-__all__ = ["BringUp", "ModemStatus", "bring_up", "read_status"]
+__all__ = ["BringUp", "ModemStatus", "bring_up", "read_status", "registration"]
 
 POLL = 0.5
 
@@ -138,7 +138,7 @@ async def _unlock_sim(channel: ModemChannel, pin: str | None, log: _Log) -> None
         raise WrongPinError() from None
 
 
-async def _registration(channel: ModemChannel) -> Registration:
+async def registration(channel: ModemChannel) -> Registration:
     """The better of ``AT+CEREG?`` (LTE) and ``AT+CREG?``."""
     found: Registration | None = None
     for prefix in ("+CEREG", "+CREG"):
@@ -156,7 +156,7 @@ async def _wait_registered(
 ) -> Registration:
     await _lines(channel, "AT+CEREG=3")  # reports with the reject cause (27.007), if accepted
     while True:
-        reg = await _registration(channel)
+        reg = await registration(channel)
         if reg.registered:
             log.info("bringup.registered", state=reg.state, technology=reg.technology)
             return reg
@@ -214,7 +214,7 @@ async def read_status(channel: ModemChannel) -> ModemStatus:
     module that does not answer one of them)."""
     rssi = parse_csq(await _lines(channel, "AT+CSQ") or [])
     rsrp = parse_cesq_rsrp(await _lines(channel, "AT+CESQ") or [])
-    reg = await _registration(channel)
+    reg = await registration(channel)
     operator = parse_cops(await _lines(channel, "AT+COPS?") or [])
     imei = parse_value(await _lines(channel, "AT+CGSN") or [], "+CGSN")
     imsi = parse_value(await _lines(channel, "AT+CIMI") or [], "+CIMI")

@@ -308,3 +308,14 @@ class DecodingError(ProtocolError):
 class DecompressionLimitError(DecodingError):
     """A compressed response body decoded past the configured size or ratio
     (:class:`~n58aio.http.DecompressionLimits`): refused as a decompression bomb."""
+
+
+class ModemUnresponsiveError(BringUpError):
+    """The module answered neither at the line rate in use nor at the initial one, nor after the
+    manual's reset (``AT+CFUN=1,1``): check its power and the serial connection."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"the module does not answer ({detail}): check its power supply and the serial "
+            "connection, or power-cycle it"
+        )

@@ -10,9 +10,10 @@ from typing import Any, Unpack
 
 import structlog
 
-from .bringup import BringUp, ModemStatus, bring_up, read_status
+from .bringup import BringUp, ModemStatus, read_status
 from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_port
 from .commands.link import LinkStatus
+from .errors import CommandTimeout
 from .http import (
     HttpClient,
     RecvMode,
@@ -22,7 +23,9 @@ from .http import (
     TimeoutTypes,
     TLSConfig,
 )
+from .linespeed import initial_rate_for, switch_line_rate
 from .logs import get_logger
+from .supervision import EventKind, EventStream, SupervisionEvent, Supervisor
 from .transfer import module_files as _module_files
 from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
 from .transfer.download import download as _download
@@ -50,6 +53,8 @@ class Modem:
         keepalive: bool = False,
         timeouts: TimeoutTypes = None,
         tls: TLSConfig | None = None,
+        line_rate: int | None = None,
+        initial_rate: int | None = None,
     ) -> None:
         self.channel = channel
         self.url = url
@@ -59,7 +64,19 @@ class Modem:
             channel, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
         )
         self._files: ModuleFiles | None = None
-        self._bringup: BringUp | None = None
+        rate = channel.baudrate or 115200
+        self.supervisor = Supervisor(
+            channel,
+            channel.log,
+            line_rate=line_rate or rate,
+            initial_rate=initial_rate or rate,
+        )
+        """Watches the module and brings it back up (see :mod:`n58aio.supervision`)."""
+
+    @property
+    def _bringup(self) -> BringUp | None:
+        """The parameters of the last :meth:`attach` (re-used by the supervision)."""
+        return self.supervisor.params
 
     @property
     def files(self) -> ModuleFiles:
@@ -82,9 +99,45 @@ class Modem:
         """Bring the module up: wait for it, unlock the SIM with ``pin`` when it asks, wait for
         the network registration, set ``apn`` (and ``user`` / ``password``), bring the data link
         up; each step only when needed (idempotent). Each failure raises its own
-        :class:`~n58aio.errors.BringUpError`; a wrong PIN is never retried."""
-        self._bringup = BringUp(apn=apn, user=user, password=password, pin=pin)
-        return await bring_up(self.channel, self._bringup, timeout, self.log)
+        :class:`~n58aio.errors.BringUpError`; a wrong PIN is never retried.
+
+        Called without parameters after an attach with some, it re-uses them. From then on the
+        module is supervised: restarts, a lost data link or registration are detected, and the
+        bring-up and the line rate are re-applied (see :meth:`recover`, :meth:`events`)."""
+        params = BringUp(apn=apn, user=user, password=password, pin=pin)
+        last = self.supervisor.params
+        if last is not None and params == BringUp():
+            params = last
+        return await self.supervisor.attach(params, timeout)
+
+    async def recover(self, timeout: float = 60.0) -> LinkStatus:
+        """Find the module (at the line rate in use, then the initial one; reset with
+        ``AT+CFUN=1,1`` when it answers neither), tell from its state whether it restarted or
+        lost its data link or registration, and bring it up again with the last
+        :meth:`attach` parameters and line rate. Cheap when all is well; downloads and pools
+        call it after a failure. Raises a :class:`~n58aio.errors.BringUpError` (such as
+        :class:`~n58aio.errors.ModemUnresponsiveError`) when it cannot."""
+        return await self.supervisor.recover(timeout)
+
+    def events(self, maxlen: int = 256) -> EventStream:
+        """Async iterator over :class:`~n58aio.SupervisionEvent` (restarts, link and
+        registration losses, resets, recoveries) from now on; close it to unsubscribe."""
+        return self.supervisor.events(maxlen)
+
+    def on_event(self, callback: Callable[[SupervisionEvent], object]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every :class:`~n58aio.SupervisionEvent`; returns a
+        function that unsubscribes."""
+        return self.supervisor.on_event(callback)
+
+    @property
+    def supervision_counts(self) -> dict[EventKind, int]:
+        """How often each supervision event happened."""
+        return dict(self.supervisor.counts)
+
+    @property
+    def line_rate(self) -> int | None:
+        """The host port's rate now."""
+        return self.channel.baudrate
 
     async def status(self) -> ModemStatus:
         """One snapshot: signal, registration, operator, IMEI, IMSI, ICCID, firmware, data
@@ -284,7 +337,8 @@ class Modem:
         return self.channel.closed
 
     async def aclose(self) -> None:
-        """Close the port."""
+        """Close the port (and stop the supervision)."""
+        self.supervisor.close()
         self.channel.close()
 
     async def __aenter__(self) -> Modem:
@@ -305,13 +359,21 @@ def open_modem(
     tls: TLSConfig | None = None,
     logger: structlog.typing.FilteringBoundLogger | None = None,
     echoes_data: bool = True,
+    baudrate: int = 115200,
+    initial_baudrate: int | None = None,
     **serial_options: Any,
 ) -> AbstractAsyncContextManager[Modem]:
     """Open the modem at ``url`` (a device path or a pyserial URL such as ``socket://h:p`` or
     ``rfc2217://h:p``): ``async with open_modem(url) as modem:`` gives a :class:`Modem` and
     closes the port on exit.
 
-    ``serial_options`` go to pyserial (``baudrate=115200`` by default). ``timeout_slack`` is
+    ``baudrate`` is the line rate to run at. The port opens at ``initial_baudrate`` (the
+    module's boot or auto-baud rate; by default ``baudrate`` up to 115200); a higher
+    ``baudrate`` (921600, 2166666) is then set with ``AT+IPR``, the port follows and a probe
+    proves the line (or, if the module does not answer yet, :meth:`Modem.attach` does it).
+    After a restart the supervision finds the module at the initial rate and switches again.
+
+    ``serial_options`` go to pyserial. ``timeout_slack`` is
     added to the manual's command timeouts for serial and scheduling latency. ``recvmode``,
     ``keepalive``, ``timeouts`` and ``tls`` are the defaults of HTTP requests.
     ``echoes_data=False`` is for firmware that, with echo on, does not echo the data typed
@@ -329,6 +391,7 @@ def open_modem(
         {"timeout_slack": timeout_slack, "echoes_data": echoes_data},
         {"recvmode": recvmode, "keepalive": keepalive, "timeouts": timeouts, "tls": tls},
         serial_options,
+        (baudrate, initial_rate_for(baudrate, initial_baudrate)),
     )
 
 
@@ -340,17 +403,24 @@ async def _opened_modem(
     channel_options: dict[str, Any],
     http_options: dict[str, Any],
     serial_options: dict[str, Any],
+    rates: tuple[int, int],
 ) -> AsyncIterator[Modem]:
-    baudrate = int(serial_options.get("baudrate", 115200))
+    line_rate, initial = rates
     _, channel = await open_port(
         url,
-        lambda: ModemChannel(name=label, log=log, baudrate=baudrate, **channel_options),
+        lambda: ModemChannel(name=label, log=log, baudrate=initial, **channel_options),
+        baudrate=initial,
         **serial_options,
     )
     await channel.wait_connected()
-    modem = Modem(channel, url=url, **http_options)
-    log.info("modem.open", url=url)
+    modem = Modem(channel, url=url, line_rate=line_rate, initial_rate=initial, **http_options)
+    log.info("modem.open", url=url, baudrate=initial)
     try:
+        if line_rate != initial:
+            try:
+                await switch_line_rate(channel, line_rate, log)
+            except CommandTimeout:
+                log.info("line.switch_deferred", baudrate=line_rate)  # attach() switches
         yield modem
     finally:
         await modem.aclose()

@@ -220,6 +220,28 @@ class ModemChannel(asyncio.Protocol):
         """Seconds that ``size`` bytes take on the line (0 when the rate is unknown)."""
         return size * 10 / self.baudrate if self.baudrate else 0.0
 
+    def set_line_rate(self, baudrate: int) -> None:
+        """Set the host port to ``baudrate`` now (after the module was switched with
+        ``AT+IPR``); line-time timeouts follow. The channel is then out of step until a probe
+        proves it (:meth:`resync`, or lazily before the next command)."""
+        transport = self._transport
+        port = transport.get_extra_info("serial") if transport is not None else None
+        if port is None:
+            raise PortClosedError(f"{self.name}: the port has no line rate to set")
+        port.baudrate = baudrate
+        self.baudrate = baudrate
+        self._needs_resync = True
+        self.log.info("line.rate", baudrate=baudrate)
+
+    def write_blind(self, command: str) -> None:
+        """Write ``command`` at once, without waiting for an answer: the last resort for a
+        module that answers nothing (the manual's reset, ``AT+CFUN=1,1``). The channel is out
+        of step afterwards: nothing is trusted until a probe comes back."""
+        self._check_open()
+        self.log.warning("command.blind", command=_redact(command))
+        self._write(encode_command(command))
+        self._needs_resync = True
+
     def distrust(self, reason: str, *, before_probe: Iterable[str] = ()) -> None:
         """Stop trusting the line now: the command in flight fails with
         :class:`~n58aio.errors.ProtocolError`, so does every unfinished payload stream, and

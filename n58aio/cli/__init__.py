@@ -54,7 +54,7 @@ def _add_emulate(subparsers: argparse._SubParsersAction[Any]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
     from .. import __version__
-    from . import at, demo, files_commands, http_commands
+    from . import at, demo, files_commands, http_commands, status
 
     parser = argparse.ArgumentParser(
         prog="n58aio",
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     files_commands.add_parser(subparsers, parents)
     at.add_parser(subparsers, parents)
     demo.add_parser(subparsers, parents)
+    status.add_parser(subparsers, parents)
     _add_emulate(subparsers)
     return parser
 

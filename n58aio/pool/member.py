@@ -16,6 +16,7 @@ import structlog
 from ..commands.link import LinkStatus
 from ..errors import CommandTimeout, LinkClosedError, N58Error
 from ..modem import Modem, open_modem
+from ..supervision import EventKind
 from .stats import ModemState, ModemStats
 
 __all__ = ["ERROR_WINDOW", "RESET_REPORTS", "PoolMember", "port_url"]
@@ -56,6 +57,7 @@ class PoolMember:
         self.requests = 0
         self.bytes = 0
         self.errors = 0
+        self._supervision: dict[EventKind, int] = {}  # counts of the modems closed before this one
         self.reopens = 0
         self.last_error: str | None = None
         self.last_used = 0.0
@@ -94,7 +96,19 @@ class PoolMember:
             recent_errors=self.recent_errors(time.monotonic()),
             reopens=self.reopens,
             last_error=self.last_error,
+            restarts=self.supervision("restart"),
+            link_losses=self.supervision("link_lost"),
+            registration_losses=self.supervision("registration_lost"),
+            resets=self.supervision("reset"),
+            recoveries=self.supervision("recovered"),
         )
+
+    def supervision(self, kind: EventKind) -> int:
+        """How often the supervision saw ``kind`` on this member (across reopens)."""
+        live: dict[EventKind, int] = {}
+        if self.modem is not None:
+            live = self.modem.supervision_counts
+        return self._supervision.get(kind, 0) + live.get(kind, 0)
 
     # ------------------------------------------------------------------ port
     async def open(self, options: Mapping[str, Any]) -> Modem:
@@ -132,6 +146,9 @@ class PoolMember:
             with contextlib.suppress(Exception):
                 await opening
         stack, self._stack = self._stack, None
+        if self.modem is not None:
+            for kind, count in self.modem.supervision_counts.items():
+                self._supervision[kind] = self._supervision.get(kind, 0) + count
         self.modem = None
         if stack is not None:
             with contextlib.suppress(Exception):

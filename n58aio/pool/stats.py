@@ -19,7 +19,9 @@ class ModemStats:
 
     ``requests`` counts request attempts, ``bytes`` response body bytes received, ``errors``
     failed attempts and failed health checks, ``reopens`` successful reopens after a
-    quarantine, ``recent_errors`` errors within the scheduling window.
+    quarantine, ``recent_errors`` errors within the scheduling window. The supervision's
+    counts: ``restarts`` of the module, ``link_losses`` and ``registration_losses``,
+    ``resets`` sent to a module that answered nothing, ``recoveries`` (brought up again).
     """
 
     name: str
@@ -31,6 +33,11 @@ class ModemStats:
     recent_errors: int
     reopens: int
     last_error: str | None
+    restarts: int = 0
+    link_losses: int = 0
+    registration_losses: int = 0
+    resets: int = 0
+    recoveries: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,21 @@ class PoolStats:
     errors: int
     retries: int
     waiting: int
+
+    @property
+    def restarts(self) -> int:
+        """Module restarts the supervision saw, all modems."""
+        return sum(modem.restarts for modem in self.modems)
+
+    @property
+    def link_losses(self) -> int:
+        """Data links lost, all modems."""
+        return sum(modem.link_losses for modem in self.modems)
+
+    @property
+    def recoveries(self) -> int:
+        """Times a modem was brought up again by the supervision, all modems."""
+        return sum(modem.recoveries for modem in self.modems)
 
     @property
     def healthy(self) -> int:

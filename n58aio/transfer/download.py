@@ -30,13 +30,11 @@ from typing import IO, Any
 import structlog
 
 from ..errors import (
-    CommandError,
-    CommandTimeout,
     HTTPStatusError,
     LinkClosedError,
     N58Error,
+    PortClosedError,
     ProtocolError,
-    RequestTimeout,
     TooManyRedirects,
     TransferError,
 )
@@ -264,14 +262,14 @@ class _Download:
             scope.reschedule(asyncio.get_running_loop().time())
 
     async def _recover(self) -> None:
-        """Bring the data link back if it is down (after a module restart, say)."""
+        """Have the modem find out what went wrong and bring itself back up (after a module
+        restart or a lost data link, say); a failure here costs one more attempt."""
         try:
-            status = await self.modem.link_status()
-            if not status.up:
-                self.log.info("download.reattach")
-                await self.modem.attach()
-        except (CommandError, CommandTimeout, RequestTimeout) as exc:
-            self.log.warning("download.reattach_failed", error=str(exc))
+            await self.modem.recover()
+        except PortClosedError:
+            raise
+        except N58Error as exc:
+            self.log.warning("download.recover_failed", error=f"{type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ one range
     async def _attempt(self) -> None:

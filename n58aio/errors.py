@@ -17,6 +17,7 @@ __all__ = [
     "InvalidValue",
     "LinkClosedError",
     "LinkRefusedError",
+    "ModemUnresponsiveError",
     "N58Error",
     "NoModemAvailable",
     "NoSignalError",

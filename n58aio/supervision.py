@@ -107,7 +107,8 @@ class EventStream:
 class Supervisor:
     """Watches one module and brings it back up; see the module docstring.
 
-    ``counts`` holds how often each :data:`EventKind` happened.
+    ``counts`` holds how often each :data:`EventKind` happened; ``reset_wait`` is the time
+    given to the module to boot after ``AT+CFUN=1,1`` (:data:`RESET_WAIT`).
     """
 
     def __init__(
@@ -123,6 +124,7 @@ class Supervisor:
         self.line_rate = line_rate
         self.initial_rate = initial_rate
         self.params: BringUp | None = None
+        self.reset_wait = RESET_WAIT
         self.counts: dict[EventKind, int] = {}
         self._streams: set[EventStream] = set()
         self._callbacks: list[Callable[[SupervisionEvent], object]] = []
@@ -300,8 +302,10 @@ class Supervisor:
         for rate in dict.fromkeys(rates):
             channel.set_line_rate(rate)
             channel.write_blind("AT+CFUN=1,1")
+            # out at this rate before the next one is set (a UART sends at the rate set then)
+            await asyncio.sleep(channel.line_time(16) + 0.05)
         self._notice("reset", "AT+CFUN=1,1 sent")
-        await asyncio.sleep(RESET_WAIT)
+        await asyncio.sleep(self.reset_wait)
         try:
             await find_module(channel, (self.initial_rate, self.line_rate), self.log)
         except CommandTimeout:

@@ -53,6 +53,10 @@ class FaultTarget(Protocol):
         """Close the serial port for good."""
         ...
 
+    def wedge(self, reset_helps: bool) -> None:
+        """Stop answering anything but (with ``reset_helps``) ``AT+CFUN=1,1``."""
+        ...
+
     def inject(self, data: bytes, immediate: bool) -> None:
         """Write raw bytes."""
         ...
@@ -121,6 +125,13 @@ class Faults:
     def drop_port(self) -> None:
         """Close the serial port: clients see it vanish; the emulator is dead afterwards."""
         self._target.drop_port()
+
+    def wedge(self, *, reset_helps: bool = True) -> None:
+        """The module stops answering: no echo, no reply, no report, server links dropped; the
+        port stays open. ``AT+CFUN=1,1`` (at the module's rate) still restarts it as
+        :meth:`restart` with a boot report does, unless ``reset_helps`` is False; a
+        :meth:`restart` (a power cut) always does."""
+        self._target.wedge(reset_helps)
 
     def restart(self, *, report: bool = True) -> None:
         """Restart as after a power cut: links, data link, settings (echo, ``AT+CMEE``,

@@ -58,6 +58,9 @@ class Module(ModuleCore):
         super().__init__(config, fs, output, log, ident, rate)
         self._waiting_for_at = False
         self._autobaud_seen = b""
+        self._wedged = False
+        self._reset_helps = True
+        self._wedge_seen = b""
         self.faults = Faults(output_faults, self, self.in_output_order)
         self._on_drop_port = on_drop_port
         self._handlers = self._build_handlers()
@@ -94,6 +97,9 @@ class Module(ModuleCore):
             return
         if self.rate.mismatch():
             data = self.rate.garble(data)  # sent at another rate than the module runs at
+        if self._wedged:
+            self._watch_for_reset(data)
+            return
         if self._waiting_for_at:
             data = self._autobaud(data)
             if not data:
@@ -116,6 +122,28 @@ class Module(ModuleCore):
         self._autobaud_seen = b""
         self.log.info("auto-baud locked", rate=self.rate.module_rate)
         return seen[found:]
+
+    def wedge(self, reset_helps: bool) -> None:
+        """Fault API: stop answering (no echo, no reply, no report); only ``AT+CFUN=1,1`` still
+        restarts the module, and not even that without ``reset_helps``."""
+        if self.dead:
+            return
+        self.log.info("wedged", reset_helps=reset_helps)
+        self._stop_everything()
+        self._wedged = True
+        self._reset_helps = reset_helps
+        self._wedge_seen = b""
+
+    def _watch_for_reset(self, data: bytes) -> None:
+        """While wedged: read the line only for the manual's reset ``AT+CFUN=1,1``."""
+        seen = (self._wedge_seen + data.upper().replace(b" ", b""))[-64:]
+        if b"AT+CFUN=1,1\r" not in seen:
+            self._wedge_seen = seen[-16:]
+            return
+        self._wedge_seen = b""
+        if self._reset_helps:
+            self.log.info("reset while wedged")
+            self.restart(True)
 
     async def shutdown(self) -> None:
         """Cancel every task and drop the links."""
@@ -153,6 +181,7 @@ class Module(ModuleCore):
         if self.dead:
             return
         self.log.info("restart", report=report)
+        self._wedged = False
         self._stop_everything()
         self.state = self._fresh_state(False)
         self.rate.reset()

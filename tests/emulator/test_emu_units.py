@@ -152,6 +152,9 @@ class _NoTarget:
     def drop_port(self) -> None:
         pass
 
+    def wedge(self, reset_helps: bool) -> None:
+        pass
+
     def inject(self, data: bytes, immediate: bool) -> None:
         pass
 

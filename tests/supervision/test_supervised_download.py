@@ -134,3 +134,40 @@ async def test_a_wrong_pin_after_a_restart_is_sent_once(make_modem: ModemFactory
     with pytest.raises(n58aio.SimPinRequired):
         await modem.recover(timeout=10)  # the refused PIN is never sent again
     assert modem.supervision_counts.get("recovery_failed") == 2
+
+
+async def test_a_module_that_stops_answering_is_reset_and_brought_back(
+    make_modem: ModemFactory,
+) -> None:
+    emu, modem = await _attached(make_modem)
+    modem.supervisor.reset_wait = 0.5
+    seen: list[n58aio.SupervisionEvent] = []
+    modem.on_event(seen.append)
+    emu.faults.wedge()
+    with pytest.raises(n58aio.CommandTimeout):
+        await modem.command("AT+CSQ", timeout=1)  # no echo, no reply
+    status = await modem.recover(timeout=30)
+    assert status.up
+    assert emu.sim_unlocked  # the bring-up ran again: PIN sent after the reset
+    assert emu.line_rate == 921600 and modem.line_rate == 921600
+    kinds = [event.kind for event in seen]
+    assert kinds == ["unresponsive", "reset", "restart", "recovered"], kinds
+    assert "921600" in seen[0].detail and "115200" in seen[0].detail
+    counts = modem.supervision_counts
+    assert counts == {"unresponsive": 1, "reset": 1, "restart": 1, "recovered": 1}, counts
+    assert (await modem.command("AT+CSQ")).lines[0].startswith("+CSQ:")
+
+
+async def test_a_module_the_reset_does_not_help_ends_unresponsive(
+    make_modem: ModemFactory,
+) -> None:
+    emu, modem = await _attached(make_modem)
+    modem.supervisor.reset_wait = 0.5
+    emu.faults.wedge(reset_helps=False)
+    with pytest.raises(n58aio.ModemUnresponsiveError, match="AT\\+CFUN=1,1"):
+        await modem.recover(timeout=30)
+    counts = modem.supervision_counts
+    assert counts == {"unresponsive": 1, "reset": 1, "recovery_failed": 1}, counts
+    emu.faults.restart()  # a power cut brings it back
+    status = await modem.recover(timeout=30)
+    assert status.up and modem.supervision_counts["recovered"] == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -39,7 +40,7 @@ from .errors import (
     WrongPinError,
 )
 
-__all__ = ["BringUp", "ModemStatus", "bring_up", "read_status", "registration"]
+__all__ = ["BringUp", "ModemStatus", "OnStep", "bring_up", "read_status", "registration"]
 
 POLL = 0.5
 
@@ -115,7 +116,8 @@ async def _wait_for_module(channel: ModemChannel, deadline: float, log: _Log) ->
             await asyncio.sleep(POLL)
 
 
-async def _unlock_sim(channel: ModemChannel, pin: str | None, log: _Log) -> None:
+async def _unlock_sim(channel: ModemChannel, pin: str | None, log: _Log) -> bool:
+    """Unlock the SIM when it asks; True when the PIN was sent."""
     try:
         state = parse_cpin((await channel.command("AT+CPIN?")).lines)
     except CommandError as exc:
@@ -123,7 +125,7 @@ async def _unlock_sim(channel: ModemChannel, pin: str | None, log: _Log) -> None
             raise NoSimError() from None
         raise
     if state == "READY":
-        return
+        return False
     if state == "SIM PUK":
         raise SimPukRequired()
     if state != "SIM PIN":
@@ -136,6 +138,7 @@ async def _unlock_sim(channel: ModemChannel, pin: str | None, log: _Log) -> None
     except CommandError:
         log.warning("bringup.pin_refused")
         raise WrongPinError() from None
+    return True
 
 
 async def registration(channel: ModemChannel) -> Registration:
@@ -171,15 +174,18 @@ async def _wait_registered(
 
 
 async def _bring_link_up(
-    channel: ModemChannel, params: BringUp, deadline: float, log: _Log
+    channel: ModemChannel, params: BringUp, deadline: float, log: _Log, on_step: OnStep
 ) -> LinkStatus:
     status = parse_xiic((await channel.command("AT+XIIC?")).lines)
     if status.up:
+        on_step("link", f"already up, address {status.address}")
         return status
     if params.apn is not None:
         await channel.command(f'AT+CGDCONT=1,"IP","{params.apn}"')
     if params.user is not None or params.password is not None:
         await channel.command(f'AT+XGAUTH=1,1,"{params.user or ""}","{params.password or ""}"')
+    auth = ", with user and password" if params.user or params.password else ""
+    on_step("apn", f"{params.apn}{auth}" if params.apn else f"the network's default{auth}")
     log.info("bringup.link", apn=params.apn)
     try:
         await channel.command("AT+XIIC=1")
@@ -189,24 +195,41 @@ async def _bring_link_up(
         status = parse_xiic((await channel.command("AT+XIIC?")).lines)
         if status.up:
             log.info("bringup.link_up", address=status.address)
+            on_step("link", f"up, address {status.address}")
             return status
         if time.monotonic() >= deadline:
             raise LinkRefusedError(None, params.apn)
         await asyncio.sleep(POLL)
 
 
-async def bring_up(channel: ModemChannel, params: BringUp, timeout: float, log: _Log) -> LinkStatus:
+async def bring_up(
+    channel: ModemChannel,
+    params: BringUp,
+    timeout: float,
+    log: _Log,
+    on_step: OnStep | None = None,
+) -> LinkStatus:
     """Wait for the module, set error codes on, unlock the SIM, wait for the registration,
-    set the APN and credentials and bring the data link up; each step only when needed."""
+    set the APN and credentials and bring the data link up; each step only when needed.
+    ``on_step(step, detail)`` is told each step done (see :data:`OnStep`)."""
     params.check()
+    step = on_step or _no_step
     deadline = time.monotonic() + timeout
     await _wait_for_module(channel, deadline, log)
     log.info("bringup.module_answers")
+    step("module", f"answers at {channel.baudrate} baud" if channel.baudrate else "answers")
     await channel.command("AT+CMEE=1")
-    await _unlock_sim(channel, params.pin, log)
+    pin_sent = await _unlock_sim(channel, params.pin, log)
     log.info("bringup.sim_ready")
-    await _wait_registered(channel, deadline, timeout, log)
-    return await _bring_link_up(channel, params, deadline, log)
+    step("sim", "ready, PIN accepted" if pin_sent else "ready")
+    reg = await _wait_registered(channel, deadline, timeout, log)
+    tech = f" ({reg.technology})" if reg.technology else ""
+    step("registration", f"{reg.state}{tech}")
+    return await _bring_link_up(channel, params, deadline, log, step)
+
+
+def _no_step(step: str, detail: str) -> None:
+    pass
 
 
 async def read_status(channel: ModemChannel) -> ModemStatus:
@@ -238,3 +261,7 @@ async def read_status(channel: ModemChannel) -> ModemStatus:
 
 
 _Log = structlog.typing.FilteringBoundLogger
+OnStep = Callable[[str, str], object]
+"""Told each bring-up step done: ``(step, detail)`` with ``step`` one of ``"module"``,
+``"sim"``, ``"registration"``, ``"apn"``, ``"link"`` (and ``"line_speed"`` from
+:meth:`n58aio.Modem.attach`); ``detail`` is short text for a person, never a secret."""

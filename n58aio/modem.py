@@ -10,7 +10,7 @@ from typing import Any, Unpack
 
 import structlog
 
-from .bringup import BringUp, ModemStatus, read_status
+from .bringup import BringUp, ModemStatus, OnStep, read_status
 from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_port
 from .commands.link import LinkStatus
 from .errors import CommandTimeout
@@ -95,6 +95,7 @@ class Modem:
         user: str | None = None,
         password: str | None = None,
         pin: str | None = None,
+        on_step: OnStep | None = None,
     ) -> LinkStatus:
         """Bring the module up: wait for it, unlock the SIM with ``pin`` when it asks, wait for
         the network registration, set ``apn`` (and ``user`` / ``password``), bring the data link
@@ -103,12 +104,14 @@ class Modem:
 
         Called without parameters after an attach with some, it re-uses them. From then on the
         module is supervised: restarts, a lost data link or registration are detected, and the
-        bring-up and the line rate are re-applied (see :meth:`recover`, :meth:`events`)."""
+        bring-up and the line rate are re-applied (see :meth:`recover`, :meth:`events`).
+        ``on_step(step, detail)`` is told each step done, the line speed last (see
+        :data:`~n58aio.bringup.OnStep`)."""
         params = BringUp(apn=apn, user=user, password=password, pin=pin)
         last = self.supervisor.params
         if last is not None and params == BringUp():
             params = last
-        return await self.supervisor.attach(params, timeout)
+        return await self.supervisor.attach(params, timeout, on_step)
 
     async def recover(self, timeout: float = 60.0) -> LinkStatus:
         """Find the module (at the line rate in use, then the initial one; reset with

@@ -22,7 +22,7 @@ from typing import Literal
 
 import structlog
 
-from .bringup import BringUp, bring_up, registration
+from .bringup import BringUp, OnStep, bring_up, registration
 from .channel import ModemChannel
 from .commands.link import LinkStatus, parse_xiic
 from .commands.network import parse_registration
@@ -166,15 +166,22 @@ class Supervisor:
             self._emit(kind, detail)
 
     # ------------------------------------------------------------------ watching
-    async def attach(self, params: BringUp, timeout: float) -> LinkStatus:
+    async def attach(
+        self, params: BringUp, timeout: float, on_step: OnStep | None = None
+    ) -> LinkStatus:
         """:meth:`~n58aio.Modem.attach`: the bring-up and the line rate, never at the same time
         as a recovery; then keep ``params`` for every later bring-up, note the settings a
-        restart resets, and watch the reports."""
+        restart resets, and watch the reports. ``on_step`` is told each step done."""
         params.check()
         async with self._lock:
-            status = await bring_up(self.channel, params, timeout, self.log)
-            if self.channel.baudrate != self.line_rate:
+            status = await bring_up(self.channel, params, timeout, self.log, on_step)
+            before = self.channel.baudrate
+            if before != self.line_rate:
                 await switch_line_rate(self.channel, self.line_rate, self.log)
+            if on_step is not None:
+                switched = self.line_rate != self.initial_rate
+                how = f"switched from {self.initial_rate}" if switched else "as opened"
+                on_step("line_speed", f"{self.channel.baudrate} baud ({how})")
             self._start(params)
             self._baseline = await self._markers()
             if self._noticed:  # what the reports told meanwhile is repaired

@@ -2,8 +2,10 @@
 
 The demo starts, in this process, a local HTTPS origin with a throwaway CA and an emulated
 N58 on a pseudo-terminal, paced at a real line rate, with the CA certificate in its file
-system. It then does what an application would: opens the modem on the pty, attaches,
-configures TLS, downloads a file with :meth:`~n58aio.Modem.download` and checks its SHA-256.
+system; like a module fresh from power-on, it boots at auto-baud, its SIM asks for a PIN and the
+network wants an APN. It then does what an application would: opens the modem on the pty,
+attaches (showing each bring-up step: SIM, registration, APN, data link, line speed), configures
+TLS, downloads a file with :meth:`~n58aio.Modem.download` and checks its SHA-256.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ DEFAULT_SIZE = 1 << 20
 """1 MiB: about 12 s at 921600 baud (92160 bytes/s on the line), short enough for CI."""
 
 _HOST = "localhost"
+_DEMO_PIN = "1234"
+_DEMO_APN = "demo.m2m"
+_STEP_NAMES = {"line_speed": "line speed"}
 
 
 def add_parser(
@@ -116,14 +121,25 @@ async def _run(args: argparse.Namespace, line_rate: float | None, out: Any) -> i
         tls = await asyncio.to_thread(TLSFiles.generate)
         tls.write_to(module_fs)  # ca.pem (and a client certificate) on the module
         config = EmulatorConfig(
-            baud=args.baud or None, fs_root=module_fs, resolve={_HOST: "127.0.0.1"}
+            baud=args.baud or None,
+            fs_root=module_fs,
+            resolve={_HOST: "127.0.0.1"},
+            auto_baud=True,
+            sim="pin",
+            sim_pin=_DEMO_PIN,
+            network_apn=_DEMO_APN,
         )
         async with (
             OriginServer(tls=tls) as origin,
             Emulator(config) as emulator,
             open_modem(emulator.device, name="demo", baudrate=args.baud or 115200) as modem,
         ):
-            status = await modem.attach()
+            print("  bring-up  (auto-baud, SIM PIN, APN required, as from power-on)", file=out)
+
+            def step(name: str, detail: str) -> None:
+                print(f"    {_STEP_NAMES.get(name, name):<13}{detail}", file=out, flush=True)
+
+            status = await modem.attach(pin=_DEMO_PIN, apn=_DEMO_APN, on_step=step)
             modem.configure_tls(TLSConfig(ca_cert="ca.pem"))
             url = f"https://{_HOST}:{origin.port}/bytes/{args.size}"
             print(f"  modem     {emulator.device} (emulated), data link {status.address}", file=out)

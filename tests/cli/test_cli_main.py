@@ -116,6 +116,7 @@ async def test_demo_in_process_paced(run_cli: RunCli, tmp_path: Path) -> None:
     assert result.status == EXIT_OK, result.stderr
     assert "hash verified" in result.out
     assert "% of the line rate" in result.out
+    assert "line speed   921600 baud (switched from 115200)" in result.out
     assert kept.read_bytes() == pattern_bytes(0, 64 * 1024)
 
 
@@ -124,3 +125,7 @@ async def test_demo_subprocess() -> None:
     assert status == EXIT_OK, err
     assert "verified" in out
     assert "262144 bytes" in out
+    steps = [line.split()[0] for line in out.splitlines() if line.startswith("    ")]
+    assert steps == ["module", "sim", "registration", "apn", "link", "line"], out
+    assert "ready, PIN accepted" in out and "demo.m2m" in out
+    assert "115200 baud (as opened)" in out  # --baud 0: the line stays at the opening rate

@@ -124,8 +124,10 @@ async def _n58aio_download(p: dict[str, Any]) -> Result:
     size: int = p["size"]
     url = f"{p['origin']}{p.get('path') or f'/bytes/{size}'}"
     checker: _Checker = _JsonChecker(size) if p.get("json") else _Checker(p["verify"])
-    async with n58aio.open_modem(p["device"], recvmode=p.get("recvmode", 1)) as modem:
+    rates = {"baudrate": p["baudrate"]} if p.get("baudrate") else {}
+    async with n58aio.open_modem(p["device"], recvmode=p.get("recvmode", 1), **rates) as modem:
         await modem.attach()
+        line_rate = modem.line_rate
         start = Usage.now()
         read_before = modem.channel.bytes_read
         first: float | None = None
@@ -149,6 +151,7 @@ async def _n58aio_download(p: dict[str, Any]) -> Result:
         "content_encoding": encoding,
         "body_wall": end.wall - (first or end.wall),
         "first_chunk": first_len,
+        "line_rate": line_rate,
         **end.since(start),
     }
 

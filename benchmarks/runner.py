@@ -68,6 +68,7 @@ class Profile:
     top_counts: tuple[int, ...] = (1, 8, 32, 64)
     top_size: int = 1_500_000
     nginx_paced: tuple[int, int] = (921_600, 1_350_000)
+    switched: tuple[int, int, int] = (115_200, 921_600, 1_350_000)  # opened at, switched to, bytes
 
 
 QUICK = Profile(
@@ -91,6 +92,7 @@ QUICK = Profile(
     top_counts=(1, 8),
     top_size=200_000,
     nginx_paced=(921_600, 200_000),
+    switched=(115_200, 921_600, 200_000),
 )
 FULL = Profile(
     name="full",
@@ -401,6 +403,40 @@ class Suite:
                     {**ours, "baud": baud, "payload_capacity": capacity},
                 )
             )
+
+    def switched(self) -> None:
+        """4b. Paced goodput after switching the line: the module boots at the opening rate,
+        ``open_modem(baudrate=)`` switches it (``AT+IPR``, pacing follows) and the port; then
+        one GET, against what the line carries at the new rate."""
+        p = self.profile
+        opened, baud, size = p.switched
+        with emulators(1, opened) as helpers:
+            ours = self.worker(
+                "n58aio_download",
+                device=devices(helpers)[0],
+                origin=self.origin,
+                size=size,
+                verify=p.verify,
+                baudrate=baud,
+            )
+        if ours["line_rate"] != baud:
+            raise CaseError(f"the line runs at {ours['line_rate']}, not {baud}")
+        capacity = payload_capacity(baud, CHUNK)
+        rate = size / ours["wall"]
+        wire_rate = ours["wire_bytes"] / ours["wall"]
+        self.rows.append(
+            Row(
+                "switched",
+                f"opened at {opened}, switched to {baud} baud, {_size(size)} GET"
+                f" ({ours['wall']:.1f} s)",
+                f"{rate:,.0f} B/s",
+                f"{capacity:,.0f} B/s",
+                f"{rate / capacity:.1%}",
+                f"line busy {wire_rate / line_capacity(baud):.1%};"
+                f" client CPU share {ours['cpu'] / ours['wall']:.1%}",
+                {**ours, "baud": baud, "opened": opened, "payload_capacity": capacity},
+            )
+        )
 
     def scaling(self) -> None:
         """5. N modems downloading at once, paced, all opened by one client process."""
@@ -727,6 +763,7 @@ GROUPS: dict[str, Callable[[Suite], None]] = {
     "commands": Suite.commands,
     "unpaced": Suite.unpaced,
     "paced": Suite.paced,
+    "switched": Suite.switched,
     "scaling": Suite.scaling,
     "memory": Suite.memory,
     "compression": Suite.compression,
@@ -740,6 +777,7 @@ _HEADERS = {
     "commands": ("command round trip", "n58aio", "python-gsmmodem-new", "ratio"),
     "unpaced": ("unpaced download", "n58aio", "httpx, same origin", "ratio"),
     "paced": ("paced download", "goodput", "line after framing", "share"),
+    "switched": ("paced download after AT+IPR", "goodput", "line at the new rate", "share"),
     "scaling": ("concurrent modems", "aggregate goodput", "line after framing", "share"),
     "memory": ("memory", "peak RSS", "1 MB download", "ratio"),
     "compression": ("compressed responses", "goodput", "line after framing", "of the line"),

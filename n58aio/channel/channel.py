@@ -765,16 +765,12 @@ class ModemChannel(asyncio.Protocol):
     def _raw_end(self, event: RawEnd) -> None:
         # The report that ends raw bytes may be the server's own text, and the server may go
         # on sending: whatever it is, the link is closed and the channel probed before the line
-        # is trusted again (the parser already discards what follows).
-        if event.line == _RESTARTED:
-            stream = self._streams.get(event.source)
-            if stream is not None and event.retract:
-                stream.bytes_received -= event.retract
-            self._restarted()
-        else:
-            stream = self._streams.pop(event.source, None)
-            if stream is not None:
-                stream.link_closed(event.line, event.retract)
+        # is trusted again (the parser already discards what follows). Nor is it passed on as a
+        # report: a server must not make the gateway believe the module restarted (a real
+        # restart shows in the module's state; the supervision checks it).
+        stream = self._streams.pop(event.source, None)
+        if stream is not None:
+            stream.link_closed(event.line, event.retract)
         pending = self._pending
         if pending is not None and command_name(pending.command) in _CLOSE_COMMANDS:
             # The close command's OK was consumed as raw bytes; its report ends the exchange.
@@ -785,7 +781,6 @@ class ModemChannel(asyncio.Protocol):
             (_CLOSE_COMMAND[event.source],),
             expected=True,
         )
-        self.urcs.dispatch(event.line)
 
     def _wire_error(self, event: WireError) -> None:
         self.wire_errors += 1

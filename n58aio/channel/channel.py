@@ -76,7 +76,7 @@ _LINK_CLOSED: dict[Source, tuple[str, str]] = {
     family.source: family.closed_reports() for family in (HTTP, HTTPS)
 }
 _CLOSE_COMMAND: dict[Source, str] = {family.source: family.close() for family in (HTTP, HTTPS)}
-_CLOSE_COMMANDS = frozenset({"HTTPCLOSE", "HTTPSCLOSE"})
+_CLOSE_COMMANDS = frozenset(command_name(line) for line in _CLOSE_COMMAND.values())
 _RESTARTED = "+PBREADY"
 _ECHO_SETTING = re.compile(r"^ATE([01]?)$")
 _PROFILE_RESET = frozenset({"ATZ", "ATZ0", "AT&F", "AT&F0"})

@@ -606,7 +606,7 @@ class AtParser:
         if self.merge_payload:
             return self._merged_payload(pos, stop)
         self._pos = stop
-        self._state = _State.AFTER_PAYLOAD
+        self._state = _State.LINE  # the CR after the data is confirmed already
         return Payload(self._source, bytes(buf[pos:stop]))
 
     def _merged_payload(self, start: int, stop: int) -> Payload:
@@ -642,11 +642,12 @@ class AtParser:
             data = b"".join(parts) if len(parts) > 1 else bytes(parts[0])
             del parts  # the slices must go before the view is released
         self._pos = stop
-        self._state = _State.AFTER_PAYLOAD
+        self._state = _State.LINE  # each merged chunk's CR is confirmed already
         return Payload(self._source, data)
 
     def _after_payload(self) -> Event | NeedData | None:
-        # Whatever follows a chunk starts with CR (its optional CRLF, or the next report's
+        # After a zero-length chunk (the others are emitted only once their CR is here):
+        # whatever follows a chunk starts with CR (its optional CRLF, or the next report's
         # leading CRLF); anything else means the length did not match the data (a byte lost
         # in the data would otherwise go unnoticed when the chunk then ends in CR, LF follows).
         pos = self._pos

@@ -27,7 +27,6 @@ from typing import Literal
 import h11
 
 from n58aio.channel import ModemChannel
-from n58aio.channel import channel as channel_module
 from n58aio.errors import N58Error
 from n58aio.http import HttpClient, Timeouts
 
@@ -37,6 +36,7 @@ FaultKind = Literal["drop", "garble", "insert", "none"]
 TIMEOUTS = Timeouts(connect=0.3, first_byte=0.3, idle=0.3)
 SLACK = 0.05
 DATA_TIMEOUT = 0.3
+RESYNC_GRACE = 0.3  # seconds between probes (2 s on a real line)
 CHUNK = 64  # data bytes per +HTTPRECV report
 _ACTION = re.compile(r"^AT\+HTTPACTION=(\d+)(?:,(\d+))?")
 
@@ -236,13 +236,12 @@ async def run_case(post: bytes | None, response: bytes, fault: Fault, pieces: in
     module = SimModule(response, fault=fault, pieces=pieces)
     channel = ModemChannel(name="sim", baudrate=None, timeout_slack=SLACK)
     channel.module_data_timeout = DATA_TIMEOUT
+    channel.resync_grace = RESYNC_GRACE
     module.attach(channel)
     transport = _Transport(module)
     channel.connection_made(transport)
     client = HttpClient(channel, timeouts=TIMEOUTS)
     outcome = Outcome()
-    saved = channel_module._RESYNC_GRACE
-    channel_module._RESYNC_GRACE = 0.3
     try:
         async with asyncio.timeout(30):
             try:
@@ -260,7 +259,6 @@ async def run_case(post: bytes | None, response: bytes, fault: Fault, pieces: in
             reply = await channel.command("AT+CGMM")
             outcome.next_reply = reply.lines
     finally:
-        channel_module._RESYNC_GRACE = saved
         channel.close()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.sleep(0)

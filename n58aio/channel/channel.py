@@ -69,7 +69,8 @@ T = TypeVar("T")
 
 SYNC_PROBE_PREFIX = "AT+N58SYNC="
 """The probe's command: an extended command no module knows, followed by a random token."""
-_RESYNC_GRACE = 2.0
+RESYNC_GRACE = 2.0
+"""The default of :attr:`ModemChannel.resync_grace`, in seconds."""
 _RESYNC_ATTEMPTS = 3
 _ECHO_ON_SETTLE = 0.2  # pause after a blind ATE1, before the probe
 _LINK_CLOSED: dict[Source, tuple[str, str]] = {
@@ -174,6 +175,10 @@ class ModemChannel(asyncio.Protocol):
         self._connected = asyncio.Event()
         self._raw_idle = asyncio.Event()
         self._raw_idle.set()
+        self.resync_grace = RESYNC_GRACE
+        """Seconds a probe waits for its echo before the next goes out, and the grace for the
+        answer to a command sent just before an unannounced restart (2 s: a busy module
+        answers its queued probes in order; tests and simulations shorten it)."""
         self.module_data_timeout = 30.0
         """Seconds the module waits for the data after its ``>`` prompt (30 s on the N58).
 
@@ -477,7 +482,7 @@ class ModemChannel(asyncio.Protocol):
             or parser.in_payload
             or parser.in_raw_mode
         )
-        grace = _RESYNC_GRACE
+        grace = self.resync_grace
         # The module may first have to finish the command that timed out (up to its manual
         # timeout): probes go out every `grace` seconds until then (a busy module answers them
         # in order, a probe whose echo was damaged is followed by the next), at least 3.
@@ -754,7 +759,7 @@ class ModemChannel(asyncio.Protocol):
                 self.log.warning("command.lost", command=_redact(pending.command))
                 pending.settle(CommandError(pending.command, _RESTARTED))
 
-        asyncio.get_running_loop().call_later(_RESYNC_GRACE, lost)
+        asyncio.get_running_loop().call_later(self.resync_grace, lost)
 
     def _fail_streams(self, error: type[N58Error], reason: str, *, started: bool = True) -> None:
         for source, stream in list(self._streams.items()):

@@ -35,8 +35,8 @@ GRACE = 0.5
 
 @pytest.fixture
 def fast_resync(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Shorten the probe's timeout (2 s by default)."""
-    monkeypatch.setattr(channel_module, "_RESYNC_GRACE", GRACE)
+    """Shorten the probe's timeout of the channels made in the test (2 s by default)."""
+    monkeypatch.setattr(channel_module, "RESYNC_GRACE", GRACE)
     yield
 
 

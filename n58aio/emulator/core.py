@@ -30,7 +30,7 @@ from .state import Link, ModuleState, Service
 from .syntax import Command
 from .world import Network, SimCard
 
-__all__ = ["FETCH_TIMEOUT", "Handler", "ModuleCore", "int_arg"]
+__all__ = ["FETCH_TIMEOUT", "Handler", "ModuleCore", "int_arg", "services"]
 
 FETCH_TIMEOUT = 120.0
 
@@ -44,6 +44,12 @@ def int_arg(text: str, low: int, high: int) -> int | None:
         return None
     value = int(text)
     return value if low <= value <= high else None
+
+
+def services(module: ModuleCore) -> tuple[tuple[str, Callable[[], Service]], ...]:
+    """The command stems of the two services (``HTTP``, ``HTTPS``), each with a getter of its
+    state: read at call time, since a restart replaces the module's state."""
+    return (("HTTP", lambda: module.state.http), ("HTTPS", lambda: module.state.https))
 
 
 class ModuleCore:

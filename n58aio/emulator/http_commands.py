@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 
 from . import framing
-from .core import Handler, ModuleCore, int_arg
+from .core import Handler, ModuleCore, int_arg, services
 from .netlink import NetError, open_connection
 from .state import Link, Service, Target, parse_url
 from .syntax import Command, split_args
@@ -36,12 +36,8 @@ class HttpCommands:
 
     def handlers(self) -> dict[str, Handler]:
         """The entries for the module's handler table (both services)."""
-        module = self.module
         handlers: dict[str, Handler] = {}
-        for stem, svc in (
-            ("HTTP", lambda: module.state.http),
-            ("HTTPS", lambda: module.state.https),
-        ):
+        for stem, svc in services(self.module):
             handlers[f"+{stem}PARA"] = functools.partial(self.para, svc)
             handlers[f"+{stem}SETUP"] = functools.partial(self.setup, svc)
             handlers[f"+{stem}ACTION"] = functools.partial(self.action, svc)

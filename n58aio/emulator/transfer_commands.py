@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from .core import Handler, ModuleCore, int_arg
+from .core import Handler, ModuleCore, int_arg, services
 from .filesystem import FileSystemError
 from .http_commands import CONTENT_TYPES
 from .netlink import NetError, fetch
@@ -32,12 +32,8 @@ class TransferCommands:
 
     def handlers(self) -> dict[str, Handler]:
         """The entries for the module's handler table (both services)."""
-        module = self.module
         handlers: dict[str, Handler] = {}
-        for stem, svc in (
-            ("HTTP", lambda: module.state.http),
-            ("HTTPS", lambda: module.state.https),
-        ):
+        for stem, svc in services(self.module):
             handlers[f"+FILE{stem}ACTION"] = functools.partial(self.fileaction, svc)
             for prefix in ("", "AP"):
                 handlers[f"+{prefix}{stem}GET"] = functools.partial(self.get, svc)

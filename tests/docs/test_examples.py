@@ -9,7 +9,7 @@ Markers, an HTML comment on the line right before a fence (the reader still sees
   run with it, as one program.
 * ``<!-- example: modem -->``: the block runs as the body of
   ``async with n58aio.open_modem("/dev/ttyUSB0") as modem:`` after ``await modem.attach()``
-  (with ``asyncio`` and ``n58aio`` imported); the page says that its snippets use such a modem.
+  (with ``asyncio``, ``httpx`` and ``n58aio`` imported); the page says its snippets use one.
 
 A block with a top-level ``await`` runs as ``python -m asyncio`` would run it (wrapped in a
 coroutine). The examples keep their placeholders (``/dev/ttyUSB0``, ``example.com``); only the
@@ -66,14 +66,16 @@ MODULE_FILES = ("log.txt",)
 #: Local files in an example's working directory (paths the examples name).
 LOCAL_FILES = ("build/fw.bin", "body.bin", "logs/today.txt")
 
-#: Placeholder -> what the example gets; ``{http}``, ``{https}``, ``{device}``, ``{tcp}``.
+#: Placeholder (a regular expression) -> what the example gets instead: the origins' ports
+#: (``{http}``, ``{https}``), the emulators' ptys (``{device}``, ``{device2}``) and the TCP URL
+#: of a third emulator (``{tcp}``). A URL with a port of its own is left alone.
 REWRITES = (
-    ("http://example.com", "http://example.com:{http}"),
-    ("https://example.com", "https://example.com:{https}"),
-    ("/dev/ttyUSB0", "{device}"),
-    ("/dev/ttyUSB1", "{device2}"),
-    ("/dev/pts/N", "{device}"),
-    ("socket://10.0.0.9:4001", "{tcp}"),
+    (r"http://example\.com(?![\w.:-])", "http://example.com:{http}"),
+    (r"https://example\.com(?![\w.:-])", "https://example.com:{https}"),
+    (r"/dev/ttyUSB0\b", "{device}"),
+    (r"/dev/ttyUSB1\b", "{device2}"),
+    (r"/dev/pts/N\b", "{device}"),
+    (r"socket://10\.0\.0\.9:4001\b", "{tcp}"),
 )
 
 #: Shell lines not run, with the reason (matched as a regular expression on the line).
@@ -187,7 +189,7 @@ class FarEnd:
 
     def rewrite(self, text: str) -> str:
         for placeholder, replacement in REWRITES:
-            text = text.replace(placeholder, replacement.format(**self.values))
+            text = re.sub(placeholder, replacement.format(**self.values), text)
         return text
 
     def env(self) -> dict[str, str]:
@@ -254,7 +256,7 @@ def program(example: Example, far: FarEnd) -> str:
     if example.marker == "modem":
         device = far.values["device"]
         return (
-            "import asyncio\nimport n58aio\n\n"
+            "import asyncio\nimport httpx\nimport n58aio\n\n"
             "async def _example() -> None:\n"
             f"    async with n58aio.open_modem({device!r}) as modem:\n"
             "        await modem.attach()\n"

@@ -30,14 +30,14 @@ import sys
 import textwrap
 import zipfile
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from n58aio.emulator import Emulator, EmulatorConfig
-from n58aio.emulator.origin import OriginServer, pattern_bytes
+from n58aio.emulator.origin import OriginServer, RecordedRequest, pattern_bytes
 from n58aio.emulator.tlsfiles import TLSFiles
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -59,6 +59,17 @@ def _pack_zip() -> bytes:
         archive.writestr(entry, b"firmware 1.2.3\n")
     return buffer.getvalue()
 
+
+#: The paths OriginServer answers with something else than 404 (see its module docstring).
+ORIGIN_ROUTES = re.compile(r"^/(bytes/\d+|json/\d+|files/.+|status/\d+|echo|upload/.+|auth|redirect)$")
+
+#: Examples that talk neither to a modem nor to a server: (page, a line of the example, why).
+QUIET_EXAMPLES = (
+    ("docs/usage.md", 'cipher_suite="0xC02B")', "builds TLSConfig values"),
+    ("docs/usage.md", "logging.basicConfig(level=logging.INFO)", "turns logging on"),
+    ("docs/httpx-users.md", "async def fetch(", "a typed function (tests/typing checks it)"),
+    ("docs/emulator.md", "EmulatorConfig(", "runs an emulator of its own"),
+)
 
 #: Files on the emulated module's file system besides the TLS files (ca.pem, cc.pem, ck.pem).
 MODULE_FILES = ("log.txt",)
@@ -85,6 +96,9 @@ SKIPPED_LINES = (
     (r"^n58aio demo( --size 4MB)?(\s*#.*)?$", "12 s and 46 s of paced demo: the CLI tests run it"),
     (r"^(?!.*\bn58aio\b)", "not an n58aio command (system tools, python -m benchmarks)"),
 )
+
+#: Signs on an example's stderr that something went wrong even though it exited with 0.
+BROKEN = ("Traceback", "Task was destroyed", "was never awaited", "Unclosed", "Exception ignored")
 
 _MARKER = re.compile(r"^<!--\s*example:\s*(\w+)\s*-->$")
 _FENCE = re.compile(r"^```(\w+)\s*$")
@@ -186,6 +200,37 @@ class FarEnd:
 
     values: dict[str, str]
     workdir: Path
+    emulators: list[Emulator]
+    origins: list[OriginServer]
+    served: Path
+    _seen: list[int] = field(default_factory=list)
+    _written: list[int] = field(default_factory=list)
+
+    def mark(self) -> None:
+        """Start counting what the example does from here."""
+        self._seen = [len(origin.requests) for origin in self.origins]
+        self._written = [emulator.bytes_written for emulator in self.emulators]
+
+    def requests(self) -> list[RecordedRequest]:
+        """The requests the origins received since :meth:`mark`."""
+        return [r for o, n in zip(self.origins, self._seen, strict=True) for r in o.requests[n:]]
+
+    def talked(self) -> bool:
+        """True when an emulator answered something or an origin got a request since mark."""
+        written = [emulator.bytes_written for emulator in self.emulators]
+        return bool(self.requests()) or written != self._written
+
+    def unserved(self) -> list[str]:
+        """Paths asked for since mark that the origin does not serve (a 404 in an example)."""
+        missing = []
+        for request in self.requests():
+            path = request.path
+            served = ORIGIN_ROUTES.match(path) is not None
+            if path.startswith("/files/"):
+                served = (self.served / path.removeprefix("/files/")).is_file()
+            if not served:
+                missing.append(f"{request.method} {request.target}")
+        return missing
 
     def rewrite(self, text: str) -> str:
         for placeholder, replacement in REWRITES:
@@ -203,6 +248,7 @@ class FarEnd:
 async def far_end(
     tmp_path: Path,
     example_tls: TLSFiles,
+    served: Path,
     http_origin: OriginServer,
     https_origin: OriginServer,
 ) -> AsyncIterator[FarEnd]:
@@ -241,7 +287,9 @@ async def far_end(
             "device2": emulators[1].device,
             "tcp": emulators[2].url,
         }
-        yield FarEnd(values, workdir)
+        far = FarEnd(values, workdir, emulators, [http_origin, https_origin], served)
+        far.mark()
+        yield far
     finally:
         for emulator in emulators:
             await emulator.close()
@@ -308,7 +356,13 @@ async def test_python_example(example: Example, far_end: FarEnd) -> None:
     script.write_text(program(example, far_end), encoding="utf-8")
     status, out, err = await _run([sys.executable, str(script)], far_end)
     assert status == 0, f"{example.where}: exit status {status}\n{_tail(err)}\n--- stdout\n{out}"
-    assert "Traceback" not in err, f"{example.where}:\n{_tail(err)}"
+    for sign in BROKEN:
+        assert sign not in err, f"{example.where}: {sign!r} on stderr\n{_tail(err)}"
+    if os.environ.get("SHOW_EXAMPLE_OUTPUT"):
+        print(f"\n=== {example.where}\n{out}\n--- stderr\n{err}")
+    assert far_end.unserved() == [], f"{example.where}: paths the origin does not serve"
+    quiet = any(page == example.page and line in example.code for page, line, _ in QUIET_EXAMPLES)
+    assert far_end.talked() != quiet, f"{example.where}: talked to the far end: {not quiet}?"
 
 
 def shell_lines(example: Example) -> Iterator[tuple[int, str]]:
@@ -377,7 +431,10 @@ async def test_shell_example(example: Example, far_end: FarEnd) -> None:
             status, first = await _run_until_ready(command, far_end, env)
             assert status in (0, 130) and first, f"{where}: emulate gave {status}, {first!r}"
             continue
+        far_end.mark()
         status, out, err = await _run(["sh", "-c", command], far_end, env=env)
         assert status == 0, f"{where}: {command}\nexit {status}\n{_tail(err)}\n--- stdout\n{out}"
+        assert far_end.unserved() == [], f"{where}: paths the origin does not serve"
+        assert far_end.talked(), f"{where}: neither the modem nor the origin saw anything"
     if ran == 0:
         pytest.skip("no n58aio line to run")

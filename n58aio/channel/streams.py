@@ -217,9 +217,10 @@ class PayloadStream(Generic[T]):
         while True:
             if self._items:
                 item = self._items.popleft()
-                was_paused = self.paused
-                self._buffered -= self.decoder.item_size(item)
-                if was_paused and not self.paused and self._on_drain is not None:
+                buffered = self._buffered
+                self._buffered = left = buffered - self.decoder.item_size(item)
+                # the reader paused for this stream: resume it once below the bound again
+                if buffered >= self.max_buffer > left and not self._detached and self._on_drain:
                     self._on_drain()
                 return item
             if self._done:
@@ -228,25 +229,22 @@ class PayloadStream(Generic[T]):
                 raise anyio.EndOfStream
             if self._waiter is not None:
                 raise RuntimeError("another task is already receiving from this stream")
+            # A bare future, and one watchdog timer for many waits (see _arm_watchdog) instead
+            # of a timer per wait: this runs once per delivery of a download.
             loop = asyncio.get_running_loop()
-            if timeout is not None and deadline is None:
-                deadline = loop.time() + timeout
-            await self._wait(loop, deadline)
-
-    async def _wait(self, loop: asyncio.AbstractEventLoop, deadline: float | None) -> None:
-        # A bare future, and one watchdog timer for many waits (see _arm_watchdog) instead of
-        # a timer per wait: this runs once per delivery of a download.
-        waiter = self._waiter = loop.create_future()
-        self._deadline = deadline
-        if deadline is not None:
-            watchdog = self._watchdog
-            if watchdog is None or watchdog.when() > deadline:
-                self._arm_watchdog(loop, deadline)
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-            self._deadline = None
+            waiter = self._waiter = loop.create_future()
+            if timeout is not None:
+                if deadline is None:
+                    deadline = loop.time() + timeout
+                self._deadline = deadline
+                watchdog = self._watchdog
+                if watchdog is None or watchdog.when() > deadline:
+                    self._arm_watchdog(loop, deadline)
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                self._deadline = None
 
     def _arm_watchdog(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
         """Have the watchdog run at ``deadline``. A timer armed no later than a new wait's

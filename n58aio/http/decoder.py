@@ -177,7 +177,7 @@ class HttpResponseDecoder:
         if left is not None and length is not None:
             raise LinkClosedError(
                 "link closed before the response was complete:"
-                f" {length - left} of {length} body bytes"
+                f" {max(0, length - left - retract)} of {length} body bytes"
             )
         items: list[ResponseItem] = []
         try:

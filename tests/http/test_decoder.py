@@ -135,8 +135,17 @@ def test_link_closed_amid_a_counted_body_fails() -> None:
     decoder = _keepalive_decoder()
     decoder.feed(RESPONSE[:100])
     decoder.feed(RESPONSE[100:600])
-    with pytest.raises(LinkClosedError, match="before the response was complete"):
+    came = 600 - (len(RESPONSE) - len(BODY))
+    with pytest.raises(LinkClosedError, match=f"complete: {came} of {len(BODY)} body bytes"):
         decoder.link_closed(retract=0)
+
+
+def test_link_closed_amid_a_counted_raw_body_leaves_out_the_retracted_bytes() -> None:
+    decoder = _decoder(until_close=True)
+    decoder.feed(HEAD + b"0")
+    decoder.feed(b"12\r\n+HT")  # 1 + 7 of 10 bytes; the last 5 are the close report's start
+    with pytest.raises(LinkClosedError, match="complete: 3 of 10 body bytes"):
+        decoder.link_closed(retract=5)
 
 
 def test_report_start_counted_as_body_fails_in_later_deliveries() -> None:
@@ -144,7 +153,7 @@ def test_report_start_counted_as_body_fails_in_later_deliveries() -> None:
     items, done = decoder.feed(HEAD + b"01")  # h11 starts the body, the rest is counted
     more, done = decoder.feed(b"23456\r\n+")  # 3 report bytes complete the length
     assert done is None and END not in items + more
-    with pytest.raises(LinkClosedError):
+    with pytest.raises(LinkClosedError, match="before the response was complete"):
         decoder.link_closed(retract=3)
 
 

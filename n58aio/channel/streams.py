@@ -92,11 +92,6 @@ class ByteDecoder:
         return len(item)
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
-
-
 class PayloadStream(Generic[T]):
     """A bounded single-consumer stream of decoded payload items for one family.
 
@@ -119,6 +114,8 @@ class PayloadStream(Generic[T]):
         self._items: deque[T] = deque()
         self._buffered = 0
         self._waiter: asyncio.Future[None] | None = None  # the consumer waiting, if any
+        self._deadline: float | None = None  # loop time at which the waiting consumer times out
+        self._watchdog: asyncio.TimerHandle | None = None  # see _arm_watchdog
         self._done = False
         self._error: BaseException | None = None
         self._on_drain = on_drain
@@ -184,8 +181,7 @@ class PayloadStream(Generic[T]):
         self._detached = True
         self._items.clear()
         self._buffered = 0
-        self._done = True
-        self._wake()
+        self._finish()
         if self._on_drain is not None:
             self._on_drain()
 
@@ -201,6 +197,9 @@ class PayloadStream(Generic[T]):
     def _finish(self) -> None:
         self._done = True
         self._wake()
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.cancel()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -218,9 +217,10 @@ class PayloadStream(Generic[T]):
         while True:
             if self._items:
                 item = self._items.popleft()
-                was_paused = self.paused
-                self._buffered -= self.decoder.item_size(item)
-                if was_paused and not self.paused and self._on_drain is not None:
+                buffered = self._buffered
+                self._buffered = left = buffered - self.decoder.item_size(item)
+                # the reader paused for this stream: resume it once below the bound again
+                if buffered >= self.max_buffer > left and not self._detached and self._on_drain:
                     self._on_drain()
                 return item
             if self._done:
@@ -229,22 +229,41 @@ class PayloadStream(Generic[T]):
                 raise anyio.EndOfStream
             if self._waiter is not None:
                 raise RuntimeError("another task is already receiving from this stream")
+            # A bare future, and one watchdog timer for many waits (see _arm_watchdog) instead
+            # of a timer per wait: this runs once per delivery of a download.
             loop = asyncio.get_running_loop()
-            if timeout is not None and deadline is None:
-                deadline = loop.time() + timeout
-            await self._wait(loop, deadline)
+            waiter = self._waiter = loop.create_future()
+            if timeout is not None:
+                if deadline is None:
+                    deadline = loop.time() + timeout
+                self._deadline = deadline
+                watchdog = self._watchdog
+                if watchdog is None or watchdog.when() > deadline:
+                    self._arm_watchdog(loop, deadline)
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                self._deadline = None
 
-    async def _wait(self, loop: asyncio.AbstractEventLoop, deadline: float | None) -> None:
-        # A bare future and one timer: far cheaper per item than asyncio.timeout around an
-        # asyncio.Event, and this runs once per delivery of a download.
-        waiter = self._waiter = loop.create_future()
-        timer = None if deadline is None else loop.call_at(deadline, _expire, waiter)
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
+    def _arm_watchdog(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Have the watchdog run at ``deadline``. A timer armed no later than a new wait's
+        deadline is kept, and when it fires it re-arms itself for the wait in progress then:
+        a steady stream sets one timer per timeout period instead of one per item."""
+        watchdog = self._watchdog
+        if watchdog is not None:
+            watchdog.cancel()
+        self._watchdog = loop.call_at(deadline, self._watchdog_fired, loop, deadline)
+
+    def _watchdog_fired(self, loop: asyncio.AbstractEventLoop, armed_for: float) -> None:
+        self._watchdog = None
+        waiter, deadline = self._waiter, self._deadline
+        if waiter is None or deadline is None or waiter.done():
+            return  # nobody waits with a timeout: the next wait arms the watchdog again
+        if armed_for < deadline:  # armed for an earlier wait: this one has time left
+            self._arm_watchdog(loop, deadline)
+            return
+        waiter.set_exception(TimeoutError())
 
     def __aiter__(self) -> PayloadStream[T]:
         return self

@@ -5,6 +5,10 @@ feeds the bytes to the ``h11.Connection`` that was primed with the request and t
 events into stream items: the response head, body bytes, and :data:`END`. Because it runs in
 the reader it knows exactly where a response ends, which is how receive mode 0 (no lengths on
 the wire) hands the bytes after the response back to the AT parser.
+
+A body framed by ``Content-Length`` is counted here once h11 has started it: the bytes of each
+delivery that are surely body pass on as they came, without h11's buffer and its copies (the
+hot path of a download); h11 parses the head, the first body bytes, and every other framing.
 """
 
 from __future__ import annotations
@@ -53,27 +57,48 @@ class HttpResponseDecoder:
         self._held = b""
         self._awaiting_close: list[ResponseItem] | None = None
         self._trailing = 0
+        self._content_length: int | None = None  # of the response head, when it frames the body
+        self._body_seen = 0  # body bytes h11 handed out
+        self._body_left: int | None = None  # body bytes still to come, once counted here
+        self._counted = False  # the body was (partly) counted here, not by h11
 
     @property
     def reusable(self) -> bool:
         """True when the response ended and both sides keep the connection open."""
-        return (
-            self.complete
-            and self.connection.our_state is h11.DONE
-            and self.connection.their_state is h11.DONE
-        )
+        if not self.complete:
+            return False
+        connection = self.connection
+        if self._counted:
+            # h11 saw the head and kept its keep-alive verdict there, but not the body's end:
+            # our side is DONE exactly when both sides keep the connection
+            return connection.our_state is h11.DONE
+        return connection.our_state is h11.DONE and connection.their_state is h11.DONE
 
     def feed(self, data: bytes) -> tuple[list[ResponseItem], int | None]:
         """Parse ``data``; return items, and the count of bytes past the response once done."""
         if self._awaiting_close is not None:
             self._trailing += len(data)  # after the message: only the close report may follow
             return [], None
+        left = self._body_left
+        if left is not None:
+            return self._counted_body(data, left)
         connection = self.connection
         try:
             connection.receive_data(data)
             return self._drain()
         except h11.RemoteProtocolError as exc:
             raise ProtocolError(f"malformed HTTP response: {exc}") from exc
+
+    def _counted_body(self, data: bytes, left: int) -> tuple[list[ResponseItem], int | None]:
+        items: list[ResponseItem] = []
+        size = len(data)
+        if size < left:
+            self._body_left = left - size
+            self._body(items, data)
+            return items, None
+        self._body_left = None
+        self._body(items, data[:left] if size > left else data)
+        return self._end(items, size - left)
 
     def _drain(self) -> tuple[list[ResponseItem], int | None]:
         items: list[ResponseItem] = []
@@ -84,25 +109,41 @@ class HttpResponseDecoder:
                 return items, None
             if isinstance(event, h11.Response):
                 self.head = event
+                self._content_length = _content_length(event)
                 items.append(event)
             elif isinstance(event, h11.Data):
-                self._body(items, bytes(event.data))
+                data = bytes(event.data)
+                self._body(items, data)
+                if self._content_length is not None:
+                    # h11 reads this body by its Content-Length: it took every byte it held
+                    # unless the body is complete, so the rest is counted here
+                    self._body_seen += len(data)
+                    left = self._content_length - self._body_seen
+                    if left > 0:
+                        self._body_left = left
+                        self._counted = True
+                        return items, None
             elif isinstance(event, h11.EndOfMessage):
-                trailing = len(connection.trailing_data[0])
-                if self.until_close:
-                    self._awaiting_close = [self._held, END] if self._held else [END]
-                    self._held = b""
-                    self._trailing = trailing
-                    return items, None
-                if self._held:
-                    items.append(self._held)
-                    self._held = b""
-                items.append(END)
-                self.complete = True
-                return items, trailing
+                return self._end(items, len(connection.trailing_data[0]))
             elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                 return items, None
             # InformationalResponse (100 Continue) is skipped.
+
+    def _end(
+        self, items: list[ResponseItem], trailing: int
+    ) -> tuple[list[ResponseItem], int | None]:
+        """The message ended, ``trailing`` bytes of the last delivery after it."""
+        if self.until_close:
+            self._awaiting_close = [self._held, END] if self._held else [END]
+            self._held = b""
+            self._trailing = trailing
+            return items, None
+        if self._held:
+            items.append(self._held)
+            self._held = b""
+        items.append(END)
+        self.complete = True
+        return items, trailing
 
     def _body(self, items: list[ResponseItem], data: bytes) -> None:
         if not self.raw:
@@ -132,6 +173,12 @@ class HttpResponseDecoder:
             return held
         if retract:
             self._held = self._held[:-retract] if retract < len(self._held) else b""
+        left, length = self._body_left, self._content_length
+        if left is not None and length is not None:
+            raise LinkClosedError(
+                "link closed before the response was complete:"
+                f" {max(0, length - left - retract)} of {length} body bytes"
+            )
         items: list[ResponseItem] = []
         try:
             self.connection.receive_data(b"")
@@ -153,3 +200,15 @@ class HttpResponseDecoder:
     def item_size(self, item: ResponseItem) -> int:
         """Body bytes count toward the stream's buffer bound."""
         return len(item) if isinstance(item, bytes) else 0
+
+
+def _content_length(head: h11.Response) -> int | None:
+    """The body length that h11 reads a body by: ``Content-Length`` without
+    ``Transfer-Encoding`` (h11 has merged equal duplicates and refused any other)."""
+    length: int | None = None
+    for name, value in head.headers:
+        if name == b"transfer-encoding":
+            return None
+        if name == b"content-length":
+            length = int(value)
+    return length

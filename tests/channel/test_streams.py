@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
@@ -101,3 +102,78 @@ async def test_backpressure_pauses_and_drains() -> None:
     assert await stream.receive() == b"abcdef"
     assert not stream.paused
     assert drains == [1]
+
+
+async def test_idle_timeout_after_one_chunk_then_nothing() -> None:
+    stream, _ = make_stream()
+    loop = asyncio.get_running_loop()
+    stream.deliver(b"first")
+    assert await stream.receive(timeout=0.2) == b"first"
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await stream.receive(timeout=0.2)
+    waited = loop.time() - started
+    assert 0.2 <= waited < 1.0
+
+
+async def test_steady_stream_outlasting_the_timeout_does_not_time_out() -> None:
+    stream, _ = make_stream(max_buffer=1 << 20)
+    loop = asyncio.get_running_loop()
+
+    async def feed() -> None:
+        for index in range(40):  # 40 x 20 ms: the idle timeout passes several times over
+            await asyncio.sleep(0.02)
+            stream.deliver(b"%d," % index)
+        stream.link_closed("+HTTPCLOSED: HTTP Link Closed")
+
+    feeding = asyncio.create_task(feed())
+    started = loop.time()
+    received = [item async for item in _with_timeout(stream, 0.15)]
+    await feeding
+    assert received == [b"%d," % index for index in range(40)]
+    assert loop.time() - started > 4 * 0.15
+
+
+async def _with_timeout(stream: PayloadStream[bytes], timeout: float) -> AsyncIterator[bytes]:
+    while True:
+        try:
+            yield await stream.receive(timeout=timeout)
+        except anyio.EndOfStream:
+            return
+
+
+async def test_shorter_timeout_after_a_longer_one_fires_on_time() -> None:
+    stream, _ = make_stream()
+    loop = asyncio.get_running_loop()
+    receiving = asyncio.create_task(stream.receive(timeout=30))
+    await asyncio.sleep(0.01)
+    stream.deliver(b"head")
+    assert await receiving == b"head"
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await stream.receive(timeout=0.1)
+    assert 0.1 <= loop.time() - started < 1.0
+
+
+async def test_longer_timeout_after_a_shorter_one_waits_its_own_time() -> None:
+    stream, _ = make_stream()
+    loop = asyncio.get_running_loop()
+    receiving = asyncio.create_task(stream.receive(timeout=0.1))
+    await asyncio.sleep(0.05)
+    stream.deliver(b"x")
+    assert await receiving == b"x"
+    started = loop.time()  # the watchdog set for the first wait fires within this one
+    with pytest.raises(TimeoutError):
+        await stream.receive(timeout=0.3)
+    assert 0.3 <= loop.time() - started < 1.2
+
+
+async def test_the_watchdog_goes_with_the_stream() -> None:
+    stream, _ = make_stream()
+    receiving = asyncio.create_task(stream.receive(timeout=30))
+    await asyncio.sleep(0.01)
+    assert stream._watchdog is not None
+    stream.link_closed("+HTTPCLOSED: HTTP Link Closed")
+    with pytest.raises(anyio.EndOfStream):
+        await receiving
+    assert stream._watchdog is None

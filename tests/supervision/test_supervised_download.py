@@ -27,11 +27,17 @@ LOCKED = {
 }
 
 
+RESYNC_GRACE = 0.5
+"""Seconds between probes while the module is silent (2 s by default): the search for a
+wedged or restarted module probes each line rate at least 3 times."""
+
+
 async def _attached(
     make_modem: ModemFactory, auto_baud: bool = True
 ) -> tuple[n58aio.emulator.Emulator, n58aio.Modem]:
     config = {**LOCKED, "auto_baud": auto_baud}
     emu, modem = await make_modem(attach=False, config=config, baudrate=921600)
+    modem.channel.resync_grace = RESYNC_GRACE
     await modem.attach(
         apn="corp.m2m", user="gw", password=SECRET_PASSWORD, pin=SECRET_PIN, timeout=15
     )

@@ -486,7 +486,8 @@ class ModemChannel(asyncio.Protocol):
         # The module may first have to finish the command that timed out (up to its manual
         # timeout): probes go out every `grace` seconds until then (a busy module answers them
         # in order, a probe whose echo was damaged is followed by the next), at least 3.
-        deadline = loop.time() + max(grace * _RESYNC_ATTEMPTS, remaining + grace)
+        started = loop.time()
+        deadline = started + max(grace * _RESYNC_ATTEMPTS, remaining + grace)
         attempt = 0
         while True:
             attempt += 1
@@ -516,7 +517,8 @@ class ModemChannel(asyncio.Protocol):
             except CommandTimeout:
                 self._pending = None
                 parser.abandon_command()
-                if loop.time() >= deadline:
+                # at least 3 probes, even when each waits longer than `grace` (behind a close)
+                if attempt >= _RESYNC_ATTEMPTS and loop.time() >= deadline:
                     break
                 self.log.warning("resync.retry", attempt=attempt, hunt=hunt)
                 hunt = True
@@ -524,7 +526,7 @@ class ModemChannel(asyncio.Protocol):
             except ProtocolError:
                 # the line was distrusted while the probe waited: hunt for the next one
                 self._pending = None
-                if loop.time() >= deadline:
+                if attempt >= _RESYNC_ATTEMPTS and loop.time() >= deadline:
                     break
                 self.log.info("resync.retry", attempt=attempt, hunt=hunt, distrusted=True)
                 hunt = True
@@ -542,7 +544,7 @@ class ModemChannel(asyncio.Protocol):
                 await self._exchange(_Pending("ATE0", None), encode_command("ATE0"), grace)
             return
         self._needs_resync = True
-        raise CommandTimeout(SYNC_PROBE_PREFIX + "<token>", grace * attempt)
+        raise CommandTimeout(SYNC_PROBE_PREFIX + "<token>", round(loop.time() - started, 1))
 
     def _note_data_risk(self, pending: _Pending) -> None:
         """After a data command ended without its data written and without the module's own

@@ -142,3 +142,29 @@ async def test_closing_an_abandoned_response_waits_for_the_line(
             break  # leave early
     response = await modem.get(origin_server.url("/bytes/100"))
     assert response.content == pattern_bytes(0, 100)
+
+
+async def test_a_probe_lost_behind_a_blind_close_is_followed_by_the_next(
+    make_modem: ModemFactory, origin_server: OriginServer
+) -> None:
+    """A receive-mode-0 response left early: the link is closed blind and a probe goes out in
+    the background. When that probe is lost (the module restarts as the close arrives), the
+    channel sends the next one on its own and is in step again before any command asks; the
+    first probe's wait (behind the close: the module's buffer at the line rate) is longer than
+    the probes' whole grace period, and still at least three probes go out."""
+    emu, modem = await make_modem(recvmode=0)
+    channel = modem.channel
+    channel.resync_grace = 0.3
+    channel.module_buffer = 4096  # the first probe waits 0.3 + 0.3 + 0.36 s > 3 x 0.3 s
+    emu.faults.on_command("AT+HTTPCLOSE", lambda: emu.faults.restart(report=True))
+    before = channel.resyncs
+    async with modem.stream("GET", origin_server.url("/bytes/300000")) as response:
+        async for _ in response.aiter_bytes():
+            break  # leave early: the rest of the raw bytes are never read
+    async with asyncio.timeout(10):
+        while channel.needs_resync:  # noqa: ASYNC110 (no command may trigger the resync)
+            await asyncio.sleep(0.05)
+    assert channel.resyncs == before + 1
+    await modem.attach()  # the restarted module has its data link down
+    response = await modem.get(origin_server.url("/bytes/100"))
+    assert response.content == pattern_bytes(0, 100)

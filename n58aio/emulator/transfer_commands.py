@@ -14,7 +14,7 @@ from typing import Any
 from .core import Handler, ModuleCore, int_arg, services
 from .filesystem import FileSystemError
 from .http_commands import CONTENT_TYPES
-from .netlink import NetError, fetch
+from .netlink import FetchResult, NetError, fetch
 from .state import Service, Target
 from .syntax import Command, split_args
 
@@ -74,19 +74,41 @@ class TransferCommands:
         svc.get_task = self.module._spawn(self._download(svc, target, check), f"n58-{svc.tag}get")
         self.module._ok()
 
+    async def _fetch(
+        self,
+        svc: Service,
+        target: Target,
+        what: str,
+        *,
+        method: str = "GET",
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+    ) -> FetchResult | None:
+        """One request of the module's own (TLS by the module's settings); None, logged, when
+        the server cannot be reached or does not answer in time."""
+        try:
+            context = self.module._ssl_context() if target.tls else None
+            return await fetch(
+                target,
+                self.module.cfg.resolve,
+                context,
+                method=method,
+                headers=headers,
+                body=body,
+                timeout=self.module._fetch_timeout,
+            )
+        except (NetError, TimeoutError) as exc:
+            self.module.log.info(f"{what} failed", service=svc.tag, error=str(exc))
+            return None
+
     async def _download(self, svc: Service, target: Target, check: str | None) -> None:
         async def report(state: int, err: int | None = None) -> None:
             svc.get_state, svc.get_err = state, err
             suffix = f",{err}" if err is not None else ""
             await self.module._report(f"+{svc.tag}GETRPT: {state}{suffix}")
 
-        try:
-            context = self.module._ssl_context() if target.tls else None
-            result = await fetch(
-                target, self.module.cfg.resolve, context, timeout=self.module._fetch_timeout
-            )
-        except (NetError, TimeoutError) as exc:
-            self.module.log.info("download failed", service=svc.tag, error=str(exc))
+        result = await self._fetch(svc, target, "download")
+        if result is None:
             await report(11)
             return
         if not 200 <= result.status < 300:
@@ -170,17 +192,8 @@ class TransferCommands:
 
     async def _file_get(self, svc: Service, target: Target, offset: int, size: int) -> None:
         headers = [("Range", f"bytes={offset}-{offset + size - 1}")]
-        try:
-            context = self.module._ssl_context() if target.tls else None
-            result = await fetch(
-                target,
-                self.module.cfg.resolve,
-                context,
-                headers=headers,
-                timeout=self.module._fetch_timeout,
-            )
-        except (NetError, TimeoutError) as exc:
-            self.module.log.info("file get failed", service=svc.tag, error=str(exc))
+        result = await self._fetch(svc, target, "file get", headers=headers)
+        if result is None:
             await self.module._report("+FILEHTTPSTAT: 0,0")
             return
         if not 200 <= result.status < 300:
@@ -195,19 +208,10 @@ class TransferCommands:
         await self.module._report(f"+FILEHTTPSTAT: 0,1,{len(body)}")
 
     async def _file_post(self, svc: Service, target: Target, content: bytes, ctype: str) -> None:
-        try:
-            context = self.module._ssl_context() if target.tls else None
-            result = await fetch(
-                target,
-                self.module.cfg.resolve,
-                context,
-                method="POST",
-                headers=[("Content-Type", ctype)],
-                body=content,
-                timeout=self.module._fetch_timeout,
-            )
-        except (NetError, TimeoutError) as exc:
-            self.module.log.info("file post failed", service=svc.tag, error=str(exc))
+        result = await self._fetch(
+            svc, target, "file post", method="POST", headers=[("Content-Type", ctype)], body=content
+        )
+        if result is None:
             await self.module._report("+FILEHTTPSTAT: 1,0")
             return
         if not 200 <= result.status < 300:

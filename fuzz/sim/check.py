@@ -1,0 +1,150 @@
+"""The invariants a simulated run checks, as each call ends and each stream item arrives.
+
+- **bounded time**: a call ends within its timeout plus :attr:`Checker.slack` (virtual
+  seconds); a call its caller cancels ends within the slack of the cancel;
+- **own reply**: a command's :class:`~n58aio.channel.Reply` is the module's answer to that very
+  command, sent after the call began (``AT+CSQ`` answers carry the module's execution serial,
+  and a serial answers one call only); an error result comes only for a command the module
+  fails; anything else a call raises is an :class:`~n58aio.errors.N58Error`;
+- **exact bytes**: a stream's bytes are a prefix of the server's at every item, and a stream
+  that ends without an error ends complete;
+- **nothing leaks**: checked by :mod:`fuzz.sim.run` when the run ends (no task left, no timer
+  left, buffers within their bounds).
+
+A broken invariant raises :class:`Violation` at the step that broke it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from n58aio.channel import Reply
+from n58aio.errors import CommandError, N58Error
+
+from .module import MANUFACTURER, MODEL, REVISION, SimN58, csq_serial
+
+__all__ = ["Checker", "Violation"]
+
+_FIXED_REPLIES: dict[str, list[str]] = {
+    "ATI": [MANUFACTURER, MODEL, f"Revision: {REVISION}"],
+    "AT+CGMR": [REVISION],
+    "AT": [],
+    "ATE0": [],
+    "ATE1": [],
+    "AT+HTTPSETUP": [],
+    "AT+HTTPCLOSE": [],
+    "AT+HTTPACTION=0": [],
+}
+_FAILURES = ("ERROR", "+CME ERROR: 58")
+_MAY_FAIL = {
+    # a restarted module lost the command; a request without a link; a data phase given up
+    "AT+HTTPACTION": ("+HTTPACTION: SOCKET ID OPEN FAILED", "OPERATION EXPIRED"),
+}
+
+
+class Violation(AssertionError):
+    """An invariant broke: ``invariant`` names it, the message says how."""
+
+    def __init__(self, invariant: str, detail: str) -> None:
+        super().__init__(f"{invariant}: {detail}")
+        self.invariant = invariant
+        self.detail = detail
+
+
+@dataclass
+class Checker:
+    """Checks calls and streams against the module's record (see the module docstring)."""
+
+    module: SimN58
+    slack: float
+    claimed: set[int] = field(default_factory=set)
+    calls: int = 0
+    items: int = 0
+
+    def bounded(self, what: str, started: float, ended: float, limit: float) -> None:
+        """``what`` took ``ended - started`` seconds; it may take ``limit`` plus the slack."""
+        self.calls += 1
+        took = ended - started
+        if took > limit + self.slack + 1e-9:
+            raise Violation(
+                "bounded-time",
+                f"{what} took {took:.3f} s, bound {limit:.3f} s + slack {self.slack} s",
+            )
+
+    def outcome(self, command: str, started: float, outcome: object) -> None:
+        """The result (a Reply or the exception) of ``command``, called at ``started``."""
+        if isinstance(outcome, Reply):
+            self._reply(command, started, outcome)
+        elif isinstance(outcome, CommandError):
+            self._error_result(command, outcome)
+        elif not isinstance(outcome, N58Error):
+            raise Violation("error-type", f"{command} raised {outcome!r}, not an N58Error")
+
+    def _reply(self, command: str, started: float, reply: Reply) -> None:
+        text = command.upper()
+        if reply.command != command:
+            raise Violation("own-reply", f"{command} got the reply of {reply.command}")
+        if reply.final != "OK":
+            raise Violation("own-reply", f"{command} got final {reply.final!r} as a success")
+        expected = _FIXED_REPLIES.get(text)
+        if text.startswith(("AT+HTTPPARA=", "AT+CMEE=")):
+            expected = []
+        if text == "AT+CSQ":
+            self._csq(command, started, reply.lines)
+        elif expected is None:
+            raise Violation("own-reply", f"{command} (the module fails it) got {reply!r}")
+        elif reply.lines != expected:
+            raise Violation("own-reply", f"{command} got lines {reply.lines!r}")
+
+    def _csq(self, command: str, started: float, lines: list[str]) -> None:
+        serial = csq_serial(lines[0]) if len(lines) == 1 else None
+        if serial is None:
+            raise Violation("own-reply", f"{command} got lines {lines!r}")
+        record = next((e for e in self.module.executions if e.serial == serial), None)
+        if record is None or record.line != command:
+            raise Violation("own-reply", f"{command} got {lines!r}, an answer to {record}")
+        if record.received < started:
+            raise Violation(
+                "own-reply",
+                f"{command} (called at {started:.3f}) got the answer to an earlier call "
+                f"(received by the module at {record.received:.3f})",
+            )
+        if serial in self.claimed:
+            raise Violation("own-reply", f"{command}: answer {serial} handed to two calls")
+        self.claimed.add(serial)
+
+    def _error_result(self, command: str, error: CommandError) -> None:
+        text = command.upper()
+        final = error.text
+        if final == "+PBREADY":
+            return  # the module restarted: the command was lost
+        for prefix, finals in _MAY_FAIL.items():
+            if text.startswith(prefix) and final in finals:
+                return
+        fails = text not in _FIXED_REPLIES and text != "AT+CSQ"
+        fails = fails and not text.startswith(("AT+HTTPPARA=", "AT+CMEE="))
+        if not fails or final not in _FAILURES:
+            raise Violation("own-reply", f"{command} failed with {final!r}")
+
+    def stream_item(self, name: str, got: bytes, item: bytes, server: bytes) -> None:
+        """``item`` arrived after ``got``: together they must be a prefix of ``server``."""
+        self.items += 1
+        start = len(got)
+        expected = server[start : start + len(item)]
+        if item != expected:
+            at = start + next(
+                (i for i, (a, b) in enumerate(zip(item, expected, strict=False)) if a != b),
+                min(len(item), len(expected)),
+            )
+            raise Violation(
+                "exact-bytes",
+                f"{name}: byte {at} is {item[at - start : at - start + 16]!r}, the server's "
+                f"is {server[at : at + 16]!r}",
+            )
+
+    def stream_end(self, name: str, got: bytes, server: bytes) -> None:
+        """The stream ended without an error: it must be complete."""
+        if got != server:
+            raise Violation(
+                "exact-bytes", f"{name} ended after {len(got)} of {len(server)} bytes, no error"
+            )

@@ -1,0 +1,371 @@
+"""A sans-IO model of the N58 as the channel sees it: bytes in, bytes out, times given.
+
+No asyncio, no clock: the shell (:mod:`fuzz.sim.world`) calls :meth:`SimN58.receive` with the
+host's bytes, :meth:`SimN58.poll` at :meth:`SimN58.next_deadline`, and drains
+:attr:`SimN58.tx` into the line as fast as the line and the host's buffer take it.
+
+What it models (reply formats as in ``n58aio/emulator``):
+
+- a command line ends in ``<CR>``; with echo on every byte is echoed as it arrives, even while
+  an earlier command is still being worked on (the UART echoes; commands queue behind it);
+- commands run one at a time, each for a short time or, when the :class:`Behaviour` says so, for
+  seconds (busy); replies: ``AT``, ``ATI``, ``AT+CSQ``, ``AT+CGMR``, ``ATE0``/``ATE1``,
+  ``AT+CMEE``, the HTTP subset, and for anything else (the channel's probe among them)
+  ``+CME ERROR: 58`` with CMEE=1, else ``ERROR``; a final result may be duplicated;
+- ``AT+HTTPACTION=0``: ``OK``, then the server's response in ``+HTTPRECV: <len>,<data>`` chunks,
+  produced only while the line keeps up (flow control) and the module is idle, then
+  ``+HTTPCLOSED``; ``AT+HTTPACTION=99,<len>``: the ``>`` data phase first (data echoed, given up
+  with ``OPERATION EXPIRED``);
+- restarts: output cut, queued input lost, seconds of silence, ``+PBREADY``, echo on again;
+- line noise on the module's output: bytes flipped, dropped or inserted, never inside the data of
+  a chunk (noise there has no framing to break: the documented residual risk of
+  docs/reliability.md, caught above the channel by HTTP framing or TLS).
+
+Every executed command is recorded (:class:`Execution`); ``AT+CSQ`` answers carry the
+execution's serial in their values, so the checker can tell whose reply a caller got.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+__all__ = ["Behaviour", "Execution", "SimN58", "csq_serial"]
+
+MANUFACTURER = "Neoway"
+MODEL = "N58"
+REVISION = "N58-R07-STD-BZ-SIM"
+CLOSED = b"\r\n+HTTPCLOSED: HTTP Link Closed\r\n"
+
+
+@dataclass
+class Behaviour:
+    """The module's dice: how slow, how noisy, how often it restarts (all from one RNG)."""
+
+    rng: random.Random
+    command_time: tuple[float, float] = (0.002, 0.02)
+    busy_chance: float = 0.0
+    busy_time: tuple[float, float] = (0.5, 4.0)
+    setup_busy_time: tuple[float, float] = (0.5, 12.0)
+    duplicate_final_chance: float = 0.0
+    noise_chance: float = 0.0  # per output frame
+    restart_times: list[float] = field(default_factory=list)
+    boot_time: tuple[float, float] = (0.3, 2.0)
+    chunk_size: tuple[int, int] = (1, 1460)
+    relay_buffer: int = 4096  # output the module holds before it stops reading the server
+    data_timeout: float = 30.0
+
+    def command_seconds(self, line: str) -> float:
+        """How long the module works on ``line`` before it answers."""
+        low, high = self.command_time
+        seconds = self.rng.uniform(low, high)
+        if self.busy_chance and self.rng.random() < self.busy_chance:
+            # within the manual's timeout of the command: 30 s for a setup, 5 s for the rest
+            low, high = self.setup_busy_time if "SETUP" in line.upper() else self.busy_time
+            seconds += self.rng.uniform(low, high)
+        return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One command the module ran: its line, when it came and ended, and its answer."""
+
+    serial: int
+    line: str
+    received: float
+    answered: float
+    lines: tuple[str, ...]
+    final: str
+
+
+def csq_serial(line: str) -> int | None:
+    """The execution serial an ``AT+CSQ`` answer line carries, if it is one."""
+    if not line.startswith("+CSQ: "):
+        return None
+    try:
+        rssi, ber = (int(part) for part in line[6:].split(","))
+    except ValueError:
+        return None
+    return rssi + 32 * ber
+
+
+@dataclass(slots=True)
+class _Running:
+    line: str
+    received: float
+    done_at: float
+
+
+class SimN58:
+    """The module (see the module docstring)."""
+
+    def __init__(self, behaviour: Behaviour, response: bytes = b"") -> None:
+        self.behaviour = behaviour
+        self.rng = behaviour.rng
+        self.response = response
+        """What the simulated server sends for each ``AT+HTTPACTION``."""
+        self.tx = bytearray()
+        """Output not yet on the line."""
+        self.executions: list[Execution] = []
+        self.trace: list[str] = []
+        self.restarts = 0
+        self.noise_hits = 0
+        self.requests = 0
+        self.received_data: list[bytes] = []
+        self.echo = True
+        self.cmee = 0
+        self._line = bytearray()
+        self._queue: deque[tuple[str, float]] = deque()
+        self._running: _Running | None = None
+        self._booting_until: float | None = None
+        self._restart_at = sorted(behaviour.restart_times)
+        self._link = False
+        self._relay: int | None = None  # offset in the response being relayed
+        self._want = 0  # data bytes the open data phase still takes
+        self._data = bytearray()
+        self._data_deadline: float | None = None
+        self._serial = 0
+
+    # ------------------------------------------------------------------ inputs
+    def receive(self, data: bytes, now: float) -> None:
+        """Bytes from the host arrived."""
+        self.poll(now)
+        if self._booting_until is not None:
+            return  # a restarting module reads nothing
+        for byte in data:
+            if self._want:
+                self._data.append(byte)
+                self._want -= 1
+                if self.echo:
+                    self._echo(byte)
+                if not self._want:
+                    self._data_done(now)
+                continue
+            if self.echo:
+                self._echo(byte)
+            if byte == 13:
+                line = self._line.decode("latin-1")
+                self._line.clear()
+                if line:
+                    self._queue.append((line, now))
+            elif byte != 10:
+                self._line.append(byte)
+        self.poll(now)
+
+    def poll(self, now: float) -> None:
+        """Do whatever is due at ``now``: restarts, answers, the next command, relaying."""
+        while True:
+            if self._restart_at and self._restart_at[0] <= now:
+                self._restart_at.pop(0)
+                self._restart(now)
+                continue
+            if self._booting_until is not None:
+                if self._booting_until > now:
+                    return
+                self._booting_until = None
+                self._out(b"\r\n+PBREADY\r\n")
+                continue
+            if self._data_deadline is not None and self._data_deadline <= now:
+                self._data_deadline = None
+                self._want = 0
+                self._out(b"\r\nOPERATION EXPIRED\r\n")
+                self._running = None
+                continue
+            running = self._running
+            if running is not None and self._want == 0 and self._data_deadline is None:
+                if running.done_at > now:
+                    return
+                self._running = None
+                self._answer(running, now)
+                continue
+            if running is None and self._queue:
+                line, received = self._queue.popleft()
+                seconds = self.behaviour.command_seconds(line)
+                self._running = _Running(line, received, now + seconds)
+                continue
+            break
+        if self._running is None and self._relay is not None:
+            self._relay_some()
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`poll` has something to do next without new input."""
+        times = []
+        if self._restart_at:
+            times.append(self._restart_at[0])
+        if self._booting_until is not None:
+            times.append(self._booting_until)
+        elif self._data_deadline is not None:
+            times.append(self._data_deadline)
+        elif self._running is not None:
+            times.append(self._running.done_at)
+        return min(times) if times else None
+
+    def take(self, size: int) -> bytes:
+        """Up to ``size`` bytes of output for the line."""
+        data = bytes(self.tx[:size])
+        del self.tx[:size]
+        return data
+
+    # ------------------------------------------------------------------ commands
+    def _answer(self, running: _Running, now: float) -> None:
+        line = running.line
+        text = line.upper().replace(" ", "")
+        lines: list[str] = []
+        final = "OK"
+        after = b""
+        if text == "AT":
+            pass
+        elif text == "ATI":
+            lines = [MANUFACTURER, MODEL, f"Revision: {REVISION}"]
+        elif text in ("AT+CGMR", "AT+GMR"):
+            lines = [REVISION]
+        elif text == "AT+CSQ":
+            serial = self._serial + 1
+            lines = [f"+CSQ: {serial % 32},{serial // 32}"]
+        elif text in ("ATE0", "ATE1", "ATE"):
+            self.echo = text == "ATE1"
+        elif text.startswith("AT+CMEE="):
+            value = text[8:]
+            if value in ("0", "1", "2"):
+                self.cmee = int(value)
+            else:
+                final = self._error_text()
+        elif text == "AT+CMEE?":
+            lines = [f"+CMEE: {self.cmee}"]
+        elif text.startswith("AT+HTTPPARA="):
+            pass
+        elif text == "AT+HTTPSETUP":
+            self._link = True
+        elif text == "AT+HTTPCLOSE":
+            if self._link or self._relay is not None:
+                after = b"\r\n+HTTPCLOSE: HTTP Link Closed\r\n"
+            self._link = False
+            self._relay = None
+        elif text.startswith("AT+HTTPACTION="):
+            self._action(running, text[14:], now)
+            return
+        else:
+            final = self._error_text()  # the probe, and anything unknown
+        self._record(running, now, lines, final)
+        # Noise in a reply's information lines, or around them, would make other lines that
+        # nothing can tell from the module's (no checksum): it strikes the final result only.
+        # A garbled final result followed by a duplicate reads as one more line and the final
+        # result: nobody could tell, so a final result that is duplicated is not garbled.
+        chance = self.behaviour.duplicate_final_chance
+        duplicate = bool(chance) and self.rng.random() < chance
+        info = b"".join(b"\r\n" + item.encode() + b"\r\n" for item in lines)
+        self._frame((info + b"\r\n", False), (final.encode() + b"\r\n" + after, not duplicate))
+        if duplicate:
+            self._frame((b"\r\n", False), (final.encode() + b"\r\n", True))
+
+    def _error_text(self) -> str:
+        return "+CME ERROR: 58" if self.cmee == 1 else "ERROR"
+
+    def _record(self, running: _Running, now: float, lines: list[str], final: str) -> None:
+        self._serial += 1
+        self.executions.append(
+            Execution(self._serial, running.line, running.received, now, tuple(lines), final)
+        )
+
+    def _action(self, running: _Running, args: str, now: float) -> None:
+        parts = args.split(",")
+        if not self._link or self._relay is not None:
+            self._record(running, now, [], "+HTTPACTION: SOCKET ID OPEN FAILED")
+            self._frame((b"\r\n+HTTPACTION: SOCKET ID OPEN FAILED\r\n", True))
+            return
+        if parts[0] == "0" and len(parts) == 1:
+            self._start_response(running, now)
+        elif parts[0] == "99" and len(parts) == 2 and parts[1].isdigit() and int(parts[1]):
+            self._want = int(parts[1])
+            self._data.clear()
+            self._data_deadline = now + self.behaviour.data_timeout
+            self._running = running  # the command goes on until its data is in
+            self._frame((b"\r\n>", True))
+        else:
+            final = self._error_text()
+            self._record(running, now, [], final)
+            self._frame((b"\r\n", False), (final.encode() + b"\r\n", True))
+
+    def _data_done(self, now: float) -> None:
+        self._data_deadline = None
+        self.received_data.append(bytes(self._data))
+        running, self._running = self._running, None
+        if running is not None:
+            self._start_response(running, now)
+
+    def _start_response(self, running: _Running, now: float) -> None:
+        self.requests += 1
+        self._record(running, now, [], "OK")
+        self._frame((b"\r\n", False), (b"OK\r\n", True))
+        self._relay = 0
+
+    def _relay_some(self) -> None:
+        """Relay the server's bytes while the module's output has room (flow control)."""
+        response = self.response
+        while self._relay is not None and len(self.tx) < self.behaviour.relay_buffer:
+            offset = self._relay
+            if offset >= len(response):
+                self._relay = None
+                self._link = False
+                self._frame((CLOSED, True))
+                return
+            low, high = self.behaviour.chunk_size
+            chunk = response[offset : offset + self.rng.randint(low, high)]
+            self._relay = offset + len(chunk)
+            head = b"\r\n+HTTPRECV: %d," % len(chunk)
+            self._frame((head, True), (chunk, False), (b"\r\n", True))
+
+    # ------------------------------------------------------------------ restarts, output
+    def _restart(self, now: float) -> None:
+        self.restarts += 1
+        if self.tx:
+            del self.tx[self.rng.randint(0, len(self.tx)) :]  # output cut mid-way
+        low, high = self.behaviour.boot_time
+        self._booting_until = now + self.rng.uniform(low, high)
+        self._queue.clear()
+        self._line.clear()
+        self._running = None
+        self._want = 0
+        self._data_deadline = None
+        self._link = False
+        self._relay = None
+        self.echo = True
+        self.cmee = 0
+        self.trace.append(f"{now:.3f} module restarts")
+
+    def _frame(self, *parts: tuple[bytes, bool]) -> None:
+        """Queue one unit of output, made of parts that noise may strike (True) or not."""
+        behaviour = self.behaviour
+        if behaviour.noise_chance and self.rng.random() < behaviour.noise_chance:
+            exposed = [index for index, (_, open_) in enumerate(parts) if open_]
+            if exposed:
+                index = self.rng.choice(exposed)
+                struck = list(parts)
+                struck[index] = (self._noise(parts[index][0]), True)
+                parts = tuple(struck)
+        self._out(b"".join(part for part, _ in parts))
+
+    def _noise(self, part: bytes) -> bytes:
+        rng = self.rng
+        self.noise_hits += 1
+        kind = rng.choice(("flip", "drop", "insert"))
+        at = rng.randint(0, max(0, len(part) - 1))
+        if kind == "insert" or not part:
+            noise = rng.choice((b"\x00", b"\xff", b"\r", b"\n", b"O", b"+", rng.randbytes(3)))
+            return part[:at] + noise + part[at:]
+        if kind == "flip":
+            return part[:at] + bytes((part[at] ^ (1 << rng.randint(0, 7)),)) + part[at + 1 :]
+        size = rng.randint(1, max(1, min(8, len(part) - at)))
+        return part[:at] + part[at + size :]
+
+    def _echo(self, byte: int) -> None:
+        """Echo one byte; noise strikes an echoed byte at a twentieth of a frame's chance."""
+        chance = self.behaviour.noise_chance / 20
+        if chance and self.rng.random() < chance:
+            self._out(self._noise(bytes((byte,))))
+        else:
+            self.tx.append(byte)
+
+    def _out(self, data: bytes) -> None:
+        self.tx += data

@@ -1,0 +1,194 @@
+"""One simulated run: a seed and a profile in, a :class:`RunResult` (or a violation) out.
+
+Everything is drawn from the seed: the module's behaviour (busy times, noise, restarts), the
+line (OS buffer size), the server's response and the workload. The channel is the real
+:class:`~n58aio.channel.ModemChannel`, driven on a :class:`~fuzz.sim.vloop.VirtualLoop` over a
+:class:`~fuzz.sim.line.SimLine`. After the workload, the run checks that nothing leaks: the
+channel closed, no task is left, and no timer once the recovery grace has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+import structlog
+
+from n58aio.channel import ModemChannel
+
+from . import vloop
+from .check import Checker, Violation
+from .line import SimLine
+from .module import Behaviour, SimN58
+from .workload import PROFILES, Profile, Workload
+
+__all__ = ["SLACK", "RunResult", "SimulationFailure", "simulate"]
+
+SLACK = 0.1
+"""Virtual seconds a call may take beyond its timeout (see docs/simulation.md)."""
+HANG_LIMIT = 600.0
+"""Virtual seconds after the workload's end by which every actor must have finished."""
+RESYNC_GRACE = 0.5
+
+
+@dataclass
+class RunResult:
+    """What a run did (for statistics and for the tests' sanity checks)."""
+
+    seed: int
+    profile: str
+    virtual_seconds: float = 0.0
+    calls: int = 0
+    stream_items: int = 0
+    streams: int = 0
+    streams_complete: int = 0
+    executions: int = 0
+    restarts: int = 0
+    noise_hits: int = 0
+    resyncs: int = 0
+    trace: list[str] = field(default_factory=list)
+
+
+class SimulationFailure(AssertionError):
+    """A run broke an invariant: the seed, the invariant and the end of the trace."""
+
+    def __init__(self, seed: int, profile: str, invariant: str, detail: str, trace: list[str]):
+        self.seed = seed
+        self.profile = profile
+        self.invariant = invariant
+        self.detail = detail
+        self.trace = trace
+        tail = "\n".join(trace[-40:])
+        super().__init__(
+            f"seed {seed} profile {profile}: {invariant}: {detail}\n"
+            f"replay: python -m fuzz.simulate --profile {profile} --seed {seed} --trace\n{tail}"
+        )
+
+
+def simulate(seed: int, profile: str | Profile = "full", *, slack: float = SLACK) -> RunResult:
+    """Run ``seed`` under ``profile``; raise :class:`SimulationFailure` when an invariant breaks."""
+    chosen = PROFILES[profile] if isinstance(profile, str) else profile
+    trace: deque[str] = deque(maxlen=400)
+    result = RunResult(seed, chosen.name)
+    with _seeded_tokens(seed):
+        try:
+            vloop.run(_main(seed, chosen, slack, trace, result))
+        except Violation as exc:
+            raise SimulationFailure(
+                seed, chosen.name, exc.invariant, exc.detail, list(trace)
+            ) from exc
+        except vloop.Deadlock as exc:
+            raise SimulationFailure(
+                seed, chosen.name, "no-deadlock", str(exc), list(trace)
+            ) from exc
+    return result
+
+
+async def _main(
+    seed: int, profile: Profile, slack: float, trace: deque[str], result: RunResult
+) -> None:
+    rng = random.Random(f"{seed}/world")
+    loop = asyncio.get_running_loop()
+    behaviour = Behaviour(
+        random.Random(f"{seed}/module"),
+        busy_chance=profile.busy_chance,
+        duplicate_final_chance=profile.duplicate_final_chance,
+        noise_chance=profile.noise_chance,
+        restart_times=[
+            rng.uniform(0.5, profile.duration) for _ in range(rng.randint(*profile.restarts))
+        ],
+    )
+    module = SimN58(behaviour, _response(rng, rng.randint(*profile.response_size)))
+    line = SimLine(module, os_buffer=rng.choice(profile.os_buffer), trace=trace)
+    channel = ModemChannel(name="sim", baudrate=line.baudrate, log=_trace_logger(line))
+    channel.resync_grace = RESYNC_GRACE
+    channel.connection_made(line.transport)
+    line.transport.set_protocol(channel)
+    checker = Checker(module, slack)
+    workload = Workload(channel, line, checker, profile, seed)
+    started = loop.time()
+    try:
+        async with asyncio.timeout(profile.duration + HANG_LIMIT):
+            await workload.run()
+    except TimeoutError:
+        raise Violation("bounded-time", "the workload hung past its end") from None
+    channel.close()
+    await asyncio.sleep(0)
+    line.stop()
+    await asyncio.sleep(HANG_LIMIT)  # any recovery timer is due by now
+    _check_leaks(loop)
+    result.virtual_seconds = loop.time() - started - HANG_LIMIT
+    result.calls = checker.calls
+    result.stream_items = checker.items
+    result.streams = workload.streams_done
+    result.streams_complete = workload.streams_complete
+    result.executions = len(module.executions)
+    result.restarts = module.restarts
+    result.noise_hits = module.noise_hits
+    result.resyncs = channel.resyncs
+    result.trace = list(trace)
+
+
+def _check_leaks(loop: asyncio.AbstractEventLoop) -> None:
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    if tasks:
+        raise Violation("no-leak", f"tasks left after close: {tasks!r:.300}")
+    scheduled: list[Any] = getattr(loop, "_scheduled", [])
+    timers = [handle for handle in scheduled if not handle.cancelled()]
+    if timers:
+        raise Violation("no-leak", f"timers left after close: {timers!r:.300}")
+
+
+def _response(rng: random.Random, size: int) -> bytes:
+    """A server's answer: head, then a body made to look like the module now and then."""
+    parts = []
+    total = 0
+    lookalikes = (b"\r\nOK\r\n", b"\r\n+HTTPRECV: 12,", b"\r\nERROR\r\n", b"AT+CSQ\r", b"\r\n>")
+    while total < size:
+        part = rng.choice(lookalikes) if rng.random() < 0.05 else rng.randbytes(rng.randint(1, 64))
+        parts.append(part)
+        total += len(part)
+    body = b"".join(parts)[:size]
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    return head + body
+
+
+@contextlib.contextmanager
+def _seeded_tokens(seed: int) -> Iterator[None]:
+    """The channel's probe tokens from the seed too, so that a replay writes the same bytes."""
+    rng = random.Random(f"{seed}/tokens")
+
+    def token_hex(nbytes: int | None = None) -> str:
+        return rng.randbytes(nbytes or 32).hex()
+
+    with mock.patch.object(secrets, "token_hex", token_hex):
+        yield
+
+
+class _TraceLogger:
+    """A structlog logger that writes the channel's events into the run's trace."""
+
+    def __init__(self, line: SimLine) -> None:
+        self._line = line
+
+    def msg(self, event: str = "", **fields: Any) -> None:
+        shown = " ".join(f"{key}={value!r:.60}" for key, value in fields.items())
+        self._line.trace(f"channel {event} {shown}")
+
+    debug = info = warning = warn = error = critical = exception = msg
+
+
+def _trace_logger(line: SimLine) -> Any:
+    return structlog.wrap_logger(
+        _TraceLogger(line),
+        wrapper_class=structlog.make_filtering_bound_logger(0),
+        processors=[],
+    )

@@ -190,6 +190,6 @@ class SimLine:
 
 
 def _show(data: bytes) -> str:
-    if len(data) > 72:
-        return f"{data[:40]!r}...{data[-24:]!r} ({len(data)} B)"
+    if len(data) > 64:
+        return f"{len(data)} B {data[:20]!r}...{data[-20:]!r}"
     return repr(data)

@@ -55,11 +55,16 @@ class Behaviour:
     chunk_size: tuple[int, int] = (1, 1460)
     relay_buffer: int = 4096  # output the module holds before it stops reading the server
     data_timeout: float = 30.0
+    busy: dict[str, list[float]] = field(default_factory=dict)
+    """Scripted busy times: the next runs of a command line take these many seconds extra."""
 
     def command_seconds(self, line: str) -> float:
         """How long the module works on ``line`` before it answers."""
         low, high = self.command_time
         seconds = self.rng.uniform(low, high)
+        scripted = self.busy.get(line)
+        if scripted:
+            return seconds + scripted.pop(0)
         if self.busy_chance and self.rng.random() < self.busy_chance:
             # within the manual's timeout of the command: 30 s for a setup, 5 s for the rest
             low, high = self.setup_busy_time if "SETUP" in line.upper() else self.busy_time

@@ -14,7 +14,7 @@ import contextlib
 import random
 import secrets
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -29,7 +29,17 @@ from .line import SimLine
 from .module import Behaviour, SimN58
 from .workload import PROFILES, Profile, Workload
 
-__all__ = ["SLACK", "RunResult", "SimulationFailure", "simulate"]
+__all__ = [
+    "SLACK",
+    "RunResult",
+    "SimulationFailure",
+    "World",
+    "build_world",
+    "close_world",
+    "http_response",
+    "run_checked",
+    "simulate",
+]
 
 SLACK = 0.1
 """Virtual seconds a call may take beyond its timeout (see docs/simulation.md)."""
@@ -75,23 +85,68 @@ class SimulationFailure(AssertionError):
 def simulate(seed: int, profile: str | Profile = "full", *, slack: float = SLACK) -> RunResult:
     """Run ``seed`` under ``profile``; raise :class:`SimulationFailure` when an invariant breaks."""
     chosen = PROFILES[profile] if isinstance(profile, str) else profile
-    trace: deque[str] = deque(maxlen=400)
     result = RunResult(seed, chosen.name)
-    with _seeded_tokens(seed):
-        try:
-            vloop.run(_main(seed, chosen, slack, trace, result))
-        except Violation as exc:
-            raise SimulationFailure(
-                seed, chosen.name, exc.invariant, exc.detail, list(trace)
-            ) from exc
-        except vloop.Deadlock as exc:
-            raise SimulationFailure(
-                seed, chosen.name, "no-deadlock", str(exc), list(trace)
-            ) from exc
+
+    async def main(trace: deque[str]) -> None:
+        await _random_run(seed, chosen, slack, trace, result)
+
+    run_checked(main, seed, chosen.name)
     return result
 
 
-async def _main(
+def run_checked(main: Callable[[deque[str]], Awaitable[None]], seed: int, name: str) -> None:
+    """Run ``main(trace)`` on a virtual loop, with probe tokens drawn from ``seed``; turn a
+    broken invariant into a :class:`SimulationFailure` that carries the trace."""
+    trace: deque[str] = deque(maxlen=400)
+    with _seeded_tokens(seed):
+        try:
+            vloop.run(main(trace))
+        except Violation as exc:
+            failure = SimulationFailure(seed, name, exc.invariant, exc.detail, list(trace))
+            raise failure from exc
+        except vloop.Deadlock as exc:
+            failure = SimulationFailure(seed, name, "no-deadlock", str(exc), list(trace))
+            raise failure from exc
+
+
+@dataclass
+class World:
+    """A module, its line and a channel on it, and the checker that watches them."""
+
+    module: SimN58
+    line: SimLine
+    channel: ModemChannel
+    checker: Checker
+
+
+def build_world(
+    behaviour: Behaviour,
+    response: bytes,
+    trace: deque[str],
+    *,
+    os_buffer: int = 4096,
+    slack: float = SLACK,
+) -> World:
+    """Connect a fresh channel to a simulated module (call inside the virtual loop)."""
+    module = SimN58(behaviour, response)
+    line = SimLine(module, os_buffer=os_buffer, trace=trace)
+    channel = ModemChannel(name="sim", baudrate=line.baudrate, log=_trace_logger(line))
+    channel.resync_grace = RESYNC_GRACE
+    channel.connection_made(line.transport)
+    line.transport.set_protocol(channel)
+    return World(module, line, channel, Checker(module, slack))
+
+
+async def close_world(world: World) -> None:
+    """Close the channel and check that nothing is left running once recovery is due."""
+    world.channel.close()
+    await asyncio.sleep(0)
+    world.line.stop()
+    await asyncio.sleep(HANG_LIMIT)  # any recovery timer is due by now
+    _check_leaks(asyncio.get_running_loop())
+
+
+async def _random_run(
     seed: int, profile: Profile, slack: float, trace: deque[str], result: RunResult
 ) -> None:
     rng = random.Random(f"{seed}/world")
@@ -105,34 +160,28 @@ async def _main(
             rng.uniform(0.5, profile.duration) for _ in range(rng.randint(*profile.restarts))
         ],
     )
-    module = SimN58(behaviour, _response(rng, rng.randint(*profile.response_size)))
-    line = SimLine(module, os_buffer=rng.choice(profile.os_buffer), trace=trace)
-    channel = ModemChannel(name="sim", baudrate=line.baudrate, log=_trace_logger(line))
-    channel.resync_grace = RESYNC_GRACE
-    channel.connection_made(line.transport)
-    line.transport.set_protocol(channel)
-    checker = Checker(module, slack)
-    workload = Workload(channel, line, checker, profile, seed)
+    response = http_response(rng, rng.randint(*profile.response_size))
+    world = build_world(
+        behaviour, response, trace, os_buffer=rng.choice(profile.os_buffer), slack=slack
+    )
+    workload = Workload(world.channel, world.line, world.checker, profile, seed)
     started = loop.time()
     try:
         async with asyncio.timeout(profile.duration + HANG_LIMIT):
             await workload.run()
     except TimeoutError:
         raise Violation("bounded-time", "the workload hung past its end") from None
-    channel.close()
-    await asyncio.sleep(0)
-    line.stop()
-    await asyncio.sleep(HANG_LIMIT)  # any recovery timer is due by now
-    _check_leaks(loop)
-    result.virtual_seconds = loop.time() - started - HANG_LIMIT
-    result.calls = checker.calls
-    result.stream_items = checker.items
+    ended = loop.time()
+    await close_world(world)
+    result.virtual_seconds = ended - started
+    result.calls = world.checker.calls
+    result.stream_items = world.checker.items
     result.streams = workload.streams_done
     result.streams_complete = workload.streams_complete
-    result.executions = len(module.executions)
-    result.restarts = module.restarts
-    result.noise_hits = module.noise_hits
-    result.resyncs = channel.resyncs
+    result.executions = len(world.module.executions)
+    result.restarts = world.module.restarts
+    result.noise_hits = world.module.noise_hits
+    result.resyncs = world.channel.resyncs
     result.trace = list(trace)
 
 
@@ -147,7 +196,7 @@ def _check_leaks(loop: asyncio.AbstractEventLoop) -> None:
         raise Violation("no-leak", f"timers left after close: {timers!r:.300}")
 
 
-def _response(rng: random.Random, size: int) -> bytes:
+def http_response(rng: random.Random, size: int) -> bytes:
     """A server's answer: head, then a body made to look like the module now and then."""
     parts = []
     total = 0

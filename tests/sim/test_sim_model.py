@@ -1,0 +1,191 @@
+"""The simulation's own parts, checked directly: virtual time, the module model, the line,
+and that the checker fails what it must (a simulation that cannot fail proves nothing)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from fuzz.sim import vloop
+from fuzz.sim.check import Checker, Violation
+from fuzz.sim.line import SimLine
+from fuzz.sim.module import Behaviour, SimN58, csq_serial
+from fuzz.sim.run import simulate
+from n58aio.channel import Reply
+from n58aio.errors import CommandError, CommandTimeout
+
+
+def _module(**options: object) -> SimN58:
+    behaviour = Behaviour(random.Random(1), command_time=(0.01, 0.01), **options)  # type: ignore[arg-type]
+    return SimN58(behaviour, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc")
+
+
+def _run(module: SimN58, data: bytes, until: float, at: float = 0.0) -> bytes:
+    """Feed ``data`` at ``at`` and poll the module until ``until``; return its output."""
+    module.receive(data, at)
+    now = at
+    while True:
+        deadline = module.next_deadline()
+        if deadline is None or deadline > until:
+            break
+        now = deadline
+        module.poll(now)
+    return module.take(1 << 20)
+
+
+def test_virtual_time_jumps_to_the_next_timer() -> None:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(3600)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(5):
+                await asyncio.sleep(10)
+        return loop.time()
+
+    assert vloop.run(main()) == 3605.0
+
+
+def test_a_run_waiting_on_nothing_is_a_deadlock() -> None:
+    async def main() -> None:
+        await asyncio.Event().wait()
+
+    with pytest.raises(vloop.Deadlock):
+        vloop.run(main())
+
+
+def test_the_module_echoes_and_answers() -> None:
+    module = _module()
+    assert _run(module, b"ATI\r", 1.0) == (
+        b"ATI\r\r\nNeoway\r\n\r\nN58\r\n\r\nRevision: N58-R07-STD-BZ-SIM\r\n\r\nOK\r\n"
+    )
+    assert _run(module, b"AT+NOPE\r", 2.0, 1.0) == b"AT+NOPE\r\r\nERROR\r\n"
+    assert _run(module, b"AT+CMEE=1\r", 3.0, 2.0).endswith(b"\r\nOK\r\n")
+    assert _run(module, b"AT+N58SYNC=00\r", 4.0, 3.0) == b"AT+N58SYNC=00\r\r\n+CME ERROR: 58\r\n"
+    assert _run(module, b"ATE0\r", 5.0, 4.0) == b"ATE0\r\r\nOK\r\n"
+    assert _run(module, b"AT\r", 6.0, 5.0) == b"\r\nOK\r\n"
+
+
+def test_csq_answers_carry_the_execution_serial() -> None:
+    module = _module()
+    out = _run(module, b"AT\rAT+CSQ\r", 1.0)
+    assert out.endswith(b"\r\n+CSQ: 2,0\r\n\r\nOK\r\n")
+    assert csq_serial("+CSQ: 2,0") == 2 == module.executions[-1].serial
+
+
+def test_a_busy_module_echoes_at_once_and_answers_in_order() -> None:
+    module = _module(busy={"AT": [3.0]})
+    out = _run(module, b"AT\r", 0.5)
+    assert out == b"AT\r"  # echoed, not answered yet
+    out = _run(module, b"AT+N58SYNC=1\r", 1.0, 0.5)
+    assert out == b"AT+N58SYNC=1\r"  # the UART echoes while the module is busy
+    assert _run(module, b"", 4.0, 1.0) == b"\r\nOK\r\n\r\nERROR\r\n"
+
+
+def test_http_response_in_receive_mode_1_chunks_then_closed() -> None:
+    module = _module(chunk_size=(20, 20))
+    assert _run(module, b"ATE0\r", 0.5) == b"ATE0\r\r\nOK\r\n"
+    out = _run(module, b"AT+HTTPSETUP\rAT+HTTPACTION=0\r", 1.0, 0.5)
+    body = module.response
+    assert out == (
+        b"\r\nOK\r\n\r\nOK\r\n"
+        + b"".join(
+            b"\r\n+HTTPRECV: %d,%s\r\n" % (len(body[i : i + 20]), body[i : i + 20])
+            for i in range(0, len(body), 20)
+        )
+        + b"\r\n+HTTPCLOSED: HTTP Link Closed\r\n"
+    )
+
+
+def test_the_data_phase_takes_exactly_its_bytes_or_expires() -> None:
+    module = _module(data_timeout=1.0)
+    _run(module, b"ATE0\r", 0.1)
+    out = _run(module, b"AT+HTTPSETUP\rAT+HTTPACTION=99,4\r", 0.5, 0.1)
+    assert out == b"\r\nOK\r\n\r\n>"
+    out = _run(module, b"GET\rAT+CSQ\r", 0.6, 0.5)
+    assert module.received_data == [b"GET\r"]
+    # the request's OK; the command queued behind the data; then the response
+    assert out.startswith(b"\r\nOK\r\n\r\n+CSQ: 4,0\r\n\r\nOK\r\n\r\n+HTTPRECV: 41,HTTP/1.1 ")
+    module = _module(data_timeout=1.0)
+    _run(module, b"ATE0\r", 0.1)
+    _run(module, b"AT+HTTPSETUP\rAT+HTTPACTION=99,4\r", 0.5, 0.1)
+    assert _run(module, b"", 2.0, 0.5) == b"\r\nOPERATION EXPIRED\r\n"
+
+
+def test_a_restart_cuts_output_and_forgets_settings() -> None:
+    module = _module(restart_times=[1.0], boot_time=(0.5, 0.5))
+    _run(module, b"ATE0\rAT+CMEE=1\r", 0.5)
+    assert (module.echo, module.cmee) == (False, 1)
+    assert _run(module, b"AT\r", 1.2, 1.0) == b""  # booting: reads nothing
+    assert _run(module, b"", 2.0, 1.2) == b"\r\n+PBREADY\r\n"
+    assert (module.echo, module.cmee) == (True, 0)
+
+
+def test_the_line_stops_the_module_while_reading_is_paused() -> None:
+    """Flow control: the OS buffer fills to its size, then the module's output backs up."""
+
+    async def main() -> tuple[int, int, int]:
+        module = _module(chunk_size=(100, 100))
+        module.response = b"x" * 50_000
+        line = SimLine(module, os_buffer=1024)
+        received = bytearray()
+
+        class Sink(asyncio.Protocol):
+            def data_received(self, data: bytes) -> None:
+                received.extend(data)
+
+        line.transport.set_protocol(Sink())
+        line.transport.pause_reading()
+        line.host_write(b"AT+HTTPSETUP\rAT+HTTPACTION=0\r")
+        await asyncio.sleep(5)
+        paused = (len(received), len(line.rx), len(module.tx))
+        line.transport.resume_reading()
+        await asyncio.sleep(10)
+        line.stop()
+        return paused + (len(received),)  # type: ignore[return-value]
+
+    got, buffered, backlog, total = vloop.run(main())
+    assert got == 0 and buffered == 1024
+    assert 0 < backlog <= 4096 + 200  # the module's own bound, one chunk over at most
+    assert total > 50_000
+
+
+def test_the_checker_fails_a_reply_to_another_command() -> None:
+    module = _module()
+    _run(module, b"AT+CSQ\rAT+CSQ\r", 1.0)
+    checker = Checker(module, slack=0.1)
+    first, second = module.executions
+    checker.outcome("AT+CSQ", 0.0, Reply("AT+CSQ", [f"+CSQ: {first.serial},0"]))
+    with pytest.raises(Violation, match="handed to two calls"):
+        checker.outcome("AT+CSQ", 0.0, Reply("AT+CSQ", [f"+CSQ: {first.serial},0"]))
+    with pytest.raises(Violation, match="own-reply"):
+        checker.outcome("AT+CGMR", 0.0, Reply("AT+CGMR", []))
+    with pytest.raises(Violation, match="own-reply"):
+        checker.outcome("AT", 0.0, CommandError("AT", "+CME ERROR: 58", 58))
+    with pytest.raises(Violation, match="earlier call"):
+        checker.outcome("AT+CSQ", 0.5, Reply("AT+CSQ", [f"+CSQ: {second.serial},0"]))
+    checker.outcome("AT+NOPE", 0.0, CommandError("AT+NOPE", "ERROR"))
+    checker.outcome("AT", 0.0, CommandTimeout("AT", 1.0))
+    with pytest.raises(Violation, match="error-type"):
+        checker.outcome("AT", 0.0, RuntimeError("x"))
+
+
+def test_the_checker_fails_wrong_bytes_a_short_end_and_an_overrun() -> None:
+    checker = Checker(_module(), slack=0.1)
+    checker.stream_item("s", b"ab", b"cd", b"abcdef")
+    with pytest.raises(Violation, match="byte 3 is b'x'"):
+        checker.stream_item("s", b"ab", b"cx", b"abcdef")
+    with pytest.raises(Violation, match="ended after 4 of 6"):
+        checker.stream_end("s", b"abcd", b"abcdef")
+    checker.bounded("c", 1.0, 2.1, 1.0)
+    with pytest.raises(Violation, match="bounded-time"):
+        checker.bounded("c", 1.0, 2.2, 1.0)
+
+
+def test_a_seed_replays_the_same_run() -> None:
+    first = simulate(7, "calm")
+    second = simulate(7, "calm")
+    assert first.trace == second.trace
+    assert first.calls > 50 and first.streams_complete >= 1
+    assert simulate(8, "calm").trace != first.trace

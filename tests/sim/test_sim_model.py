@@ -125,7 +125,7 @@ def test_a_restart_cuts_output_and_forgets_settings() -> None:
 def test_the_line_stops_the_module_while_reading_is_paused() -> None:
     """Flow control: the OS buffer fills to its size, then the module's output backs up."""
 
-    async def main() -> tuple[int, int, int]:
+    async def main() -> tuple[int, int, int, int]:
         module = _module(chunk_size=(100, 100))
         module.response = b"x" * 50_000
         line = SimLine(module, os_buffer=1024)
@@ -139,11 +139,11 @@ def test_the_line_stops_the_module_while_reading_is_paused() -> None:
         line.transport.pause_reading()
         line.host_write(b"AT+HTTPSETUP\rAT+HTTPACTION=0\r")
         await asyncio.sleep(5)
-        paused = (len(received), len(line.rx), len(module.tx))
+        paused = len(received), len(line.rx), len(module.tx)
         line.transport.resume_reading()
         await asyncio.sleep(10)
         line.stop()
-        return paused + (len(received),)  # type: ignore[return-value]
+        return (*paused, len(received))
 
     got, buffered, backlog, total = vloop.run(main())
     assert got == 0 and buffered == 1024

@@ -107,6 +107,9 @@ def run_checked(main: Callable[[deque[str]], Awaitable[None]], seed: int, name: 
         except vloop.Deadlock as exc:
             failure = SimulationFailure(seed, name, "no-deadlock", str(exc), list(trace))
             raise failure from exc
+        except vloop.Livelock as exc:
+            failure = SimulationFailure(seed, name, "no-livelock", str(exc), list(trace))
+            raise failure from exc
 
 
 @dataclass

@@ -6,7 +6,8 @@ until the next timer is due when nothing is ready; :class:`_NoWaitSelector` inst
 clock there at once. So virtual time advances only when every task is idle, exactly to the
 next deadline, and a run depends on nothing but the order of callbacks (asyncio runs ready
 callbacks first in, first out, and timers by due time, then by the order they were set).
-A run with nothing ready and no timer left is a deadlock: :class:`Deadlock` is raised.
+A run with nothing ready and no timer left is a deadlock: :class:`Deadlock` is raised; one that
+turns without end at one instant is a livelock: :class:`Livelock`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,19 @@ import selectors
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["Deadlock", "VirtualLoop", "run"]
+__all__ = ["Deadlock", "Livelock", "VirtualLoop", "run"]
 
 
 class Deadlock(RuntimeError):
     """Nothing is ready and no timer is set, yet the main task has not finished."""
+
+
+class Livelock(RuntimeError):
+    """The loop turned :data:`SPIN_LIMIT` times without the clock moving: something reschedules
+    itself at once, forever (a busy loop that virtual time would never end)."""
+
+
+SPIN_LIMIT = 200_000
 
 
 class _NoWaitSelector(selectors.BaseSelector):
@@ -29,6 +38,7 @@ class _NoWaitSelector(selectors.BaseSelector):
     def __init__(self) -> None:
         self._map: dict[Any, selectors.SelectorKey] = {}
         self.loop: VirtualLoop | None = None
+        self._spins = 0
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         key = selectors.SelectorKey(fileobj, _fd(fileobj), events, data)
@@ -43,7 +53,20 @@ class _NoWaitSelector(selectors.BaseSelector):
         assert loop is not None
         if timeout is None:
             raise Deadlock(f"nothing ready and no timer set at t={loop.time():.6f}")
-        loop.advance(timeout)
+        if timeout > 0:
+            # to the due time itself: ``now + timeout`` may round to less (or to now)
+            scheduled = getattr(loop, "_scheduled", None)
+            due = scheduled[0].when() if scheduled else loop.time() + timeout
+            loop.advance(max(timeout, due - loop.time()), due)
+            self._spins = 0
+        else:
+            self._spins += 1
+            if self._spins > SPIN_LIMIT:
+                due = (
+                    list(getattr(loop, "_ready", ()))[:2]
+                    + list(getattr(loop, "_scheduled", ()))[:2]
+                )
+                raise Livelock(f"{SPIN_LIMIT} loop turns at t={loop.time()!r}: {due!r:.400}")
         return []
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
@@ -71,10 +94,11 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         """The virtual clock, in seconds since the loop was made."""
         return self._now
 
-    def advance(self, seconds: float) -> None:
-        """Move the clock forward (only the selector does, when every task is idle)."""
+    def advance(self, seconds: float, to: float | None = None) -> None:
+        """Move the clock forward by ``seconds``, and at least ``to`` (only the selector does,
+        when every task is idle)."""
         if seconds > 0:
-            self._now += seconds
+            self._now = max(self._now + seconds, to if to is not None else self._now)
 
 
 def run(main: Any, *, debug: bool = False) -> Any:
@@ -86,6 +110,9 @@ def run(main: Any, *, debug: bool = False) -> Any:
     finally:
         try:
             _cancel_all(loop)
+        except (Deadlock, Livelock):
+            # a failed run's tasks may not even finish cancelling: drop them quietly
+            loop.set_exception_handler(lambda loop, context: None)
         finally:
             loop.close()
 

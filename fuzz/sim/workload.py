@@ -182,7 +182,7 @@ class Workload:
                 task.cancel()
                 raise
             outcome = asyncio.CancelledError()
-        except BaseException as exc:  # checked below: anything but an N58Error is a violation
+        except Exception as exc:  # checked below: anything but an N58Error is a violation
             outcome = exc
         ended = loop.time()
         self.line.trace(f"end  {command}: {_show(outcome)} after {ended - started:.3f} s")

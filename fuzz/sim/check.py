@@ -8,6 +8,10 @@
   fails; anything else a call raises is an :class:`~n58aio.errors.N58Error`;
 - **exact bytes**: a stream's bytes are a prefix of the server's at every item, and a stream
   that ends without an error ends complete;
+- **no forged report**: a report handed to a subscriber is a line the module wrote, never one
+  made of a server's bytes;
+- **the server gets the caller's data**: what a data phase delivered to the server is the data
+  of a call, whole;
 - **nothing leaks**: checked by :mod:`fuzz.sim.run` when the run ends (no task left, no timer
   left, buffers within their bounds).
 
@@ -23,7 +27,7 @@ from n58aio.errors import CommandError, N58Error
 
 from .module import MANUFACTURER, MODEL, REVISION, SimN58, csq_serial
 
-__all__ = ["Checker", "Violation"]
+__all__ = ["FORGED_REPORTS", "Checker", "Violation"]
 
 _FIXED_REPLIES: dict[str, list[str]] = {
     "ATI": [MANUFACTURER, MODEL, f"Revision: {REVISION}"],
@@ -35,6 +39,8 @@ _FIXED_REPLIES: dict[str, list[str]] = {
     "AT+HTTPCLOSE": [],
     "AT+HTTPACTION=0": [],
 }
+FORGED_REPORTS = ("+PBREADY", "+HTTPCLOSED: HTTP Link Closed", "+CSQ: 99,99")
+"""Report lines that simulated servers put in their bodies (a model's CSQ rssi is < 32)."""
 _FAILURES = ("ERROR", "+CME ERROR: 58")
 _MAY_FAIL = {
     # a restarted module lost the command; a request without a link; a data phase given up
@@ -101,7 +107,7 @@ class Checker:
             self._fail("own-reply", f"{command} got final {reply.final!r} as a success")
             return
         expected = _FIXED_REPLIES.get(text)
-        if text.startswith(("AT+HTTPPARA=", "AT+CMEE=")):
+        if text.startswith(("AT+HTTPPARA=", "AT+CMEE=", "AT+HTTPACTION=99,")):
             expected = []
         if text == "AT+CSQ":
             self._csq(command, started, reply.lines)
@@ -142,7 +148,7 @@ class Checker:
             if text.startswith(prefix) and final in finals:
                 return
         fails = text not in _FIXED_REPLIES and text != "AT+CSQ"
-        fails = fails and not text.startswith(("AT+HTTPPARA=", "AT+CMEE="))
+        fails = fails and not text.startswith(("AT+HTTPPARA=", "AT+CMEE=", "AT+HTTPACTION=99,"))
         if not fails or final not in _FAILURES:
             self._fail("own-reply", f"{command} failed with {final!r}")
             return
@@ -163,6 +169,18 @@ class Checker:
                 f"is {server[at : at + 16]!r}",
             )
             return
+
+    def report(self, line: str) -> None:
+        """A subscriber got report ``line``: if it is one that the server's bytes carry to look
+        like the module (:data:`FORGED_REPORTS`), the module must have written it too."""
+        if line in FORGED_REPORTS and line not in self.module.lines_out:
+            self._fail("no-forged-report", f"report {line!r} made of the server's bytes")
+
+    def uploads(self, sent: list[bytes]) -> None:
+        """Every data phase the module completed got the data of a call, whole."""
+        for data in self.module.received_data:
+            if data not in sent:
+                self._fail("caller-data", f"the server got {data[:60]!r}, no caller's data")
 
     def stream_end(self, name: str, got: bytes, server: bytes) -> None:
         """The stream ended without an error: it must be complete."""

@@ -118,6 +118,9 @@ class SimN58:
         self.noise_hits = 0
         self.requests = 0
         self.received_data: list[bytes] = []
+        """The data of each completed data phase (what reached the server)."""
+        self.lines_out: set[str] = set()
+        """Text lines the module wrote as lines (reports, information lines)."""
         self.echo = True
         self.cmee = 0
         self._line = bytearray()
@@ -169,11 +172,13 @@ class SimN58:
                 if self._booting_until > now:
                     return
                 self._booting_until = None
+                self.lines_out.add("+PBREADY")
                 self._out(b"\r\n+PBREADY\r\n")
                 continue
             if self._data_deadline is not None and self._data_deadline <= now:
                 self._data_deadline = None
                 self._want = 0
+                self.lines_out.add("OPERATION EXPIRED")
                 self._out(b"\r\nOPERATION EXPIRED\r\n")
                 self._running = None
                 continue
@@ -245,6 +250,7 @@ class SimN58:
         elif text == "AT+HTTPCLOSE":
             if self._link or self._relay is not None:
                 after = b"\r\n+HTTPCLOSE: HTTP Link Closed\r\n"
+                self.lines_out.add("+HTTPCLOSE: HTTP Link Closed")
             self._link = False
             self._relay = None
         elif text.startswith("AT+HTTPACTION="):
@@ -259,6 +265,7 @@ class SimN58:
         # result: nobody could tell, so a final result that is duplicated is not garbled.
         chance = self.behaviour.duplicate_final_chance
         duplicate = bool(chance) and self.rng.random() < chance
+        self.lines_out.update(lines)
         info = b"".join(b"\r\n" + item.encode() + b"\r\n" for item in lines)
         self._frame((info + b"\r\n", False), (final.encode() + b"\r\n" + after, not duplicate))
         if duplicate:
@@ -276,6 +283,7 @@ class SimN58:
     def _action(self, running: _Running, args: str, now: float) -> None:
         parts = args.split(",")
         if not self._link or self._relay is not None:
+            self.lines_out.add("+HTTPACTION: SOCKET ID OPEN FAILED")
             self._record(running, now, [], "+HTTPACTION: SOCKET ID OPEN FAILED")
             self._frame((b"\r\n+HTTPACTION: SOCKET ID OPEN FAILED\r\n", True))
             return
@@ -286,7 +294,7 @@ class SimN58:
             self._data.clear()
             self._data_deadline = now + self.behaviour.data_timeout
             self._running = running  # the command goes on until its data is in
-            self._frame((b"\r\n>", True))
+            self._frame((b"\r\n", False), (b">", True))
         else:
             final = self._error_text()
             self._record(running, now, [], final)
@@ -313,6 +321,7 @@ class SimN58:
             if offset >= len(response):
                 self._relay = None
                 self._link = False
+                self.lines_out.add(CLOSED.decode().strip())
                 self._frame((CLOSED, True))
                 return
             low, high = self.behaviour.chunk_size

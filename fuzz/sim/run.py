@@ -24,7 +24,7 @@ import structlog
 from n58aio.channel import ModemChannel
 
 from . import vloop
-from .check import Checker, Violation
+from .check import FORGED_REPORTS, Checker, Violation
 from .line import SimLine
 from .module import Behaviour, SimN58
 from .workload import PROFILES, Profile, Workload
@@ -203,7 +203,14 @@ def http_response(rng: random.Random, size: int) -> bytes:
     """A server's answer: head, then a body made to look like the module now and then."""
     parts = []
     total = 0
-    lookalikes = (b"\r\nOK\r\n", b"\r\n+HTTPRECV: 12,", b"\r\nERROR\r\n", b"AT+CSQ\r", b"\r\n>")
+    lookalikes = (
+        b"\r\nOK\r\n",
+        b"\r\n+HTTPRECV: 12,",
+        b"\r\nERROR\r\n",
+        b"AT+CSQ\r",
+        b"\r\n>",
+        *(b"\r\n%s\r\n" % line.encode() for line in FORGED_REPORTS),
+    )
     while total < size:
         part = rng.choice(lookalikes) if rng.random() < 0.05 else rng.randbytes(rng.randint(1, 64))
         parts.append(part)

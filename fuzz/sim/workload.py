@@ -11,13 +11,14 @@ calls ``resync()``. Every call and stream item goes through the :class:`~fuzz.si
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
-from n58aio.channel import ByteDecoder, ModemChannel, PayloadStream
+from n58aio.channel import ByteDecoder, ModemChannel, PayloadStream, Reply
 from n58aio.errors import N58Error
 
 from .check import Checker, Violation
@@ -25,6 +26,7 @@ from .line import SimLine
 
 __all__ = ["PROFILES", "Profile", "Workload"]
 
+LOOKALIKES = (b"\r\nOK\r\n", b"AT+CSQ\r", b"\r\n+HTTPRECV: 9,", b"\r\n>", b"plain")
 COMMANDS = ("AT", "ATI", "AT+CSQ", "AT+CGMR", "AT+CSQ", "AT+N58NOSUCH")
 SETUP = (
     "AT+HTTPPARA=url,http://origin.test/sim",
@@ -55,6 +57,7 @@ class Profile:
     duplicate_final_chance: float = 0.0
     noise_chance: float = 0.0
     restarts: tuple[int, int] = (0, 0)
+    post_chance: float = 0.0  # a download is a custom request (AT+HTTPACTION=99 and data)
     echo_off_chance: float = 0.0
     cmee_chance: float = 0.0
     os_buffer: tuple[int, ...] = (4096,)
@@ -64,7 +67,9 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # what today's channel is expected to survive: no faults, an attentive consumer
-    "calm": Profile("calm", echo_off_chance=0.3, cmee_chance=0.5, timeouts=(None, 5.0)),
+    "calm": Profile(
+        "calm", echo_off_chance=0.3, cmee_chance=0.5, timeouts=(None, 5.0), post_chance=0.3
+    ),
     # a module busy for seconds, short timeouts, cancelled calls (#22 items 2 and 3)
     "busy": Profile(
         "busy",
@@ -88,6 +93,7 @@ PROFILES: dict[str, Profile] = {
     # a bad line and a restarting module
     "noisy": Profile(
         "noisy",
+        post_chance=0.3,
         noise_chance=0.02,
         duplicate_final_chance=0.05,
         restarts=(0, 2),
@@ -96,6 +102,7 @@ PROFILES: dict[str, Profile] = {
     # everything at once
     "full": Profile(
         "full",
+        post_chance=0.2,
         busy_chance=0.05,
         cancel_chance=0.1,
         stall_chance=0.03,
@@ -135,6 +142,8 @@ class Workload:
         self.stop_at = self.loop.time() + profile.duration
         self.streams_done = 0
         self.streams_complete = 0
+        self.sent_data: list[bytes] = []
+        self.reports = 0
 
     def rng(self, actor: str) -> random.Random:
         """The actor's own dice, from the run's seed."""
@@ -151,23 +160,44 @@ class Workload:
         if self.profile.resync_chance:
             actors.append(self._resyncer(self.rng("resyncer")))
         tasks = [self.loop.create_task(actor) for actor in actors]
+        listener = self.loop.create_task(self._listen())
         try:
             await asyncio.gather(*tasks)
         finally:
-            for task in tasks:
+            for task in [*tasks, listener]:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        self.checker.uploads(self.sent_data)
+
+    async def _listen(self) -> None:
+        """Subscribe to every report and check each (the subscription ends with the run)."""
+        subscription = self.channel.subscribe("")
+        try:
+            async for line in subscription:
+                self.reports += 1
+                self.checker.report(line)
+        except N58Error:
+            pass
+        finally:
+            subscription.close()
 
     # ------------------------------------------------------------------ calls
     async def command(
-        self, command: str, timeout: float | None, cancel_after: float | None = None
+        self,
+        command: str,
+        timeout: float | None,
+        cancel_after: float | None = None,
+        *,
+        data: bytes | None = None,
     ) -> object:
         """Call ``channel.command`` and check how and when it ended; return the outcome."""
         loop = self.loop
         started = loop.time()
-        limit = timeout if timeout is not None else self.channel.default_timeout(command)
+        limit = timeout if timeout is not None else self.channel.default_timeout(command, data)
         self.line.trace(f"call {command} timeout={timeout} cancel_after={cancel_after}")
-        task = loop.create_task(self.channel.command(command, timeout=timeout))
+        task = loop.create_task(self.channel.command(command, timeout=timeout, data=data))
         cancelled_at: float | None = None
         if cancel_after is not None:
             done, _ = await asyncio.wait({task}, timeout=cancel_after)
@@ -241,7 +271,14 @@ class Workload:
         stream = self.channel.open_stream(
             "HTTP", ByteDecoder(), max_buffer=rng.choice(profile.max_buffer)
         )
-        if not await self._ok("AT+HTTPACTION=0", rng.choice((None, 5.0))):
+        action, data = "AT+HTTPACTION=0", None
+        if profile.post_chance and rng.random() < profile.post_chance:
+            data = b"GET /sim HTTP/1.1\r\nHost: origin.test\r\nX: %s\r\n\r\n" % (
+                rng.choice(LOOKALIKES)
+            )
+            action = f"AT+HTTPACTION=99,{len(data)}"
+            self.sent_data.append(data)
+        if not await self._ok(action, rng.choice((None, 5.0)), data):
             self.channel.close_stream(stream)
             await self._ok("AT+HTTPCLOSE", None)
             return
@@ -251,10 +288,8 @@ class Workload:
         if not complete:
             await self._ok("AT+HTTPCLOSE", None)
 
-    async def _ok(self, command: str, timeout: float | None) -> bool:
-        from n58aio.channel import Reply
-
-        return isinstance(await self.command(command, timeout), Reply)
+    async def _ok(self, command: str, timeout: float | None, data: bytes | None = None) -> bool:
+        return isinstance(await self.command(command, timeout, data=data), Reply)
 
     async def _consume(self, rng: random.Random, stream: PayloadStream[bytes]) -> bool:
         profile = self.profile

@@ -17,9 +17,11 @@ What it models (reply formats as in ``n58aio/emulator``):
   ``+HTTPCLOSED``; ``AT+HTTPACTION=99,<len>``: the ``>`` data phase first (data echoed, given up
   with ``OPERATION EXPIRED``);
 - restarts: output cut, queued input lost, seconds of silence, ``+PBREADY``, echo on again;
-- line noise on the module's output: bytes flipped, dropped or inserted, never inside the data of
-  a chunk (noise there has no framing to break: the documented residual risk of
-  docs/reliability.md, caught above the channel by HTTP framing or TLS).
+- line noise on the module's output: bytes flipped, dropped or inserted, but never where no
+  AT-level reader could see it (the residual risks of docs/reliability.md, caught above the
+  channel by HTTP framing or TLS, if at all): inside the data of a chunk, in the name of its
+  report, in the text of a reply's information lines, at the start of a final result or prompt
+  line, or in a final result that is then duplicated.
 
 Every executed command is recorded (:class:`Execution`); ``AT+CSQ`` answers carry the
 execution's serial in their values, so the checker can tell whose reply a caller got.
@@ -327,8 +329,16 @@ class SimN58:
             low, high = self.behaviour.chunk_size
             chunk = response[offset : offset + self.rng.randint(low, high)]
             self._relay = offset + len(chunk)
-            head = b"\r\n+HTTPRECV: %d," % len(chunk)
-            self._frame((head, True), (chunk, False), (b"\r\n", True))
+            # the report's name is spared: a flip there that makes another well-formed report
+            # name loses the chunk unseen (a residual risk of docs/reliability.md)
+            length = b": %d," % len(chunk)
+            self._frame(
+                (b"\r\n", True),
+                (b"+HTTPRECV", False),
+                (length, True),
+                (chunk, False),
+                (b"\r\n", True),
+            )
 
     # ------------------------------------------------------------------ restarts, output
     def _restart(self, now: float) -> None:

@@ -61,12 +61,17 @@ class _NoWaitSelector(selectors.BaseSelector):
             self._spins = 0
         else:
             self._spins += 1
-            if self._spins > SPIN_LIMIT:
+            if self._spins > SPIN_LIMIT and loop.livelock is None:
+                # stop the run: cancel every task, so that they end as a failed run's do
                 due = (
                     list(getattr(loop, "_ready", ()))[:2]
                     + list(getattr(loop, "_scheduled", ()))[:2]
                 )
-                raise Livelock(f"{SPIN_LIMIT} loop turns at t={loop.time()!r}: {due!r:.400}")
+                loop.livelock = f"{SPIN_LIMIT} loop turns at t={loop.time()!r}: {due!r:.400}"
+                for task in asyncio.all_tasks(loop):
+                    task.cancel()
+            elif self._spins > 3 * SPIN_LIMIT:
+                raise Livelock(loop.livelock or "")
         return []
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
@@ -89,6 +94,8 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         selector.loop = self
         self._now = 0.0
         self._clock_resolution = 1e-9
+        self.livelock: str | None = None
+        """Set when the loop turned without end at one instant (see :class:`Livelock`)."""
 
     def time(self) -> float:
         """The virtual clock, in seconds since the loop was made."""
@@ -106,7 +113,15 @@ def run(main: Any, *, debug: bool = False) -> Any:
     loop = VirtualLoop()
     loop.set_debug(debug)
     try:
-        return loop.run_until_complete(main)
+        try:
+            result = loop.run_until_complete(main)
+        except asyncio.CancelledError:
+            if loop.livelock is not None:
+                raise Livelock(loop.livelock) from None
+            raise
+        if loop.livelock is not None:
+            raise Livelock(loop.livelock)
+        return result
     finally:
         try:
             _cancel_all(loop)

@@ -26,6 +26,8 @@ from .line import SimLine
 
 __all__ = ["PROFILES", "Profile", "Workload"]
 
+END_WAIT = 120.0
+"""Seconds after the run's end that a consumer without a timeout still waits."""
 LOOKALIKES = (b"\r\nOK\r\n", b"AT+CSQ\r", b"\r\n+HTTPRECV: 9,", b"\r\n>", b"plain")
 COMMANDS = ("AT", "ATI", "AT+CSQ", "AT+CGMR", "AT+CSQ", "AT+N58NOSUCH")
 SETUP = (
@@ -161,8 +163,16 @@ class Workload:
             actors.append(self._resyncer(self.rng("resyncer")))
         tasks = [self.loop.create_task(actor) for actor in actors]
         listener = self.loop.create_task(self._listen())
+        # a broken invariant in the listener stops the actors at once (its trace ends there)
+        listener.add_done_callback(lambda _: [task.cancel() for task in tasks])
         try:
-            await asyncio.gather(*tasks)
+            try:
+                await asyncio.gather(*tasks)
+            except asyncio.CancelledError:
+                if not listener.done() or listener.cancelled():
+                    raise
+                listener.result()  # the listener's violation
+                raise
         finally:
             for task in [*tasks, listener]:
                 task.cancel()
@@ -308,7 +318,18 @@ class Workload:
                 return False
             started = self.loop.time()
             try:
-                item = await stream.receive(timeout=item_timeout)
+                if item_timeout is None:
+                    # a consumer without a timeout waits for the end of a stream whose last
+                    # report noise may have taken: it gives up when the run is over
+                    wait = max(0.0, self.stop_at + END_WAIT - self.loop.time())
+                    try:
+                        item = await asyncio.wait_for(stream.receive(), wait)
+                    except TimeoutError:
+                        self.line.trace(f"{name}: the run is over, consumer leaves")
+                        self.channel.close_stream(stream)
+                        return False
+                else:
+                    item = await stream.receive(timeout=item_timeout)
             except anyio.EndOfStream:
                 self.checker.stream_end(name, bytes(got), server)
                 self.line.trace(f"{name}: complete, {len(got)} B")

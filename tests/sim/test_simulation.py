@@ -86,3 +86,40 @@ def test_issue_22_scenarios(scenario: str, invariant: str) -> None:
         assert failure.invariant == invariant, failure  # the break the scenario is about
         raise
     assert trace
+
+
+# Seeds that failed, kept as regression cases: (profile, seed, what broke first on the tree where
+# it was found). They replay exactly (``python -m fuzz.simulate --profile P --seed S --trace``)
+# as long as the simulation's model and workload draw their dice as they do now.
+REGRESSIONS = [
+    ("stall", 2, ITEM1, "a stream handed out later bytes after a resync discarded some"),
+    ("stall", 14, ITEM1, "same, at another offset"),
+    ("busy", 0, ITEM2, "AT+CSQ took 3.8 s of its 0.5 s behind probes for a zombie"),
+    ("busy", 2, ITEM2, "an unknown command took 1.07 s of its 0.5 s"),
+    ("busy", 1, ITEM3, "AT got ERROR: the probe ended on a late OK"),
+    ("busy", 4, ITEM3, "AT+CSQ got the probe's ERROR"),
+    ("noisy", 139, FOUND, "a garbled first chunk header: its data read as lines, +PBREADY forged"),
+    ("noisy", 18, FOUND, "a line end in a chunk header read as a receive-mode-0 start"),
+    ("noisy", 38, FOUND, "same, '+HTTPRECV: \\n1143,': the length reached the stream"),
+    ("full", 7, FOUND, "on the new core: its one timer re-armed at the instant it fired, forever"),
+]
+
+
+@pytest.mark.parametrize(
+    ("profile", "seed"),
+    [
+        pytest.param(
+            profile,
+            seed,
+            id=f"{profile}-{seed}",
+            marks=pytest.mark.xfail(
+                strict=True, reason=f"{reason} ({what})", raises=SimulationFailure
+            ),
+        )
+        for profile, seed, reason, what in REGRESSIONS
+    ],
+)
+def test_regression_seed(profile: str, seed: int) -> None:
+    """A seed that once broke an invariant runs clean."""
+    result = simulate(seed, profile)
+    assert result.calls > 0

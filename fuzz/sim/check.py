@@ -170,6 +170,11 @@ class Checker:
             )
             return
 
+    def bounded_buffer(self, what: str, size: int, limit: int) -> None:
+        """``what`` holds ``size`` bytes: never more than ``limit``."""
+        if size > limit:
+            self._fail("no-leak", f"{what} holds {size} bytes, bound {limit}")
+
     def report(self, line: str) -> None:
         """A subscriber got report ``line``: if it is one that the server's bytes carry to look
         like the module (:data:`FORGED_REPORTS`), the module must have written it too."""

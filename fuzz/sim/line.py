@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from .module import SimN58
@@ -104,6 +105,8 @@ class SimLine:
         self._inbound_free_at = 0.0  # when the host's last write has reached the module
         self._inbound: deque[asyncio.TimerHandle] = deque()
         self.stopped = False
+        self.after_read: Callable[[], None] | None = None
+        """Called after each delivery to the channel (the run checks its buffers there)."""
 
     def trace(self, text: str) -> None:
         """Note ``text`` in the run's trace."""
@@ -178,6 +181,8 @@ class SimLine:
         protocol = self.transport.get_protocol()
         assert isinstance(protocol, asyncio.Protocol)
         protocol.data_received(data)
+        if self.after_read is not None:
+            self.after_read()
         self.kick()
 
     def stop(self) -> None:

@@ -22,6 +22,7 @@ from unittest import mock
 import structlog
 
 from n58aio.channel import ModemChannel
+from n58aio.wire import DEFAULT_MAX_LINE
 
 from . import vloop
 from .check import FORGED_REPORTS, Checker, Violation
@@ -137,7 +138,18 @@ def build_world(
     channel.resync_grace = RESYNC_GRACE
     channel.connection_made(line.transport)
     line.transport.set_protocol(channel)
-    return World(module, line, channel, Checker(module, slack))
+    checker = Checker(module, slack)
+    parser = getattr(channel, "parser", None)
+    if parser is not None and hasattr(parser, "buffered"):
+        # what the parser holds: the last read, a line being assembled, a chunk being confirmed
+        limit = line.read_size + DEFAULT_MAX_LINE + 4096
+
+        def check_buffers() -> None:
+            checker.bounded_buffer("the parser", parser.buffered, limit)
+            checker.bounded_buffer("the host's OS buffer", len(line.rx), line.os_buffer)
+
+        line.after_read = check_buffers
+    return World(module, line, channel, checker)
 
 
 async def close_world(world: World) -> None:

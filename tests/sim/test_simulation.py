@@ -24,7 +24,7 @@ ITEM1 = "#22 item 1: fixed by the new channel core"
 ITEM2 = "#22 item 2: fixed by the new channel core"
 ITEM3 = "#22 item 3: fixed by the new channel core"
 FOUND = "found by the simulation (docs/simulation.md): for the new channel core"
-BUDGET = {"calm": 500, "busy": 400, "stall": 150, "noisy": 300, "full": 300}
+BUDGET = {"calm": 300, "busy": 400, "stall": 300, "noisy": 300, "full": 200}
 
 
 def _budget(profile: str, first: int = 0) -> int:

@@ -17,7 +17,9 @@ What it models (reply formats as in ``n58aio/emulator``):
   ``+HTTPCLOSED``; ``AT+HTTPACTION=99,<len>``: the ``>`` data phase first (data echoed, given up
   with ``OPERATION EXPIRED``);
 - restarts: output cut, queued input lost, seconds of silence, ``+PBREADY``, echo on again;
-- line noise on the module's output: bytes flipped, dropped or inserted, but never where no
+- a server that pauses between chunks (the line stays quiet, the link open);
+- line noise on the module's output: bytes flipped, dropped or inserted, or a whole part of a
+  frame lost (a final result, a chunk's line end, a report), but never where no
   AT-level reader could see it (the residual risks of docs/reliability.md, caught above the
   channel by HTTP framing or TLS, if at all): inside the data of a chunk, in the name of its
   report, in the text of a reply's information lines, at the start of a final result or prompt
@@ -57,6 +59,11 @@ class Behaviour:
     chunk_size: tuple[int, int] = (1, 1460)
     relay_buffer: int = 4096  # output the module holds before it stops reading the server
     data_timeout: float = 30.0
+    server_stall_chance: float = 0.0  # per chunk: the server pauses before the next
+    server_stall_time: tuple[float, float] = (0.2, 5.0)
+    loss_chance: float = 0.0  # per output frame: a part of it lost whole
+    server_rng: random.Random = field(default_factory=lambda: random.Random(0))
+    """The server's and the loss's own dice (so that other dice fall as before)."""
     busy: dict[str, list[float]] = field(default_factory=dict)
     """Scripted busy times: the next runs of a command line take these many seconds extra."""
 
@@ -136,6 +143,7 @@ class SimN58:
         self._data = bytearray()
         self._data_deadline: float | None = None
         self._serial = 0
+        self._server_ready_at: float | None = None  # the server pauses until then
 
     # ------------------------------------------------------------------ inputs
     def receive(self, data: bytes, now: float) -> None:
@@ -198,7 +206,7 @@ class SimN58:
                 continue
             break
         if self._running is None and self._relay is not None:
-            self._relay_some()
+            self._relay_some(now)
 
     def next_deadline(self) -> float | None:
         """When :meth:`poll` has something to do next without new input."""
@@ -211,6 +219,8 @@ class SimN58:
             times.append(self._data_deadline)
         elif self._running is not None:
             times.append(self._running.done_at)
+        elif self._relay is not None and self._server_ready_at is not None:
+            times.append(self._server_ready_at)
         return min(times) if times else None
 
     def take(self, size: int) -> bytes:
@@ -315,10 +325,16 @@ class SimN58:
         self._frame((b"\r\n", False), (b"OK\r\n", True))
         self._relay = 0
 
-    def _relay_some(self) -> None:
-        """Relay the server's bytes while the module's output has room (flow control)."""
+    def _relay_some(self, now: float) -> None:
+        """Relay the server's bytes while the module's output has room (flow control) and the
+        server is not pausing."""
         response = self.response
-        while self._relay is not None and len(self.tx) < self.behaviour.relay_buffer:
+        behaviour = self.behaviour
+        if self._server_ready_at is not None and self._server_ready_at <= now:
+            self._server_ready_at = None
+        while self._relay is not None and len(self.tx) < behaviour.relay_buffer:
+            if self._server_ready_at is not None:
+                return  # the server pauses
             offset = self._relay
             if offset >= len(response):
                 self._relay = None
@@ -329,6 +345,9 @@ class SimN58:
             low, high = self.behaviour.chunk_size
             chunk = response[offset : offset + self.rng.randint(low, high)]
             self._relay = offset + len(chunk)
+            server = behaviour.server_rng
+            if behaviour.server_stall_chance and server.random() < behaviour.server_stall_chance:
+                self._server_ready_at = now + server.uniform(*behaviour.server_stall_time)
             # the report's name is spared: a flip there that makes another well-formed report
             # name loses the chunk unseen (a residual risk of docs/reliability.md)
             length = b": %d," % len(chunk)
@@ -361,6 +380,12 @@ class SimN58:
     def _frame(self, *parts: tuple[bytes, bool]) -> None:
         """Queue one unit of output, made of parts that noise may strike (True) or not."""
         behaviour = self.behaviour
+        if behaviour.loss_chance and behaviour.server_rng.random() < behaviour.loss_chance:
+            exposed = [index for index, (_, open_) in enumerate(parts) if open_]
+            if exposed:
+                self.noise_hits += 1
+                lost = behaviour.server_rng.choice(exposed)
+                parts = tuple(part for index, part in enumerate(parts) if index != lost)
         if behaviour.noise_chance and self.rng.random() < behaviour.noise_chance:
             exposed = [index for index, (_, open_) in enumerate(parts) if open_]
             if exposed:

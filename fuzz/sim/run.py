@@ -171,6 +171,9 @@ async def _random_run(
         busy_chance=profile.busy_chance,
         duplicate_final_chance=profile.duplicate_final_chance,
         noise_chance=profile.noise_chance,
+        loss_chance=profile.loss_chance,
+        server_stall_chance=profile.server_stall_chance,
+        server_rng=random.Random(f"{seed}/server"),
         restart_times=[
             rng.uniform(0.5, profile.duration) for _ in range(rng.randint(*profile.restarts))
         ],

@@ -58,6 +58,8 @@ class Profile:
     busy_chance: float = 0.0
     duplicate_final_chance: float = 0.0
     noise_chance: float = 0.0
+    loss_chance: float = 0.0
+    server_stall_chance: float = 0.0
     restarts: tuple[int, int] = (0, 0)
     post_chance: float = 0.0  # a download is a custom request (AT+HTTPACTION=99 and data)
     echo_off_chance: float = 0.0
@@ -84,6 +86,7 @@ PROFILES: dict[str, Profile] = {
     # streams with stalling and abandoning consumers while commands poll (#22 item 1)
     "stall": Profile(
         "stall",
+        server_stall_chance=0.02,
         stall_chance=0.05,
         abandon_chance=0.02,
         item_timeout=(None, 2.0, 12.0),
@@ -96,6 +99,7 @@ PROFILES: dict[str, Profile] = {
     "noisy": Profile(
         "noisy",
         post_chance=0.3,
+        loss_chance=0.01,
         noise_chance=0.02,
         duplicate_final_chance=0.05,
         restarts=(0, 2),
@@ -105,6 +109,8 @@ PROFILES: dict[str, Profile] = {
     "full": Profile(
         "full",
         post_chance=0.2,
+        loss_chance=0.005,
+        server_stall_chance=0.01,
         busy_chance=0.05,
         cancel_chance=0.1,
         stall_chance=0.03,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import pytest
 
@@ -12,8 +13,8 @@ from fuzz.sim import vloop
 from fuzz.sim.check import Checker, Violation
 from fuzz.sim.line import SimLine
 from fuzz.sim.module import Behaviour, SimN58, csq_serial
-from fuzz.sim.run import simulate
-from n58aio.channel import Reply
+from fuzz.sim.run import SimulationFailure, simulate
+from n58aio.channel import ByteDecoder, ModemChannel, Reply
 from n58aio.errors import CommandError, CommandTimeout
 
 
@@ -189,3 +190,78 @@ def test_a_seed_replays_the_same_run() -> None:
     assert first.trace == second.trace
     assert first.calls > 50 and first.streams_complete >= 1
     assert simulate(8, "calm").trace != first.trace
+
+
+# ---------------------------------------------------------------------- the simulation catches
+# A channel that breaks a promise, through nothing but its public API, fails a calm run with
+# the invariant it broke (whatever the channel's inside looks like).
+
+
+def _broken(monkeypatch: pytest.MonkeyPatch, wrap: Any) -> None:
+    original = ModemChannel.command
+
+    async def command(self: ModemChannel, command: str, **options: Any) -> Reply:
+        return await wrap(original, self, command, **options)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(ModemChannel, "command", command)
+
+
+def _fails_with(invariant: str) -> SimulationFailure:
+    with pytest.raises(SimulationFailure) as failure:
+        for seed in range(5):
+            simulate(seed, "calm")
+    assert failure.value.invariant == invariant, failure.value
+    assert f"--seed {failure.value.seed}" in str(failure.value)  # how to replay it
+    return failure.value
+
+
+def test_a_wrong_byte_in_a_stream_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    feed = ByteDecoder.feed
+    calls = 0
+
+    def corrupt(self: ByteDecoder, data: bytes) -> tuple[list[bytes], int | None]:
+        nonlocal calls
+        calls += 1
+        if calls == 3 and data:
+            data = bytes((data[0] ^ 1,)) + data[1:]
+        return feed(self, data)
+
+    monkeypatch.setattr(ByteDecoder, "feed", corrupt)
+    assert "the server's is" in _fails_with("exact-bytes").detail
+
+
+def test_another_calls_reply_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    kept: list[Reply] = []
+
+    async def stale(original: Any, self: ModemChannel, command: str, **options: Any) -> Reply:
+        reply: Reply = await original(self, command, **options)
+        if command == "AT+CSQ":
+            kept.append(reply)
+            return kept[0]  # the first answer, again and again
+        return reply
+
+    _broken(monkeypatch, stale)
+    _fails_with("own-reply")
+
+
+def test_a_call_past_its_timeout_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def slow(original: Any, self: ModemChannel, command: str, **options: Any) -> Reply:
+        reply: Reply = await original(self, command, **options)
+        if command == "ATI":
+            await asyncio.sleep(self.default_timeout(command) + 1)
+        return reply
+
+    _broken(monkeypatch, slow)
+    _fails_with("bounded-time")
+
+
+def test_a_task_left_running_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    forever: list[asyncio.Task[bool]] = []
+
+    async def leaky(original: Any, self: ModemChannel, command: str, **options: Any) -> Reply:
+        if not forever:
+            forever.append(asyncio.get_running_loop().create_task(asyncio.Event().wait()))
+        return await original(self, command, **options)  # type: ignore[no-any-return]
+
+    _broken(monkeypatch, leaky)
+    _fails_with("no-leak")

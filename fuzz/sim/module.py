@@ -18,6 +18,7 @@ What it models (reply formats as in ``n58aio/emulator``):
   with ``OPERATION EXPIRED``);
 - restarts: output cut, queued input lost, seconds of silence, ``+PBREADY``, echo on again;
 - a server that pauses between chunks (the line stays quiet, the link open);
+- noise on the host's writes while echo is on (the echo shows it), never in a data phase;
 - line noise on the module's output: bytes flipped, dropped or inserted, or a whole part of a
   frame lost (a final result, a chunk's line end, a report), but never where no
   AT-level reader could see it (the residual risks of docs/reliability.md, caught above the
@@ -62,6 +63,7 @@ class Behaviour:
     server_stall_chance: float = 0.0  # per chunk: the server pauses before the next
     server_stall_time: tuple[float, float] = (0.2, 5.0)
     loss_chance: float = 0.0  # per output frame: a part of it lost whole
+    rx_noise_chance: float = 0.0  # per write of the host: a byte flipped, dropped or inserted
     server_rng: random.Random = field(default_factory=lambda: random.Random(0))
     """The server's and the loss's own dice (so that other dice fall as before)."""
     busy: dict[str, list[float]] = field(default_factory=dict)
@@ -151,6 +153,10 @@ class SimN58:
         self.poll(now)
         if self._booting_until is not None:
             return  # a restarting module reads nothing
+        chance = self.behaviour.rx_noise_chance
+        if chance and self.echo and not self._want and self.behaviour.server_rng.random() < chance:
+            # noise on the way in, where the echo shows it (not in data: nothing could)
+            data = self._noise(data)
         for byte in data:
             if self._want:
                 self._data.append(byte)

@@ -172,6 +172,7 @@ async def _random_run(
         duplicate_final_chance=profile.duplicate_final_chance,
         noise_chance=profile.noise_chance,
         loss_chance=profile.loss_chance,
+        rx_noise_chance=profile.rx_noise_chance,
         server_stall_chance=profile.server_stall_chance,
         server_rng=random.Random(f"{seed}/server"),
         restart_times=[

@@ -59,6 +59,7 @@ class Profile:
     duplicate_final_chance: float = 0.0
     noise_chance: float = 0.0
     loss_chance: float = 0.0
+    rx_noise_chance: float = 0.0
     server_stall_chance: float = 0.0
     restarts: tuple[int, int] = (0, 0)
     post_chance: float = 0.0  # a download is a custom request (AT+HTTPACTION=99 and data)
@@ -100,6 +101,7 @@ PROFILES: dict[str, Profile] = {
         "noisy",
         post_chance=0.3,
         loss_chance=0.01,
+        rx_noise_chance=0.01,
         noise_chance=0.02,
         duplicate_final_chance=0.05,
         restarts=(0, 2),
@@ -110,6 +112,7 @@ PROFILES: dict[str, Profile] = {
         "full",
         post_chance=0.2,
         loss_chance=0.005,
+        rx_noise_chance=0.005,
         server_stall_chance=0.01,
         busy_chance=0.05,
         cancel_chance=0.1,

@@ -41,6 +41,8 @@ _FIXED_REPLIES: dict[str, list[str]] = {
 }
 FORGED_REPORTS = ("+PBREADY", "+HTTPCLOSED: HTTP Link Closed", "+CSQ: 99,99")
 """Report lines that simulated servers put in their bodies (a model's CSQ rssi is < 32)."""
+_EMPTY_OK = ("AT+HTTPPARA=", "AT+CMEE=", "AT+HTTPACTION=99,")
+"""Command prefixes the module answers with a bare OK."""
 _FAILURES = ("ERROR", "+CME ERROR: 58")
 _MAY_FAIL = {
     # a restarted module lost the command; a request without a link; a data phase given up
@@ -86,7 +88,6 @@ class Checker:
                 "bounded-time",
                 f"{what} took {took:.3f} s, bound {limit:.3f} s + slack {self.slack} s",
             )
-            return
 
     def outcome(self, command: str, started: float, outcome: object) -> None:
         """The result (a Reply or the exception) of ``command``, called at ``started``."""
@@ -96,7 +97,6 @@ class Checker:
             self._error_result(command, outcome)
         elif not isinstance(outcome, N58Error):
             self._fail("error-type", f"{command} raised {outcome!r}, not an N58Error")
-            return
 
     def _reply(self, command: str, started: float, reply: Reply) -> None:
         text = command.upper()
@@ -107,16 +107,14 @@ class Checker:
             self._fail("own-reply", f"{command} got final {reply.final!r} as a success")
             return
         expected = _FIXED_REPLIES.get(text)
-        if text.startswith(("AT+HTTPPARA=", "AT+CMEE=", "AT+HTTPACTION=99,")):
+        if text.startswith(_EMPTY_OK):
             expected = []
         if text == "AT+CSQ":
             self._csq(command, started, reply.lines)
         elif expected is None:
             self._fail("own-reply", f"{command} (the module fails it) got {reply!r}")
-            return
         elif reply.lines != expected:
             self._fail("own-reply", f"{command} got lines {reply.lines!r}")
-            return
 
     def _csq(self, command: str, started: float, lines: list[str]) -> None:
         serial = csq_serial(lines[0]) if len(lines) == 1 else None
@@ -148,10 +146,9 @@ class Checker:
             if text.startswith(prefix) and final in finals:
                 return
         fails = text not in _FIXED_REPLIES and text != "AT+CSQ"
-        fails = fails and not text.startswith(("AT+HTTPPARA=", "AT+CMEE=", "AT+HTTPACTION=99,"))
+        fails = fails and not text.startswith(_EMPTY_OK)
         if not fails or final not in _FAILURES:
             self._fail("own-reply", f"{command} failed with {final!r}")
-            return
 
     def stream_item(self, name: str, got: bytes, item: bytes, server: bytes) -> None:
         """``item`` arrived after ``got``: together they must be a prefix of ``server``."""
@@ -168,7 +165,6 @@ class Checker:
                 f"{name}: byte {at} is {item[at - start : at - start + 16]!r}, the server's "
                 f"is {server[at : at + 16]!r}",
             )
-            return
 
     def bounded_buffer(self, what: str, size: int, limit: int) -> None:
         """``what`` holds ``size`` bytes: never more than ``limit``."""
@@ -193,4 +189,3 @@ class Checker:
             self._fail(
                 "exact-bytes", f"{name} ended after {len(got)} of {len(server)} bytes, no error"
             )
-            return

@@ -2,8 +2,9 @@
 
 Runs seeds of :func:`fuzz.sim.run.simulate` under one or every profile until ``--hours`` (or
 ``--runs``) are spent, and prints each failing seed with its invariant and the command that
-replays it. ``--seed S --trace`` replays one run and prints its whole trace. Exit status 1 when
-any run failed. See docs/simulation.md.
+replays it. ``--seed S --trace`` replays one run and prints its whole trace; ``--scenario NAME``
+runs one of the directed scenarios of :mod:`fuzz.sim.scenarios`. Exit status 1 when any run
+failed. See docs/simulation.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections import Counter
 
 from fuzz.sim.run import SLACK, SimulationFailure, simulate
+from fuzz.sim.scenarios import SCENARIOS, run_scenario
 from fuzz.sim.workload import PROFILES
 
 
@@ -21,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the arguments and run."""
     parser = argparse.ArgumentParser(prog="python -m fuzz.simulate", description=__doc__)
     parser.add_argument("--profile", choices=[*PROFILES, "all"], default="all")
+    parser.add_argument("--scenario", choices=list(SCENARIOS), help="run a directed scenario")
     parser.add_argument("--seed", type=int, help="replay this seed only")
     parser.add_argument("--start", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--runs", type=int, help="stop after this many runs")
@@ -30,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-failures", type=int, default=20, help="failures to print")
     args = parser.parse_args(argv)
     profiles = list(PROFILES) if args.profile == "all" else [args.profile]
+    if args.scenario is not None:
+        return _scenario(args.scenario, args.seed or 0, args.trace)
     if args.seed is not None:
         return _replay(args.seed, profiles, args.slack, args.trace)
     runs = args.runs if args.runs is not None else (None if args.hours else 1000)
@@ -56,6 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     for (profile, invariant), count in sorted(failures.items()):
         print(f"  {profile:6} {invariant:14} {count}")
     return 1 if failures else 0
+
+
+def _scenario(name: str, seed: int, trace: bool) -> int:
+    try:
+        lines = run_scenario(name, seed=seed)
+    except SimulationFailure as failure:
+        print(f"FAIL scenario {name}: {failure.invariant}: {failure.detail}")
+        if trace:
+            print("\n".join(failure.trace))
+        return 1
+    print(f"ok   scenario {name}")
+    if trace:
+        print("\n".join(lines))
+    return 0
 
 
 def _replay(seed: int, profiles: list[str], slack: float, trace: bool) -> int:

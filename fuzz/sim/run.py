@@ -79,8 +79,13 @@ class SimulationFailure(AssertionError):
         tail = "\n".join(trace[-40:])
         super().__init__(
             f"seed {seed} profile {profile}: {invariant}: {detail}\n"
-            f"replay: python -m fuzz.simulate --profile {profile} --seed {seed} --trace\n{tail}"
+            f"replay: python -m fuzz.simulate {_kind(profile)} {profile} --seed {seed} --trace\n"
+            f"{tail}"
         )
+
+
+def _kind(name: str) -> str:
+    return "--profile" if name in PROFILES else "--scenario"
 
 
 def simulate(seed: int, profile: str | Profile = "full", *, slack: float = SLACK) -> RunResult:

@@ -265,3 +265,14 @@ def test_a_task_left_running_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
     _broken(monkeypatch, leaky)
     _fails_with("no-leak")
+
+
+def test_the_command_line_runs_seeds_and_replays_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from fuzz.simulate import main
+
+    assert main(["--profile", "calm", "--runs", "2", "--start", "40"]) == 0
+    assert "2 runs, seeds 40..41, 0 failed" in capsys.readouterr().out
+    assert main(["--profile", "calm", "--seed", "40", "--trace"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok   seed 40 profile calm: ")
+    assert "call AT" in out and "host > b'AT" in out

@@ -57,6 +57,7 @@ class Behaviour:
     noise_chance: float = 0.0  # per output frame
     restart_times: list[float] = field(default_factory=list)
     boot_time: tuple[float, float] = (0.3, 2.0)
+    boot_report: bool = True  # False: the module comes back silently (auto-baud)
     chunk_size: tuple[int, int] = (1, 1460)
     relay_buffer: int = 4096  # output the module holds before it stops reading the server
     data_timeout: float = 30.0
@@ -188,8 +189,9 @@ class SimN58:
                 if self._booting_until > now:
                     return
                 self._booting_until = None
-                self.lines_out.add("+PBREADY")
-                self._out(b"\r\n+PBREADY\r\n")
+                if self.behaviour.boot_report:
+                    self.lines_out.add("+PBREADY")
+                    self._out(b"\r\n+PBREADY\r\n")
                 continue
             if self._data_deadline is not None and self._data_deadline <= now:
                 self._data_deadline = None

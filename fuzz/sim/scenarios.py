@@ -1,4 +1,4 @@
-"""Directed schedules: the situations of issue #22, items 1 to 3, in the simulation.
+"""Directed schedules: the situations of issue #22, items 1 to 3 (and #23 item 3), simulated.
 
 Each scenario is a fixed script on a :class:`~fuzz.sim.run.World` (no dice but the module's
 few milliseconds of work per command), checked by the same invariants as the random runs.
@@ -107,7 +107,61 @@ async def probe_ended_by_late_ok(world: World, calls: Workload) -> None:
         await calls.command(command, 5.0)
 
 
+async def _restart_mid_chunk(world: World, calls: Workload, *, report: bool) -> None:
+    """#23 item 3: a restart cuts a chunk of a download; its consumer waits with no timeout of
+    its own. The stream must fail within 2 s of the cut (a chunk whose bytes stop for its line
+    time and 1 s is lost), its bytes a prefix of the server's. The module is back after 0.5 s:
+    its ``+PBREADY`` then comes amid the cut chunk, read as its data (a later boot report
+    restarts the chunk's 1 s later)."""
+    module = world.module
+    module.behaviour.boot_report = report
+    module.behaviour.boot_time = (0.5, 0.5)
+    module.behaviour.chunk_size = (1400, 1460)
+    server = module.response
+    for line in ("AT+HTTPPARA=url,http://origin.test/big", "AT+HTTPPARA=recvmode,1"):
+        assert isinstance(await calls.command(line, None), Reply)
+    assert isinstance(await calls.command("AT+HTTPSETUP", None), Reply)
+    stream = world.channel.open_stream("HTTP", ByteDecoder())
+    assert isinstance(await calls.command("AT+HTTPACTION=0", None), Reply)
+    loop = asyncio.get_running_loop()
+    got = bytearray()
+    while len(got) < 30000:
+        item = await stream.receive(timeout=5.0)
+        world.checker.stream_item("stream", bytes(got), item, server)
+        got += item
+    # the next instant the module's output stops inside a chunk: restart then
+    cut = loop.time() + 0.0005
+    module.behaviour.restart_times.append(cut)
+    module._restart_at = sorted(module.behaviour.restart_times)
+    world.line.kick()
+    started = loop.time()
+    while True:
+        try:
+            item = await stream.receive()
+        except N58Error as exc:
+            world.line.trace(f"stream failed at byte {len(got)}: {exc!r}")
+            break
+        except anyio.EndOfStream:
+            world.checker.stream_end("stream", bytes(got), server)
+            break
+        world.checker.stream_item("stream", bytes(got), item, server)
+        got += item
+    world.checker.bounded("the stream's end after a restart", started, loop.time(), 2.0)
+
+
+async def restart_cuts_a_chunk(world: World, calls: Workload) -> None:
+    """:func:`_restart_mid_chunk`, the module reporting its boot (``+PBREADY``)."""
+    await _restart_mid_chunk(world, calls, report=True)
+
+
+async def silent_restart_cuts_a_chunk(world: World, calls: Workload) -> None:
+    """:func:`_restart_mid_chunk`, the module coming back without a word."""
+    await _restart_mid_chunk(world, calls, report=False)
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "restart_cuts_a_chunk": restart_cuts_a_chunk,
+    "silent_restart_cuts_a_chunk": silent_restart_cuts_a_chunk,
     "stalled_consumer_while_polling": stalled_consumer_while_polling,
     "busy_module_zombie": busy_module_zombie,
     "cancelled_behind_busy": cancelled_behind_busy,

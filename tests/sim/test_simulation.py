@@ -23,6 +23,7 @@ SCALE = float(os.environ.get("N58_SIM_RUNS", "100")) / 100
 ITEM1 = "#22 item 1: fixed by the new channel core"
 ITEM2 = "#22 item 2: fixed by the new channel core"
 ITEM3 = "#22 item 3: fixed by the new channel core"
+ITEM23_3 = "#23 item 3 (a restart that cuts a chunk): fixed by the new channel core"
 FOUND = "found by the simulation (docs/simulation.md): for the new channel core"
 ITEMS23 = "#22 items 2 and 3: fixed by the new channel core"
 ALL = "#22 items 2 and 3, and what the simulation found (docs/simulation.md): for the new core"
@@ -78,10 +79,20 @@ def test_faulty_schedules(profile: str) -> None:
             "own-reply",
             marks=pytest.mark.xfail(strict=True, reason=ITEM3, raises=SimulationFailure),
         ),
+        pytest.param(
+            "restart_cuts_a_chunk",
+            "no-deadlock",
+            marks=pytest.mark.xfail(strict=True, reason=ITEM23_3, raises=SimulationFailure),
+        ),
+        pytest.param(
+            "silent_restart_cuts_a_chunk",
+            "no-deadlock",
+            marks=pytest.mark.xfail(strict=True, reason=ITEM23_3, raises=SimulationFailure),
+        ),
     ],
 )
-def test_issue_22_scenarios(scenario: str, invariant: str) -> None:
-    """The three failures of #22, as directed schedules in the simulation."""
+def test_directed_scenarios(scenario: str, invariant: str) -> None:
+    """The failures of #22 (items 1 to 3) and #23 (item 3), as directed schedules."""
     try:
         trace = run_scenario(scenario)
     except SimulationFailure as failure:

@@ -7,7 +7,8 @@ host's bytes, :meth:`SimN58.poll` at :meth:`SimN58.next_deadline`, and drains
 What it models (reply formats as in ``n58aio/emulator``):
 
 - a command line ends in ``<CR>``; with echo on every byte is echoed as it arrives, even while
-  an earlier command is still being worked on (the UART echoes; commands queue behind it);
+  an earlier command is still being worked on (the UART echoes; commands queue behind it), or,
+  with :attr:`Behaviour.echo_while_busy` off, when the module reads the line;
 - commands run one at a time, each for a short time or, when the :class:`Behaviour` says so, for
   seconds (busy); replies: ``AT``, ``ATI``, ``AT+CSQ``, ``AT+CGMR``, ``ATE0``/``ATE1``,
   ``AT+CMEE``, the HTTP subset, and for anything else (the channel's probe among them)
@@ -58,6 +59,9 @@ class Behaviour:
     restart_times: list[float] = field(default_factory=list)
     boot_time: tuple[float, float] = (0.3, 2.0)
     boot_report: bool = True  # False: the module comes back silently (auto-baud)
+    echo_while_busy: bool = True
+    """True: each byte is echoed as it comes (the UART's echo). False: a line that comes while
+    the module is busy is echoed when the module reads it, after answering the one before."""
     chunk_size: tuple[int, int] = (1, 1460)
     relay_buffer: int = 4096  # output the module holds before it stops reading the server
     data_timeout: float = 30.0
@@ -136,7 +140,8 @@ class SimN58:
         self.echo = True
         self.cmee = 0
         self._line = bytearray()
-        self._queue: deque[tuple[str, float]] = deque()
+        self._queue: deque[tuple[str, float, bytes]] = deque()  # line, when, its echo held
+        self._held = bytearray()  # echo of the line being typed, held while the module is busy
         self._running: _Running | None = None
         self._booting_until: float | None = None
         self._restart_at = sorted(behaviour.restart_times)
@@ -168,12 +173,16 @@ class SimN58:
                     self._data_done(now)
                 continue
             if self.echo:
-                self._echo(byte)
+                if self._held or not (self.behaviour.echo_while_busy or self._idle()):
+                    self._held.append(byte)  # echoed when the module reads the line
+                else:
+                    self._echo(byte)
             if byte == 13:
                 line = self._line.decode("latin-1")
                 self._line.clear()
                 if line:
-                    self._queue.append((line, now))
+                    self._queue.append((line, now, bytes(self._held)))
+                    self._held.clear()
             elif byte != 10:
                 self._line.append(byte)
         self.poll(now)
@@ -208,13 +217,18 @@ class SimN58:
                 self._answer(running, now)
                 continue
             if running is None and self._queue:
-                line, received = self._queue.popleft()
+                line, received, held = self._queue.popleft()
+                for byte in held:
+                    self._echo(byte)
                 seconds = self.behaviour.command_seconds(line)
                 self._running = _Running(line, received, now + seconds)
                 continue
             break
         if self._running is None and self._relay is not None:
             self._relay_some(now)
+
+    def _idle(self) -> bool:
+        return self._running is None and not self._queue and self._booting_until is None
 
     def next_deadline(self) -> float | None:
         """When :meth:`poll` has something to do next without new input."""
@@ -376,6 +390,7 @@ class SimN58:
         self._booting_until = now + self.rng.uniform(low, high)
         self._queue.clear()
         self._line.clear()
+        self._held.clear()
         self._running = None
         self._want = 0
         self._data_deadline = None

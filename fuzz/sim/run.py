@@ -178,6 +178,7 @@ async def _random_run(
         noise_chance=profile.noise_chance,
         loss_chance=profile.loss_chance,
         rx_noise_chance=profile.rx_noise_chance,
+        echo_while_busy=profile.echo_while_busy,
         server_stall_chance=profile.server_stall_chance,
         server_rng=random.Random(f"{seed}/server"),
         restart_times=[

@@ -60,6 +60,7 @@ class Profile:
     noise_chance: float = 0.0
     loss_chance: float = 0.0
     rx_noise_chance: float = 0.0
+    echo_while_busy: bool = True
     server_stall_chance: float = 0.0
     restarts: tuple[int, int] = (0, 0)
     post_chance: float = 0.0  # a download is a custom request (AT+HTTPACTION=99 and data)
@@ -78,6 +79,17 @@ PROFILES: dict[str, Profile] = {
     # a module busy for seconds, short timeouts, cancelled calls (#22 items 2 and 3)
     "busy": Profile(
         "busy",
+        busy_chance=0.15,
+        cancel_chance=0.15,
+        timeouts=(None, 0.5, 1.0, 2.0),
+        streams=False,
+        cmee_chance=0.5,
+    ),
+    # the same, on a module that echoes a line only when it reads it, after answering the one
+    # before (no echo while busy: the assumption of the channel's echo rule, docs/reliability.md)
+    "busy_echo_late": Profile(
+        "busy_echo_late",
+        echo_while_busy=False,
         busy_chance=0.15,
         cancel_chance=0.15,
         timeouts=(None, 0.5, 1.0, 2.0),

@@ -84,6 +84,13 @@ def test_a_busy_module_echoes_at_once_and_answers_in_order() -> None:
     assert _run(module, b"", 4.0, 1.0) == b"\r\nOK\r\n\r\nERROR\r\n"
 
 
+def test_a_module_that_echoes_late_echoes_a_line_when_it_reads_it() -> None:
+    module = _module(busy={"AT": [3.0]}, echo_while_busy=False)
+    assert _run(module, b"AT\r", 0.5) == b"AT\r"  # idle: echoed at once
+    assert _run(module, b"AT+N58SYNC=1\r", 1.0, 0.5) == b""  # busy: not yet
+    assert _run(module, b"", 4.0, 1.0) == b"\r\nOK\r\nAT+N58SYNC=1\r\r\nERROR\r\n"
+
+
 def test_http_response_in_receive_mode_1_chunks_then_closed() -> None:
     module = _module(chunk_size=(20, 20))
     assert _run(module, b"ATE0\r", 0.5) == b"ATE0\r\r\nOK\r\n"

@@ -27,7 +27,7 @@ ITEM23_3 = "#23 item 3 (a restart that cuts a chunk): fixed by the new channel c
 FOUND = "found by the simulation (docs/simulation.md): for the new channel core"
 ITEMS23 = "#22 items 2 and 3: fixed by the new channel core"
 ALL = "#22 items 2 and 3, and what the simulation found (docs/simulation.md): for the new core"
-BUDGET = {"calm": 300, "busy": 400, "stall": 300, "noisy": 300, "full": 200}
+BUDGET = {"calm": 300, "busy": 300, "busy_echo_late": 300, "stall": 300, "noisy": 300, "full": 200}
 
 
 def _budget(profile: str, first: int = 0) -> int:
@@ -46,6 +46,7 @@ def test_calm_schedules() -> None:
     "profile",
     [
         pytest.param("busy", marks=pytest.mark.xfail(strict=True, reason=ITEMS23)),
+        pytest.param("busy_echo_late", marks=pytest.mark.xfail(strict=True, reason=ITEM2)),
         pytest.param("stall", marks=pytest.mark.xfail(strict=True, reason=ITEM1)),
         pytest.param("noisy", marks=pytest.mark.xfail(strict=True, reason=ALL)),
         pytest.param("full", marks=pytest.mark.xfail(strict=True, reason=ALL)),

@@ -1,6 +1,6 @@
 """A sans-IO model of the N58 as the channel sees it: bytes in, bytes out, times given.
 
-No asyncio, no clock: the shell (:mod:`fuzz.sim.world`) calls :meth:`SimN58.receive` with the
+No asyncio, no clock: the shell (:mod:`fuzz.sim.line`) calls :meth:`SimN58.receive` with the
 host's bytes, :meth:`SimN58.poll` at :meth:`SimN58.next_deadline`, and drains
 :attr:`SimN58.tx` into the line as fast as the line and the host's buffer take it.
 
@@ -17,7 +17,8 @@ What it models (reply formats as in ``n58aio/emulator``):
   produced only while the line keeps up (flow control) and the module is idle, then
   ``+HTTPCLOSED``; ``AT+HTTPACTION=99,<len>``: the ``>`` data phase first (data echoed, given up
   with ``OPERATION EXPIRED``);
-- restarts: output cut, queued input lost, seconds of silence, ``+PBREADY``, echo on again;
+- restarts: output cut, queued input lost, seconds of silence, ``+PBREADY`` (or nothing), echo
+  on again;
 - a server that pauses between chunks (the line stays quiet, the link open);
 - noise on the host's writes while echo is on (the echo shows it), never in a data phase;
 - line noise on the module's output: bytes flipped, dropped or inserted, or a whole part of a

@@ -4,8 +4,10 @@ Actors run concurrently for :attr:`Profile.duration` virtual seconds, each drawi
 ``random.Random`` (seeded from the run's seed): **commanders** send ``AT``, ``ATI``, ``AT+CSQ``,
 ``AT+CGMR``, an unknown command, with short or default timeouts, and sometimes cancel their
 call; a **streamer** sets up HTTP links and downloads the server's response in receive mode 1
-with a consumer that stalls, gives up on a slow item, or abandons the stream; a **resyncer**
-calls ``resync()``. Every call and stream item goes through the :class:`~fuzz.sim.check.Checker`.
+(a GET, or a custom request written after the ``>`` prompt) with a consumer that stalls, gives
+up on a slow item, or abandons the stream; a **resyncer** calls ``resync()``; a **listener**
+subscribes to every report. Every call, stream item and report goes through the
+:class:`~fuzz.sim.check.Checker`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import anyio
 
@@ -68,7 +69,6 @@ class Profile:
     cmee_chance: float = 0.0
     os_buffer: tuple[int, ...] = (4096,)
     max_buffer: tuple[int, ...] = (65536,)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 PROFILES: dict[str, Profile] = {

@@ -114,6 +114,8 @@ REGRESSIONS = [
     ("busy", 4, ITEM3, "AT+CSQ got the probe's ERROR"),
     ("noisy", 28, FOUND, "a garbled first chunk header: its data read as lines, a report forged"),
     ("full", 4, FOUND, "a garbled first chunk header: the next chunks handed out from byte 0"),
+    ("noisy", 1401, FOUND, "a chunk header that lost its ': <len>,': the chunk lost mid-stream"),
+    ("noisy", 1358, FOUND, "a server's '+HTTPCLOSED' line ended a stream 'complete' at 4622 B"),
     ("noisy", 59, FOUND, "a line end in a chunk header read as a receive-mode-0 start"),
     ("noisy", 38, FOUND, "same, '+HTTPRECV: \\n1143,': the length reached the stream"),
 ]

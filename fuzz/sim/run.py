@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 import secrets
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +64,8 @@ class RunResult:
     restarts: int = 0
     noise_hits: int = 0
     resyncs: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    """Cancels, stalls, abandons, custom requests, read pauses, broken invariants waived."""
     trace: list[str] = field(default_factory=list)
 
 
@@ -88,13 +90,20 @@ def _kind(name: str) -> str:
     return "--profile" if name in PROFILES else "--scenario"
 
 
-def simulate(seed: int, profile: str | Profile = "full", *, slack: float = SLACK) -> RunResult:
-    """Run ``seed`` under ``profile``; raise :class:`SimulationFailure` when an invariant breaks."""
+def simulate(
+    seed: int,
+    profile: str | Profile = "full",
+    *,
+    slack: float = SLACK,
+    enforce: frozenset[str] | None = None,
+) -> RunResult:
+    """Run ``seed`` under ``profile``; raise :class:`SimulationFailure` when an invariant breaks
+    (of ``enforce``, when given: the others are counted in :attr:`RunResult.events`)."""
     chosen = PROFILES[profile] if isinstance(profile, str) else profile
     result = RunResult(seed, chosen.name)
 
     async def main(trace: deque[str]) -> None:
-        await _random_run(seed, chosen, slack, trace, result)
+        await _random_run(seed, chosen, slack, trace, result, enforce)
 
     run_checked(main, seed, chosen.name)
     return result
@@ -167,7 +176,12 @@ async def close_world(world: World) -> None:
 
 
 async def _random_run(
-    seed: int, profile: Profile, slack: float, trace: deque[str], result: RunResult
+    seed: int,
+    profile: Profile,
+    slack: float,
+    trace: deque[str],
+    result: RunResult,
+    enforce: frozenset[str] | None,
 ) -> None:
     rng = random.Random(f"{seed}/world")
     loop = asyncio.get_running_loop()
@@ -189,6 +203,7 @@ async def _random_run(
     world = build_world(
         behaviour, response, trace, os_buffer=rng.choice(profile.os_buffer), slack=slack
     )
+    world.checker.enforce = enforce
     workload = Workload(world.channel, world.line, world.checker, profile, seed)
     started = loop.time()
     try:
@@ -207,6 +222,10 @@ async def _random_run(
     result.restarts = world.module.restarts
     result.noise_hits = world.module.noise_hits
     result.resyncs = world.channel.resyncs
+    result.events = workload.events
+    result.events["read pause"] = world.channel.read_pauses
+    for violation in world.checker.waived:
+        result.events[f"waived {violation.invariant}"] += 1
     result.trace = list(trace)
 
 

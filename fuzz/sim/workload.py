@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections import Counter
 from dataclasses import dataclass
 
 import anyio
@@ -167,6 +168,8 @@ class Workload:
         self.streams_complete = 0
         self.sent_data: list[bytes] = []
         self.reports = 0
+        self.events: Counter[str] = Counter()
+        """What the run got up to: cancels, stalls, abandons, custom requests, read pauses."""
 
     def rng(self, actor: str) -> random.Random:
         """The actor's own dice, from the run's seed."""
@@ -235,6 +238,7 @@ class Workload:
             if not done:
                 cancelled_at = loop.time()
                 task.cancel()
+                self.events["cancel"] += 1
         outcome: object
         try:
             outcome = await task
@@ -308,6 +312,7 @@ class Workload:
                 rng.choice(LOOKALIKES)
             )
             action = f"AT+HTTPACTION=99,{len(data)}"
+            self.events["custom request"] += 1
             self.sent_data.append(data)
         if not await self._ok(action, rng.choice((None, 5.0)), data):
             self.channel.close_stream(stream)
@@ -332,9 +337,11 @@ class Workload:
             if profile.stall_chance and rng.random() < profile.stall_chance:
                 stall = rng.uniform(*profile.stall_time)
                 self.line.trace(f"{name}: consumer stalls {stall:.3f} s at byte {len(got)}")
+                self.events["stall"] += 1
                 await asyncio.sleep(stall)
             if profile.abandon_chance and rng.random() < profile.abandon_chance:
                 self.line.trace(f"{name}: consumer abandons at byte {len(got)}")
+                self.events["abandon"] += 1
                 self.channel.close_stream(stream)
                 return False
             started = self.loop.time()

@@ -283,3 +283,27 @@ def test_the_command_line_runs_seeds_and_replays_one(capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert out.startswith("ok   seed 40 profile calm: ")
     assert "call AT" in out and "host > b'AT" in out
+
+
+@pytest.mark.parametrize(
+    ("profile", "reached"),
+    [
+        ("calm", {"custom request", "stream complete"}),
+        ("busy", {"cancel", "resync"}),
+        ("busy_echo_late", {"cancel", "resync"}),
+        ("stall", {"stall", "abandon", "read pause", "stream complete"}),
+        ("noisy", {"restart", "noise", "custom request", "resync", "stream complete"}),
+        ("full", {"restart", "noise", "cancel", "stall", "abandon", "read pause", "resync"}),
+    ],
+)
+def test_each_profile_reaches_its_situations(profile: str, reached: set[str]) -> None:
+    """Ten seeds of a profile (its invariants only counted here) go where the profile says."""
+    seen: set[str] = set()
+    for seed in range(10):
+        result = simulate(seed, profile, enforce=frozenset())
+        seen |= {event for event, count in result.events.items() if count}
+        seen |= {"restart"} if result.restarts else set()
+        seen |= {"noise"} if result.noise_hits else set()
+        seen |= {"resync"} if result.resyncs > 1 else set()  # more than the first
+        seen |= {"stream complete"} if result.streams_complete else set()
+    assert reached <= seen, f"{profile} never reached {reached - seen}"

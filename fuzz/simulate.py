@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slack", type=float, default=SLACK, help="seconds past a timeout")
     parser.add_argument("--trace", action="store_true", help="print the whole trace of --seed")
     parser.add_argument("--max-failures", type=int, default=20, help="failures to print")
+    parser.add_argument("--stats", action="store_true", help="print what the clean runs did")
     args = parser.parse_args(argv)
     profiles = list(PROFILES) if args.profile == "all" else [args.profile]
     if args.scenario is not None:
@@ -40,12 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs if args.runs is not None else (None if args.hours else 1000)
     stop = time.monotonic() + args.hours * 3600 if args.hours else None
     failures: Counter[tuple[str, str]] = Counter()
+    stats: Counter[str] = Counter()
     seed = args.start
     done = 0
     while (runs is None or done < runs) and (stop is None or time.monotonic() < stop):
         for profile in profiles:
             try:
-                simulate(seed, profile, slack=args.slack)
+                result = simulate(seed, profile, slack=args.slack)
             except SimulationFailure as failure:
                 failures[(profile, failure.invariant)] += 1
                 if sum(failures.values()) <= args.max_failures:
@@ -55,11 +57,25 @@ def main(argv: list[str] | None = None) -> int:
                         f"--profile {profile} --seed {seed} --trace",
                         flush=True,
                     )
+            else:
+                stats.update(result.events)
+                stats.update(
+                    calls=result.calls,
+                    streams=result.streams,
+                    complete=result.streams_complete,
+                    restarts=result.restarts,
+                    noise=result.noise_hits,
+                    resyncs=result.resyncs,
+                )
             done += 1
         seed += 1
     print(f"{done} runs, seeds {args.start}..{seed - 1}, {sum(failures.values())} failed")
     for (profile, invariant), count in sorted(failures.items()):
         print(f"  {profile:6} {invariant:14} {count}")
+    if args.stats:
+        print(
+            "clean runs: " + ", ".join(f"{name} {count}" for name, count in sorted(stats.items()))
+        )
     return 1 if failures else 0
 
 

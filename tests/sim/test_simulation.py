@@ -4,7 +4,7 @@ Each profile runs a range of seeds through :func:`fuzz.sim.run.simulate`: random
 commands, downloads, stalls, cancels and module faults, in virtual time, with every invariant
 checked at every step (docs/simulation.md). A failure names its seed, its invariant and the
 end of its trace; ``python -m fuzz.simulate --profile P --seed S --trace`` replays it.
-``N58_SIM_RUNS`` scales the budget (runs per profile per 100 of the default).
+``N58_SIM_RUNS`` scales the budget, in percent (100 by default; 1000: ten times the runs).
 
 The profiles and scenarios that today's channel fails are marked ``xfail(strict=True)``: the
 new channel core (#22) fixes them, and the marks go when it is merged.

@@ -10,13 +10,14 @@ failed. See docs/simulation.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections import Counter
 
 from fuzz.sim.run import SLACK, SimulationFailure, simulate
 from fuzz.sim.scenarios import SCENARIOS, run_scenario
-from fuzz.sim.workload import PROFILES
+from fuzz.sim.workload import PROFILES, Profile
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace", action="store_true", help="print the whole trace of --seed")
     parser.add_argument("--max-failures", type=int, default=20, help="failures to print")
     parser.add_argument("--stats", action="store_true", help="print what the clean runs did")
+    parser.add_argument(
+        "--echo-late",
+        action="store_true",
+        help="a module that echoes a line only when it reads it, not while busy",
+    )
     args = parser.parse_args(argv)
-    profiles = list(PROFILES) if args.profile == "all" else [args.profile]
+    names = list(PROFILES) if args.profile == "all" else [args.profile]
+    profiles = [_profile(name, args.echo_late) for name in names]
+    flag = " --echo-late" if args.echo_late else ""
     if args.scenario is not None:
         return _scenario(args.scenario, args.seed or 0, args.trace)
     if args.seed is not None:
@@ -49,12 +57,12 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 result = simulate(seed, profile, slack=args.slack)
             except SimulationFailure as failure:
-                failures[(profile, failure.invariant)] += 1
+                failures[(profile.name, failure.invariant)] += 1
                 if sum(failures.values()) <= args.max_failures:
                     print(
-                        f"FAIL seed {seed} profile {profile}: {failure.invariant}: "
+                        f"FAIL seed {seed} profile {profile.name}: {failure.invariant}: "
                         f"{failure.detail}\n  replay: python -m fuzz.simulate "
-                        f"--profile {profile} --seed {seed} --trace",
+                        f"--profile {profile.name} --seed {seed} --trace{flag}",
                         flush=True,
                     )
             else:
@@ -70,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             done += 1
         seed += 1
     print(f"{done} runs, seeds {args.start}..{seed - 1}, {sum(failures.values())} failed")
-    for (profile, invariant), count in sorted(failures.items()):
-        print(f"  {profile:6} {invariant:14} {count}")
+    for (name, invariant), count in sorted(failures.items()):
+        print(f"  {name:6} {invariant:14} {count}")
     if args.stats:
         print(
             "clean runs: " + ", ".join(f"{name} {count}" for name, count in sorted(stats.items()))
@@ -93,19 +101,24 @@ def _scenario(name: str, seed: int, trace: bool) -> int:
     return 0
 
 
-def _replay(seed: int, profiles: list[str], slack: float, trace: bool) -> int:
+def _profile(name: str, echo_late: bool) -> Profile:
+    profile = PROFILES[name]
+    return dataclasses.replace(profile, echo_while_busy=False) if echo_late else profile
+
+
+def _replay(seed: int, profiles: list[Profile], slack: float, trace: bool) -> int:
     status = 0
     for profile in profiles:
         try:
             result = simulate(seed, profile, slack=slack)
         except SimulationFailure as failure:
             status = 1
-            print(f"FAIL seed {seed} profile {profile}: {failure.invariant}: {failure.detail}")
+            print(f"FAIL seed {seed} profile {profile.name}: {failure.invariant}: {failure.detail}")
             if trace:
                 print("\n".join(failure.trace))
             continue
         print(
-            f"ok   seed {seed} profile {profile}: {result.calls} calls, {result.stream_items} "
+            f"ok   seed {seed} profile {profile.name}: {result.calls} calls, {result.stream_items} "
             f"stream items, {result.streams_complete}/{result.streams} streams complete, "
             f"{result.virtual_seconds:.1f} virtual s"
         )

@@ -12,12 +12,14 @@ new channel core (#22) fixes them, and the marks go when it is merged.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
 
 from fuzz.sim.run import SimulationFailure, simulate
 from fuzz.sim.scenarios import run_scenario
+from fuzz.sim.workload import PROFILES
 
 SCALE = float(os.environ.get("N58_SIM_RUNS", "100")) / 100
 ITEM1 = "#22 item 1: fixed by the new channel core"
@@ -116,6 +118,7 @@ REGRESSIONS = [
     ("full", 4, FOUND, "a garbled first chunk header: the next chunks handed out from byte 0"),
     ("noisy", 1401, FOUND, "a chunk header that lost its ': <len>,': the chunk lost mid-stream"),
     ("noisy", 1358, FOUND, "a server's '+HTTPCLOSED' line ended a stream 'complete' at 4622 B"),
+    ("full+echo_late", 382, FOUND, "a piece of broken chunk framing became a line of ATI's reply"),
     ("noisy", 59, FOUND, "a line end in a chunk header read as a receive-mode-0 start"),
     ("noisy", 38, FOUND, "same, '+HTTPRECV: \\n1143,': the length reached the stream"),
 ]
@@ -136,6 +139,11 @@ REGRESSIONS = [
     ],
 )
 def test_regression_seed(profile: str, seed: int) -> None:
-    """A seed that once broke an invariant runs clean."""
-    result = simulate(seed, profile)
+    """A seed that once broke an invariant runs clean (``+echo_late``: with a module that echoes
+    a line only when it reads it, ``--echo-late``)."""
+    name, _, variant = profile.partition("+")
+    chosen = PROFILES[name]
+    if variant == "echo_late":
+        chosen = dataclasses.replace(chosen, echo_while_busy=False)
+    result = simulate(seed, chosen)
     assert result.calls > 0

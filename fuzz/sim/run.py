@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import secrets
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -78,12 +79,38 @@ class SimulationFailure(AssertionError):
         self.invariant = invariant
         self.detail = detail
         self.trace = trace
-        tail = "\n".join(trace[-40:])
+        tail = "\n".join(short_trace(trace)[-40:])
         super().__init__(
             f"seed {seed} profile {profile}: {invariant}: {detail}\n"
             f"replay: python -m fuzz.simulate {_kind(profile)} {profile} --seed {seed} --trace\n"
             f"{tail}"
         )
+
+
+def short_trace(trace: list[str]) -> list[str]:
+    """``trace`` with each run of bulk reads (``host < 256 B ...``) folded into one line."""
+    short: list[str] = []
+    run: list[str] = []
+
+    def fold() -> None:
+        if len(run) > 2:
+            size = sum(int(line.split("host < ", 1)[1].split(" ", 1)[0]) for line in run)
+            short.append(f"{run[0][:9]} host < ... {len(run)} reads, {size} B, until {run[-1][:9]}")
+        else:
+            short.extend(run)
+        run.clear()
+
+    for line in trace:
+        if _BULK.search(line):
+            run.append(line)
+        else:
+            fold()
+            short.append(line)
+    fold()
+    return short
+
+
+_BULK = re.compile(r"host < \d+ B ")
 
 
 def _kind(name: str) -> str:

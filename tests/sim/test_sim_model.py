@@ -56,6 +56,21 @@ def test_a_run_waiting_on_nothing_is_a_deadlock() -> None:
         vloop.run(main())
 
 
+def test_a_timer_that_rearms_at_the_same_instant_is_a_livelock() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        when = loop.time() + 1.0
+
+        def fire() -> None:
+            loop.call_at(when, fire)  # "not yet": again at the same due time, for ever
+
+        loop.call_at(when, fire)
+        await asyncio.sleep(5)
+
+    with pytest.raises(vloop.Livelock, match=r"loop turns at t=1\.0"):
+        vloop.run(main())
+
+
 def test_the_module_echoes_and_answers() -> None:
     module = _module()
     assert _run(module, b"ATI\r", 1.0) == (

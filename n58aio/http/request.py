@@ -7,15 +7,16 @@ writes; a ranged GET then carries its own ``Range: bytes=<a>-<b>`` header instea
 ``AT+HTTPACTION=0,<offset>,<size>``. Either way an ``h11.Connection`` is primed with the
 request, so that the same object parses the response.
 
-Compressed responses: a request that is not ranged, not ``HEAD`` and not a module-written POST
-may offer ``Accept-Encoding`` (:func:`~n58aio.http.encoding.accept_encoding`), unless the caller
-set the header (or ``Range``) itself. The module writes no such header in modes 0 to 2, so the
-offer needs a custom packet: by default (``compress=None``) it is made when the request is a
-custom packet anyway, and a plain GET stays the module's own ``AT+HTTPACTION=0``;
-``compress=True`` makes the offer on a plain GET too (it then goes as a custom packet),
-``compress=False`` never. The header is left out when the packet would pass the module's 2048
-bytes with it. Ranged GETs (downloads) keep identity encoding: a range of an encoded
-representation is a different resource.
+Compressed responses (as httpx, which always asks): every request that is not ranged, not
+``HEAD`` and not a module-written POST offers ``Accept-Encoding``
+(:func:`~n58aio.http.encoding.accept_encoding`), unless the caller set the header (or
+``Range``) itself. The module writes no such header in modes 0 to 2, so a plain GET goes as a
+custom packet (mode 99): one ``>`` prompt and about 150 bytes more on the line, which a
+compressible answer of a few hundred bytes already pays back (docs/benchmarks.md).
+``compress=False`` offers nothing, and a plain GET stays the module's own
+``AT+HTTPACTION=0``. The header is left out when the packet would pass the module's 2048 bytes
+with it. Ranged GETs (downloads) keep identity encoding: a range of an encoded representation is
+a different resource.
 
 The plan holds the ``AT+HTTPACTION`` line, and every other command line of the request is built
 once here too: whatever would be refused is refused before the first byte reaches the port.
@@ -131,14 +132,14 @@ def plan_request(
     offset: int | None = None,
     size: int | None = None,
     keepalive: bool = False,
-    compress: bool | None = None,
+    compress: bool = True,
 ) -> RequestPlan:
     """Validate a request and choose how to send it; nothing is written anywhere.
 
     Raises :class:`~n58aio.errors.InvalidValue` for control bytes in the method, headers or
     URL, a body or custom packet over the module's 2048 bytes, a malformed range or a ranged
-    request with a ``Range`` header of its own. ``compress`` offers compressed responses (see
-    the module docstring).
+    request with a ``Range`` header of its own. ``compress`` (default True) offers compressed
+    responses (see the module docstring).
     """
     method = method.upper()
     if not method or any(c not in _TOKEN for c in method):
@@ -167,18 +168,13 @@ def plan_request(
         custom.append(("Authorization", url.authorization))
 
     offer = (
-        compress is not False
+        compress
         and offset is None
         and method != "HEAD"
         and not (method == "POST" and not custom and _module_post(body, content_type))
         and "accept-encoding" not in extra
         and "range" not in extra
     )
-    plain: RequestPlan | None = None
-    if offer and compress is None:
-        # only where it costs no change of mode: a request that is a custom packet anyway
-        plain = _plan(method, url, body, custom, declared, content_type, offset, size, keepalive)
-        offer = plain.mode == 99
     if offer:
         try:
             offered = [*custom, ("Accept-Encoding", accept_encoding())]
@@ -187,8 +183,6 @@ def plan_request(
             )
         except RequestTooLarge:
             pass  # the request fits only without the offer
-    if plain is not None:
-        return plain
     return _plan(method, url, body, custom, declared, content_type, offset, size, keepalive)
 
 

@@ -5,9 +5,13 @@ SIM); ``AT+CPIN?`` without a SIM answers ``+CPIN: NO SIM``."""
 
 from __future__ import annotations
 
+import pytest
+from conftest import ModemFactory
 from emu_fixtures import *  # noqa: F403  (fixtures)
 from emu_helpers import ERROR, OK, EmuFactory, Port
 
+import n58aio
+import n58aio.errors
 from n58aio.emulator import Emulator
 
 
@@ -54,3 +58,20 @@ async def test_without_a_sim(make_emu: EmuFactory) -> None:
     await port.cmd(b"AT+XIIC=1", b"\r\n+CME ERROR: 50\r\n")
     await port.cmd(b"AT+XIIC?", b"\r\n+XIIC:    0,0.0.0.0\r\nOK\r\n")
     await port.cmd(b'AT+CPIN="1234"', b"\r\n+CME ERROR: 10\r\n")
+
+
+async def test_the_client_reads_the_captured_forms(make_modem: ModemFactory) -> None:
+    """End to end: the modem takes the emulator's captured replies (tests/wire proves the
+    spaced form of other firmware too)."""
+    _, modem = await make_modem(attach=False)
+    assert (await modem.command("AT+XIIC?")).lines == ["+XIIC:    0,0.0.0.0"]
+    with pytest.raises(n58aio.CommandError) as caught:
+        await modem.command("AT+TCPSET=0,1.2.3.4,80")
+    assert caught.value.code == 58
+    assert str(caught.value).endswith("+CME ERROR: 58 (unknown command (not in this firmware))")
+    with pytest.raises(n58aio.CommandError) as caught:
+        await modem.command("AT+XIIC=9")
+    assert (caught.value.code, caught.value.meaning) == (53, n58aio.errors.CME_CODES[53][1])
+    _, no_sim = await make_modem(attach=False, config={"sim": "absent"})
+    with pytest.raises(n58aio.NoSimError):  # from "+CPIN: NO SIM", then OK
+        await no_sim.attach()

@@ -22,6 +22,8 @@ import n58aio
 from n58aio.commands.http import HTTP
 from n58aio.emulator.nginx import NginxOrigin, find_nginx
 from n58aio.emulator.origin import OriginServer
+from n58aio.emulator.origin_coding import json_document
+from n58aio.http import accept_encoding
 from n58aio.http.redirects import redirect_request
 from n58aio.http.url import ModuleURL
 
@@ -34,6 +36,7 @@ class Received:
     host: str | None
     probe: str | None  # the X-Probe header, octets as latin-1
     body: bytes | None
+    accept_encoding: str | None
 
 
 class Server:
@@ -54,7 +57,11 @@ class Server:
         if isinstance(self.server, OriginServer):
             request = [r for r in self.server.requests if wanted(r.target)][-1]
             return Received(
-                request.target, request.header("host"), request.header("x-probe"), request.body
+                request.target,
+                request.header("host"),
+                request.header("x-probe"),
+                request.body,
+                request.header("accept-encoding"),
             )
         for _ in range(200):  # nginx logs a request once its answer is out: wait for the line
             entries = [e for e in self.server.access_log() if wanted(e.target)]
@@ -63,7 +70,7 @@ class Server:
             await asyncio.sleep(0.01)
         entry = entries[-1]
         body = entry.body() if entry.method == "POST" else None
-        return Received(entry.target, entry.host, entry.probe, body)
+        return Received(entry.target, entry.host, entry.probe, body, entry.accept_encoding)
 
 
 @pytest.fixture(params=["origin", "nginx"])
@@ -161,6 +168,20 @@ def test_a_redirect_to_another_origin_drops_the_callers_host() -> None:
     assert same["headers"] == [("Host", "virtual.test"), ("X-A", "1")]
     _, _, other = redirect_request("GET", "http://127.0.0.1:81/a", 302, "http://h/b", options)
     assert other["headers"] == [("X-A", "1")]
+
+
+async def test_a_plain_get_asks_for_compression_by_default(
+    modem: n58aio.Modem, server: Server
+) -> None:
+    """As httpx: the offer goes by default (a custom packet), ``compress=False`` opts out."""
+    packed = await modem.get(server.url("/json/30000"))
+    assert (await server.last("/json/30000")).accept_encoding == accept_encoding()
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.content == json_document(30_000)
+    plain = await modem.get(server.url("/json/30001"), compress=False)
+    assert (await server.last("/json/30001")).accept_encoding is None
+    assert "content-encoding" not in plain.headers
+    assert packed.num_bytes_downloaded * 4 < plain.num_bytes_downloaded
 
 
 @pytest.mark.parametrize(

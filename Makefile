@@ -15,8 +15,8 @@ LINTED := n58aio tests benchmarks $(wildcard fuzz soak mkdocs_hooks.py)
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# compat: a plain path in a .pth file, which mypy and pyright follow (not an import hook)
-	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	# hatchling's editable install is a plain path in a .pth file, which mypy and pyright follow
+	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -34,6 +34,8 @@ from typing import Any, Protocol
 from ..errors import DecodingError, DecompressionLimitError
 
 __all__ = [
+    "CALL_COST",
+    "CALL_WORK",
     "MAX_CODINGS",
     "PIECE",
     "STEP_WORK",
@@ -51,7 +53,7 @@ PIECE = 64 * 1024
 
 STEP_WORK = 256 * 1024
 """Work after which a step ends without a piece: bytes consumed plus bytes produced at every
-layer, plus :data:`_CALL_COST` per decompressor call."""
+layer, plus :data:`CALL_COST` per decompressor call."""
 
 MAX_CODINGS = 5
 """Most codings a ``Content-Encoding`` may list (urllib3's ``max_decode_links``)."""
@@ -67,9 +69,12 @@ _ZSTD_MAX_WINDOW = 8 * 1024 * 1024
 """Largest zstd window accepted (RFC 9659: 8 MB for the ``zstd`` content coding), so a frame
 header cannot make the decoder allocate more."""
 
-_CALL_COST = 1024
+CALL_COST = 1024
 """Work counted for one decompressor call besides its bytes (a new member's decompressor,
 Python overhead): a body of many tiny members is bounded too."""
+
+CALL_WORK = _SLICE + PIECE + CALL_COST
+"""The most work counted for one call: so a step does less than ``STEP_WORK + CALL_WORK``."""
 
 
 def _optional(*names: str) -> ModuleType | None:
@@ -431,7 +436,7 @@ class ContentDecoder:
                     return self._idle()
                 layer = self.layers[index]
                 out, used = layer.call()
-                work += used + len(out) + _CALL_COST
+                work += used + len(out) + CALL_COST
                 if not out:
                     continue
                 last = index == len(self.layers) - 1

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from n58aio.emulator.origin_coding import json_document
 from n58aio.errors import DecodingError, DecompressionLimitError, N58Error
 from n58aio.http.encoding import (
+    CALL_WORK,
     PIECE,
     STEP_WORK,
     ContentDecoder,
@@ -51,18 +52,13 @@ def _drain(decoder: ContentDecoder, pieces: list[bytes]) -> Step:
     """Run steps until the decoder waits or is done; every step is within its budget."""
     while True:
         got = decoder.next_piece()
-        assert decoder.longest_step <= STEP_WORK + MAX_CALL
+        assert decoder.longest_step <= STEP_WORK + CALL_WORK
         if isinstance(got, Step):
             if got is not Step.PAUSE:
                 return got
             continue
         assert 0 < len(got) <= PIECE
         pieces.append(got)
-
-
-MAX_CALL = 2 * PIECE + 16 * 1024 + 1024
-"""The most work one decompressor call does (zstd: a few 128 KiB blocks; others: a slice in,
-a piece out)."""
 
 
 def _decode_all(

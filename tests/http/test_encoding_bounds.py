@@ -22,6 +22,7 @@ from n58aio.emulator.origin_coding import json_document
 from n58aio.errors import DecodingError, DecompressionLimitError, N58Error
 from n58aio.http import encoding
 from n58aio.http.encoding import (
+    CALL_WORK,
     MAX_CODINGS,
     PIECE,
     STEP_WORK,
@@ -30,10 +31,6 @@ from n58aio.http.encoding import (
     Step,
     make_decoder,
 )
-
-MAX_CALL = 2 * PIECE + 16 * 1024 + 1024
-"""The most work one decompressor call does (zstd: a few 128 KiB blocks; else a slice in and
-a piece out)."""
 
 A = json_document(100_000)[:100_000]
 B = bytes(range(256)) * 300 + b"tail" * 5000  # compresses differently: 96,800 bytes
@@ -46,7 +43,7 @@ def _run(decoder: ContentDecoder, chunks: list[bytes]) -> bytes:
     def drain() -> Step:
         while True:
             got = decoder.next_piece()
-            assert decoder.longest_step <= STEP_WORK + MAX_CALL
+            assert decoder.longest_step <= STEP_WORK + CALL_WORK
             if got is Step.PAUSE:
                 continue
             if isinstance(got, Step):

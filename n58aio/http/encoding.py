@@ -281,8 +281,6 @@ class _Brotli:
             out: bytes = self.obj.process(data if taking else b"", output_buffer_limit=PIECE)
         except self.module.error as exc:
             raise DecodingError(f"bad br data: {exc}") from None
-        if not taking and not out:
-            raise DecodingError("bad br data: the decoder holds input but gives no output")
         self.full = len(out) >= PIECE
         return out, len(data) if taking else 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 from pathlib import Path
 
@@ -135,3 +137,33 @@ async def test_httpx_through_the_modem_decodes_once(
     assert response.headers["content-encoding"] == "gzip"
     assert response.content == json_document(80_000)
     assert "gzip" in (origin_server.requests[-1].header("accept-encoding") or "")
+
+
+async def test_a_two_member_gzip_body_through_the_emulator(make_modem: ModemFactory) -> None:
+    """``cat a.gz b.gz`` as a server sends it (chunked, ``Content-Encoding: gzip``): the body
+    is both members' bytes once, whatever the chunking of the module (issue #21)."""
+    first, second = bytes(100_000), json_document(105_500)
+    wire = gzip.compress(first) + gzip.compress(second)
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(wire)
+    )
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(head + wire)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        _, modem = await make_modem()
+        port = server.sockets[0].getsockname()[1]
+        answer = await modem.get(f"http://127.0.0.1:{port}/two-members", headers=OFFER)
+        assert answer.headers["content-encoding"] == "gzip"
+        assert answer.num_bytes_downloaded == len(wire)
+        assert answer.content == first + second
+    finally:
+        server.close()
+        await server.wait_closed()

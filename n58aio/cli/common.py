@@ -12,7 +12,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ..errors import HTTPStatusError, InvalidValue, N58Error, TLSConfigError, TransferError
+from ..errors import (
+    HTTPStatusError,
+    InvalidValue,
+    N58Error,
+    TLSConfigError,
+    TLSNotConfigured,
+    TransferError,
+)
 from ..http import ModuleURL, Timeouts, TLSConfig
 from ..modem import Modem, open_modem
 from ..redact import redact
@@ -30,6 +37,7 @@ __all__ = [
     "CliError",
     "add_modem_options",
     "at_command",
+    "attach_from_args",
     "digest",
     "error",
     "header",
@@ -52,7 +60,8 @@ EXIT_CODES_HELP = """\
 exit status:
   0    success
   1    local error (a file that cannot be read or written, ...)
-  2    usage or value error (bad option, argument or value, no device): nothing was sent
+  2    usage or value error (bad option, argument or value, no device, HTTPS without
+       --ca-cert or --insecure): nothing was sent
   3    modem error: port, AT command, timeout, TLS settings, link or protocol failure
   4    HTTP error: status >= 400 (with --fail, and always for download)
   5    transfer error: hash mismatch, incomplete or inconsistent download
@@ -60,6 +69,20 @@ exit status:
 """
 
 DEVICE_ENV = "N58_DEVICE"
+
+#: The bring-up options and the environment variable each defaults to: the secrets (PIN, APN
+#: password) can stay out of the shell history and of ``ps``.
+BRINGUP_ENV = {
+    "pin": "N58_PIN",
+    "apn": "N58_APN",
+    "user": "N58_APN_USER",
+    "password": "N58_APN_PASSWORD",
+}
+
+_HTTPS_OPTIONS = (
+    "HTTPS needs --ca-cert NAME (the CA that signed the server's certificate: a file on the "
+    "module, or a local file installed first) or --insecure (no verification)"
+)
 
 
 class CliError(Exception):
@@ -94,8 +117,11 @@ def run(coroutine: Callable[[], Coroutine[Any, Any, int]]) -> int:
     except InvalidValue as exc:
         error(str(exc))
         return EXIT_USAGE
+    except TLSNotConfigured:
+        error(_HTTPS_OPTIONS)
+        return EXIT_USAGE
     except TLSConfigError as exc:
-        error(f"{exc} (HTTPS: pass --ca-cert NAME, or --insecure)")
+        error(f"{exc} (HTTPS: check --ca-cert, --client-cert, --client-key, --tls-version)")
         return EXIT_MODEM
     except N58Error as exc:
         error(f"{type(exc).__name__}: {exc}")
@@ -247,6 +273,7 @@ def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> 
     )
     if not http:
         return
+    _bringup_options(parser)
     group.add_argument(
         "--recvmode",
         type=int,
@@ -279,6 +306,40 @@ def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> 
     )
 
 
+def _bringup_options(parser: argparse.ArgumentParser) -> None:
+    """``--pin``, ``--apn``, ``--user``, ``--password``: what ``attach()`` needs on a fresh SIM
+    or a network that wants an APN; each defaults to its environment variable."""
+    group = parser.add_argument_group(
+        "bring-up",
+        "used only when the module asks: the PIN when the SIM is locked, the APN and its "
+        "credentials when the data link is down; prefer the environment variables for secrets",
+    )
+    helps = {
+        "pin": "the SIM's PIN (4 to 8 digits; never retried: three wrong PINs block the SIM)",
+        "apn": "the access point name the operator gives",
+        "user": "the APN user name",
+        "password": "the APN password (never logged or printed)",
+    }
+    for name, env in BRINGUP_ENV.items():
+        group.add_argument(
+            f"--{name}",
+            default=os.environ.get(env) or None,
+            metavar=name.upper(),
+            help=f"{helps[name]}; default: ${env}",
+        )
+
+
+async def attach_from_args(modem: Modem, args: argparse.Namespace) -> None:
+    """``modem.attach()`` with the ``--pin``, ``--apn``, ``--user`` and ``--password``
+    values."""
+    await modem.attach(
+        pin=getattr(args, "pin", None),
+        apn=getattr(args, "apn", None),
+        user=getattr(args, "user", None),
+        password=getattr(args, "password", None),
+    )
+
+
 def tls_from_args(args: argparse.Namespace) -> TLSConfig | None:
     """The TLS settings the options ask for; None when none were given."""
     if args.insecure:
@@ -297,6 +358,10 @@ def modem_from_args(args: argparse.Namespace) -> AbstractAsyncContextManager[Mod
     """``open_modem`` with the device, baud rate, timeouts, receive mode and TLS options."""
     if not args.device:
         raise CliError(f"no device: pass --device PORT or set ${DEVICE_ENV}", EXIT_USAGE)
+    target = getattr(args, "url", None) or ""
+    https = urlsplit(target).scheme.lower() == "https"
+    if https and hasattr(args, "insecure") and tls_from_args(args) is None:
+        raise CliError(_HTTPS_OPTIONS, EXIT_USAGE)
     options: dict[str, Any] = {"baudrate": args.baud}
     if hasattr(args, "recvmode"):
         options["recvmode"] = args.recvmode

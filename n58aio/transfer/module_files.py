@@ -26,7 +26,7 @@ from ..errors import (
     N58Error,
     ProtocolError,
     RequestTimeout,
-    TLSConfigError,
+    TLSNotConfigured,
 )
 from ..http import ModuleURL, TLSConfig
 from .errors import ModuleTransferError, PDPNotActiveError
@@ -446,10 +446,7 @@ def _tls_config(
         return None
     config = tls or modem.http.tls
     if config is None:
-        raise TLSConfigError(
-            "HTTPS needs a TLSConfig: TLSConfig(ca_cert='ca.pem') to verify the server, "
-            "or TLSConfig.insecure() to skip verification"
-        )
+        raise TLSNotConfigured()
     config.commands()
     return config
 

@@ -15,7 +15,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ..errors import (
     HTTPStatusError,
     InvalidValue,
+    LinkRefusedError,
     N58Error,
+    SimPinRequired,
     TLSConfigError,
     TLSNotConfigured,
     TransferError,
@@ -26,6 +28,7 @@ from ..redact import redact
 from .certs import with_local_certs
 
 __all__ = [
+    "BRINGUP_ENV",
     "EXIT_CODES_HELP",
     "EXIT_HTTP",
     "EXIT_INTERRUPTED",
@@ -117,6 +120,12 @@ def run(coroutine: Callable[[], Coroutine[Any, Any, int]]) -> int:
     except InvalidValue as exc:
         error(str(exc))
         return EXIT_USAGE
+    except SimPinRequired:
+        error(f"the SIM asks for its PIN: pass --pin PIN, or set ${BRINGUP_ENV['pin']}")
+        return EXIT_MODEM
+    except LinkRefusedError as exc:
+        error(f"{exc} (options --apn, --user, --password)")
+        return EXIT_MODEM
     except TLSNotConfigured:
         error(_HTTPS_OPTIONS)
         return EXIT_USAGE

@@ -34,7 +34,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _readme_block(lang: str, containing: str) -> str:
-    blocks = re.findall(rf"^```{lang}\n(.*?)^```$", README.read_text(), re.M | re.S)
+    blocks: list[str] = re.findall(rf"^```{lang}\n(.*?)^```$", README.read_text(), re.M | re.S)
     return next(block for block in blocks if containing in block)
 
 

@@ -27,9 +27,16 @@ class _Stderr:
 
 
 #: The library's events that say what the command's own error line says next (the
-#: exception that ends the command carries the same facts): logged once, as that line.
+#: exception that ends the command carries the same facts): logged once, as that line. A
+#: probe retried (``resync.retry``) either succeeds, and nothing failed, or ends in the
+#: command's error (``ModemNotAnswering`` on a silent port names what was tried).
 REPEATED_BY_ERROR = frozenset(
-    {"download.integrity_failed", "pool.download.integrity_failed", "bringup.pin_refused"}
+    {
+        "download.integrity_failed",
+        "pool.download.integrity_failed",
+        "bringup.pin_refused",
+        "resync.retry",
+    }
 )
 
 

@@ -134,3 +134,19 @@ async def test_demo_subprocess() -> None:
     assert steps == ["module", "sim", "registration", "apn", "link", "line"], out
     assert "ready, PIN accepted" in out and "demo.m2m" in out
     assert "115200 baud (as opened)" in out  # --baud 0: the line stays at the opening rate
+
+
+def test_events_the_error_line_repeats_are_not_logged(capsys: pytest.CaptureFixture[str]) -> None:
+    import structlog
+
+    from n58aio.cli.logging import configure_logging
+
+    for level, shown in (("warning", False), ("debug", True)):
+        with configure_logging("console", level):
+            log = structlog.get_logger("n58aio")
+            log.warning("resync.retry", attempt=1, hunt=True)
+            log.error("download.integrity_failed", algorithm="sha256")
+            log.warning("resync.failed", error="gone")
+        err = capsys.readouterr().err
+        assert ("resync.retry" in err) is shown and ("integrity_failed" in err) is shown
+        assert "resync.failed" in err  # not what an error line says: kept

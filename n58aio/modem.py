@@ -110,7 +110,8 @@ class Modem:
         module is supervised: restarts, a lost data link or registration are detected, and the
         bring-up and the line rate are re-applied (see :meth:`recover`, :meth:`events`).
         ``on_step(step, detail)`` is told each step done, the line speed last (see
-        :data:`~n58aio.bringup.OnStep`)."""
+        :data:`~n58aio.bringup.OnStep`). On a port where nothing ever answered it raises
+        :class:`~n58aio.errors.ModemNotAnswering` when ``timeout`` is over."""
         params = BringUp(apn=apn, user=user, password=password, pin=pin)
         last = self.supervisor.params
         if last is not None and params == BringUp():
@@ -315,7 +316,9 @@ class Modem:
 
         ``timeout`` defaults to the manual's value for the command. Raises
         :class:`~n58aio.errors.CommandError` (``code`` holds the CME code),
-        :class:`~n58aio.errors.CommandTimeout` or :class:`~n58aio.errors.PortClosedError`.
+        :class:`~n58aio.errors.CommandTimeout` (:class:`~n58aio.errors.ModemNotAnswering`
+        when nothing on the port has ever answered) or
+        :class:`~n58aio.errors.PortClosedError`.
         """
         try:
             return await self.channel.command(
@@ -406,6 +409,9 @@ def open_modem(
 
     The channel starts out of step: the first command is preceded by ``ATE1`` and a probe
     (``AT+N58SYNC=<random token>``) whose echo proves the module is answering this session.
+    A port that cannot be opened raises :class:`~n58aio.errors.PortOpenError`; one where
+    nothing answers, :class:`~n58aio.errors.ModemNotAnswering` (from the first command, from
+    :meth:`Modem.attach`, or on leaving the ``async with`` block).
     """
     label = name or f"modem{next(_counter)}"
     log = logger.bind(modem=label) if logger is not None else get_logger(modem=label)

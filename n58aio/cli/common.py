@@ -260,7 +260,8 @@ def size(text: str) -> int:
 
 
 def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> None:
-    """Add ``--device``, ``--baud``, ``--timeout`` and, with ``http``, the HTTP(S) options."""
+    """Add ``--device``, ``--baud``, ``--timeout`` and, with ``http``, the bring-up options
+    (``--pin``, ``--apn``, ``--user``, ``--password``) and the HTTP(S) options."""
     group = parser.add_argument_group("modem")
     group.add_argument(
         "--device",
@@ -320,8 +321,7 @@ def _bringup_options(parser: argparse.ArgumentParser) -> None:
     or a network that wants an APN; each defaults to its environment variable."""
     group = parser.add_argument_group(
         "bring-up",
-        "used only when the module asks: the PIN when the SIM is locked, the APN and its "
-        "credentials when the data link is down; prefer the environment variables for secrets",
+        "sent only when the module needs them; secrets: prefer the environment variables",
     )
     helps = {
         "pin": "the SIM's PIN (4 to 8 digits; never retried: three wrong PINs block the SIM)",

@@ -362,7 +362,7 @@ class HttpClient:
             error: type[ConnectError] = ConnectError
             if tls is not None and exc.command == family.setup():
                 error = TLSError
-                detail = _tls_detail(tls)
+                detail = tls.failure_hint()
             if exc.command == family.setup() and not await self._link_up():
                 error = ConnectError  # not the certificate: there is no data link at all
                 detail = "the data link is down: call modem.attach() first"
@@ -540,13 +540,3 @@ class HttpClient:
             timeout = min(10.0, wait) + channel.timeout_slack
             timeout += channel.line_time(channel.module_buffer)
         await channel.command(family.close(), timeout=timeout)
-
-
-def _tls_detail(tls: TLSConfig) -> str:
-    """What to check when an HTTPS link fails: the module does not say why."""
-    if not tls.verify:
-        return "no TCP connection or the TLS handshake failed; verification is off"
-    return (
-        "no TCP connection, or the TLS handshake or the certificate check failed: is "
-        f"{tls.ca_cert!r} on the module the CA that signed the server's certificate?"
-    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import sys
@@ -37,6 +38,7 @@ __all__ = [
     "EXIT_OTHER",
     "EXIT_TRANSFER",
     "EXIT_USAGE",
+    "NOTICE_AFTER",
     "CliError",
     "add_modem_options",
     "at_command",
@@ -338,15 +340,37 @@ def _bringup_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
+#: Seconds of silence from a port before the bring-up says it is still waiting for the module.
+NOTICE_AFTER = 5.0
+
+
 async def attach_from_args(modem: Modem, args: argparse.Namespace) -> None:
     """``modem.attach()`` with the ``--pin``, ``--apn``, ``--user`` and ``--password``
-    values."""
-    await modem.attach(
-        pin=getattr(args, "pin", None),
-        apn=getattr(args, "apn", None),
-        user=getattr(args, "user", None),
-        password=getattr(args, "password", None),
+    values. When nothing on the port has answered after :data:`NOTICE_AFTER` seconds, one line
+    on stderr says so (the wait for a booting module lasts up to a minute)."""
+    attach = asyncio.ensure_future(
+        modem.attach(
+            pin=getattr(args, "pin", None),
+            apn=getattr(args, "apn", None),
+            user=getattr(args, "user", None),
+            password=getattr(args, "password", None),
+        )
     )
+    try:
+        done, _ = await asyncio.wait({attach}, timeout=NOTICE_AFTER)
+        if not done and not modem.channel.resyncs:
+            print(
+                f"n58aio: no answer on {redact(modem.url)} yet: waiting up to a minute for the "
+                "module to boot (a wrong port or baud rate never answers; Ctrl-C stops)",
+                file=sys.stderr,
+                flush=True,
+            )
+        await attach
+    finally:
+        if not attach.done():
+            attach.cancel()
+            with contextlib.suppress(asyncio.CancelledError, N58Error):
+                await attach
 
 
 def tls_from_args(args: argparse.Namespace) -> TLSConfig | None:

@@ -4,13 +4,18 @@ The secrets reach the module and nothing else: not stdout, not stderr, not a deb
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import types
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_fixtures import *  # noqa: F403  (fixtures)
 from cli_fixtures import RunCli
 
+from n58aio.cli import common
 from n58aio.cli.common import EXIT_MODEM, EXIT_OK
 from n58aio.emulator import Emulator, EmulatorConfig
 from n58aio.emulator.origin import OriginServer
@@ -89,3 +94,37 @@ async def test_help_names_the_variables_never_their_values(
     for option, env in (("--pin", "N58_PIN"), ("--password", "N58_APN_PASSWORD")):
         assert option in text and f"${env}" in text
     assert PASSWORD not in result.out and PIN not in result.out
+
+
+class _SlowModem:
+    """Stands in for a Modem whose port has not answered: attach() takes ``delay`` seconds."""
+
+    def __init__(self, delay: float, resyncs: int) -> None:
+        self.url = "/dev/ttyUSB7"
+        self.channel = types.SimpleNamespace(resyncs=resyncs)
+        self.delay = delay
+        self.attached: dict[str, Any] = {}
+
+    async def attach(self, **params: Any) -> None:
+        await asyncio.sleep(self.delay)
+        self.attached = params
+
+
+@pytest.mark.parametrize(("resyncs", "noticed"), [(0, True), (1, False)])
+async def test_a_silent_port_is_noticed_while_the_bring_up_waits(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    resyncs: int,
+    noticed: bool,
+) -> None:
+    monkeypatch.setattr(common, "NOTICE_AFTER", 0.05)
+    modem = _SlowModem(0.2, resyncs)
+    args = argparse.Namespace(pin=PIN, apn=APN, user=None, password=None)
+    await common.attach_from_args(modem, args)  # type: ignore[arg-type]
+    assert modem.attached == {"pin": PIN, "apn": APN, "user": None, "password": None}
+    err = capsys.readouterr().err
+    expected = (
+        "n58aio: no answer on /dev/ttyUSB7 yet: waiting up to a minute for the module to boot "
+        "(a wrong port or baud rate never answers; Ctrl-C stops)\n"
+    )
+    assert err == (expected if noticed else "")  # a module that answered is only slow

@@ -80,7 +80,14 @@ class BringUp:
 
 @dataclass(frozen=True)
 class ModemStatus:
-    """One snapshot of the module: signal, registration, identities, data link."""
+    """One snapshot of the module: signal, registration, identities, data link.
+
+    ``registration`` is ``"home"`` or ``"roaming"`` (registered), ``"searching"``,
+    ``"not searching"``, ``"denied"`` or ``"unknown"`` (27.007 ``<stat>``; also when the module
+    answers neither ``AT+CEREG?`` nor ``AT+CREG?``). ``technology`` is the registration's access
+    technology when reported: ``"GSM"``, ``"UTRAN"``, ``"EGPRS"``, ``"HSDPA"``, ``"HSUPA"``,
+    ``"HSPA"`` or ``"LTE"``; None otherwise. A field the module does not answer is None.
+    """
 
     rssi: int | None
     signal_dbm: int | None

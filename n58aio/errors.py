@@ -18,6 +18,7 @@ __all__ = [
     "InvalidValue",
     "LinkClosedError",
     "LinkRefusedError",
+    "ModemNotAnswering",
     "ModemUnresponsiveError",
     "N58Error",
     "NoModemAvailable",
@@ -26,6 +27,7 @@ __all__ = [
     "NotRegisteredError",
     "PoolTimeout",
     "PortClosedError",
+    "PortOpenError",
     "ProtocolError",
     "ReadTimeout",
     "RegistrationDeniedError",
@@ -36,6 +38,7 @@ __all__ = [
     "SimPukRequired",
     "TLSConfigError",
     "TLSError",
+    "TLSNotConfigured",
     "TooManyRedirects",
     "TransferError",
     "WriteTimeout",
@@ -201,6 +204,47 @@ class PortClosedError(N58Error, ConnectionError):
     """The serial port (or its network stand-in) closed or vanished."""
 
 
+class PortOpenError(PortClosedError):
+    """The port could not be opened at all: ``url`` names it, ``errno`` is the system's error
+    number when there is one, and the message says what to check."""
+
+    def __init__(self, url: str, reason: str, errno: int | None = None) -> None:
+        super().__init__(f"cannot open {redact(url)}: {reason}")
+        self.url = url
+        self.errno = errno  # after OSError's own __init__, which sets it
+
+
+class ModemNotAnswering(CommandTimeout):
+    """Nothing on ``url`` ever answered: not one probe since the port was opened.
+
+    ``rates`` are the baud rates tried; ``received`` the bytes that came back meanwhile (none:
+    a wrong port, or a module that is off; some: a wrong baud rate, or another device). Also a
+    :class:`CommandTimeout` (``command`` is the probe or command that timed out).
+    """
+
+    def __init__(
+        self, url: str, rates: tuple[int, ...], received: int, command: str, timeout: float
+    ) -> None:
+        CommandTimeout.__init__(self, command, timeout)
+        self.url = url
+        self.rates = rates
+        self.received = received
+        tried = " and ".join(f"{rate}" for rate in rates) + " baud" if rates else "its rate"
+        if received:
+            heard = f"{received} bytes came back, none of them an answer"
+            causes = "a wrong baud rate (--baud / baudrate=), or another device on this port"
+        else:
+            heard = "nothing came back"
+            causes = (
+                "the wrong port (a USB module has several: try the others), or the module is "
+                "off or still booting"
+            )
+        self.args = (
+            f"no modem answers on {redact(url)}: tried at {tried} for {timeout:g} s, "
+            f"{heard}; likely {causes}",
+        )
+
+
 class ProtocolError(RequestError):
     """The modem sent something the protocol does not allow (malformed output, bad framing)."""
 
@@ -298,6 +342,17 @@ class HTTPStatusError(N58Error):
 
 class TLSConfigError(N58Error):
     """A TLS setting is invalid or the module refused it."""
+
+
+class TLSNotConfigured(TLSConfigError):
+    """An HTTPS URL with no :class:`~n58aio.TLSConfig` (neither the request's nor the modem's):
+    verification is never turned off silently. Raised before anything is written."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "HTTPS needs a TLSConfig: TLSConfig(ca_cert='ca.pem') to verify the server "
+            "(the default), or TLSConfig.insecure() to skip verification"
+        )
 
 
 class TransferError(N58Error):

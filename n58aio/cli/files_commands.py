@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from ..transfer import Progress
-from .common import EXIT_CODES_HELP, EXIT_OK, add_modem_options, modem_from_args, run
+from .common import (
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    add_modem_options,
+    attach_from_args,
+    modem_from_args,
+    run,
+)
 from .progress import TransferBar, progress_wanted
 
 __all__ = ["add_parser", "module_download"]
@@ -76,7 +83,7 @@ async def _files(args: argparse.Namespace) -> int:
         if args.files_command == "ls":
             for entry in await files.list(args.directory):
                 print(f"{entry.name}/" if entry.is_dir else f"{entry.size:>9}  {entry.name}")
-            print(f"{await files.free_space():>9}  bytes free", file=sys.stderr)
+            print(f"{await files.free_space():>9}  bytes free")
         elif args.files_command == "put":
             name = args.name or args.file.name
             with TransferBar(f"put {name}", enabled=enabled) as bar:
@@ -117,7 +124,7 @@ async def _module_download(args: argparse.Namespace) -> int:
         target = Path(args.output)
     enabled = progress_wanted(args.no_progress, to_stdout=target is None)
     async with modem_from_args(args) as modem:
-        await modem.attach()
+        await attach_from_args(modem, args)
         started = time.monotonic()
         with tempfile.TemporaryDirectory() as scratch:
             local = target or Path(scratch) / "body"

@@ -26,7 +26,7 @@ from ..errors import (
     N58Error,
     ProtocolError,
     RequestTimeout,
-    TLSConfigError,
+    TLSNotConfigured,
     cme_meaning,
 )
 from ..http import ModuleURL, TLSConfig
@@ -183,6 +183,8 @@ async def module_get(
             detail = GET_STATES[failed]
             if http_status is not None and failed == 11:
                 detail += f" (HTTP {http_status})"
+            elif failed == 11 and tls_config is not None:  # no status: no HTTP exchange
+                detail += f" ({tls_config.failure_hint()})"
             raise ModuleTransferError(
                 f"module download of {target.redacted()}: {detail}",
                 states=result.states,
@@ -343,7 +345,7 @@ async def _file_action(
                 try:
                     await modem.command(family.setup(), timeout=setup_timeout)
                 except CommandError as exc:
-                    raise await _refused(modem, exc) from exc
+                    raise await _refused(modem, exc, tls) from exc
                 opened = True
             reports = modem.urcs("")
             try:
@@ -430,10 +432,7 @@ def _tls_config(
         return None
     config = tls or modem.http.tls
     if config is None:
-        raise TLSConfigError(
-            "HTTPS needs a TLSConfig: TLSConfig(ca_cert='ca.pem') to verify the server, "
-            "or TLSConfig.insecure() to skip verification"
-        )
+        raise TLSNotConfigured()
     config.commands()
     return config
 
@@ -448,8 +447,11 @@ async def _set_target(modem: ModuleFilesModem, target: ModuleURL) -> None:
     await modem.command(family.para("port", target.port))
 
 
-async def _refused(modem: ModuleFilesModem, exc: CommandError) -> ModuleTransferError:
-    """The error to raise for a refused command, telling a missing data link apart."""
+async def _refused(
+    modem: ModuleFilesModem, exc: CommandError, tls: TLSConfig | None = None
+) -> ModuleTransferError:
+    """The error to raise for a refused command, telling a missing data link apart; a refused
+    HTTPS setup says what to check, as a request's :class:`~n58aio.errors.TLSError` does."""
     code = exc.code
     if code in _PDP_CODES or "PDP" in exc.text.upper():
         return PDPNotActiveError(
@@ -468,5 +470,7 @@ async def _refused(modem: ModuleFilesModem, exc: CommandError) -> ModuleTransfer
                 "call await modem.attach() first"
             )
     meaning = cme_meaning(code)
+    if meaning is None and tls is not None and exc.command == HTTPS.setup():
+        meaning = tls.failure_hint()
     suffix = f" ({meaning})" if meaning else ""
     return ModuleTransferError(f"{exc.command} refused: {exc.text}{suffix}", cme_code=code)

@@ -28,9 +28,11 @@ async def test_files_put_ls_get_rm(run_cli: RunCli, emulator: Emulator, tmp_path
     result = await run_cli("files", "ls", *device)
     assert result.status == EXIT_OK, result.stderr
     assert "dir/" in result.out.split() and "ca.pem" in result.out
-    assert "bytes free" in result.stderr
+    free = result.out.splitlines()[-1].split()  # on stdout, last: `files ls | tail -1`
+    assert free[1:] == ["bytes", "free"] and int(free[0]) > 0
+    assert "bytes free" not in result.stderr
     result = await run_cli("files", "ls", "dir", *device)
-    assert result.out.split() == ["70000", "dir/fw.bin"]
+    assert result.out.split() == ["70000", "dir/fw.bin", free[0], "bytes", "free"]
     back = tmp_path / "back.bin"
     sha = hashlib.sha256(data).hexdigest()
     result = await run_cli("files", "get", "dir/fw.bin", str(back), "--sha256", sha, *device)

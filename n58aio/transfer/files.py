@@ -25,6 +25,7 @@ from ..commands.files import DISK_SIZE, FileEntry
 from ..errors import CommandError, CommandTimeout, InvalidValue, ProtocolError
 from ..http import TLSConfig
 from ..http.tls import TLSVersion
+from ..redact import loggable_line
 from .errors import IntegrityError, ModuleFileError
 from .module_files import MAX_FILE_TRANSFER, FileTransferResult, ModuleGetResult
 from .progress import ProgressCallback, ProgressReporter
@@ -240,7 +241,7 @@ class ModuleFiles:
             await self.modem.command(command, timeout=timeout, data=piece or None)
         except CommandError as exc:
             raise ModuleFileError(
-                f"the module refused to write {name!r} ({exc.text})", name=name
+                f"the module refused to write {name!r} ({loggable_line(exc.text)})", name=name
             ) from exc
 
     # ------------------------------------------------------------------ reads
@@ -318,7 +319,7 @@ class ModuleFiles:
                 data, check = fs.parse_read(reply.lines)
             except CommandError as exc:
                 raise ModuleFileError(
-                    f"the module cannot read {name!r} ({exc.text})", name=name
+                    f"the module cannot read {name!r} ({loggable_line(exc.text)})", name=name
                 ) from exc
             except (ProtocolError, CommandTimeout) as exc:
                 problem = str(exc)

@@ -85,6 +85,8 @@ class Faults:
         self._command_hooks: list[tuple[bytes, Callable[[], object]]] = []
         self._data_hooks: list[tuple[int, Callable[[], object]]] = []
         self._read_corruptions = 0
+        self._read_swaps = 0
+        self._swaps_done = 0
 
     @property
     def relayed_bytes(self) -> int:
@@ -112,6 +114,7 @@ class Faults:
         self._command_hooks.clear()
         self._data_hooks.clear()
         self._read_corruptions = 0
+        self._read_swaps = 0
 
     def close_link(self, which: LinkKind | None = None) -> bool:
         """Drop the HTTP and/or HTTPS server connection now; the module then reports
@@ -234,6 +237,29 @@ class Faults:
             return False
         self._read_corruptions -= 1
         return True
+
+    def swap_next_read(self, count: int = 1) -> None:
+        """Swap two adjacent, different bytes in the content of the next ``count`` file reads
+        (``AT+FSRF``, ``AT+FSRFEX``): the XOR checksum still matches, so only a comparison
+        with another read or a known hash can tell. Each swap is one byte further on than the
+        last (two damaged reads differ, as with noise). A read whose bytes are all equal is
+        answered intact (and does not count)."""
+        self._read_swaps += _non_negative(count)
+
+    def take_read_swap(self, data: bytes) -> bytes:
+        """``data`` with two different adjacent bytes swapped (from the middle on, plus one
+        per swap done before) when a :meth:`swap_next_read` is due (one fewer left)."""
+        if self._read_swaps <= 0 or len(data) < 2:
+            return data
+        start = (len(data) // 2 + self._swaps_done) % (len(data) - 1)
+        order = [*range(start, len(data) - 1), *range(start - 1, -1, -1)]
+        for index in order:
+            if data[index] != data[index + 1]:
+                self._read_swaps -= 1
+                self._swaps_done += 1
+                pair = bytes([data[index + 1], data[index]])
+                return data[:index] + pair + data[index + 2 :]
+        return data
 
     def take_data_hooks(self, received: int) -> list[Callable[[], object]]:
         """Remove and return the :meth:`on_data` actions due once ``received`` data bytes of

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Literal, Protocol
 
-from .output import OutputFaults
+from .output import ByteDamage, OutputFaults
 from .world import Registration, SimState
 
 __all__ = ["FaultTarget", "Faults", "LinkKind"]
@@ -101,6 +101,13 @@ class Faults:
         """Flip every bit of the next ``count`` output bytes (after any dropped ones)."""
         self._output.garble_left += _non_negative(count)
 
+    def damage_byte(self, skip: int, kind: ByteDamage = "replace", value: int = 0x3F) -> None:
+        """Once ``skip`` more output bytes have gone out unharmed, replace the next one by
+        ``value``, drop it, or insert ``value`` before it: one single-byte line fault."""
+        if not 0 <= value <= 255:
+            raise ValueError("value must be a byte (0-255)")
+        self._output.single = (_non_negative(skip), kind, value)
+
     def stall(self, seconds: float) -> None:
         """Hold all output for ``seconds`` from now."""
         self._output.stall_until = max(self._output.stall_until, time.monotonic() + seconds)
@@ -110,6 +117,7 @@ class Faults:
         self._output.drop_left = 0
         self._output.garble_left = 0
         self._output.stall_until = 0.0
+        self._output.single = None
         self._hooks.clear()
         self._command_hooks.clear()
         self._data_hooks.clear()

@@ -5,11 +5,12 @@ A whole session runs through the emulator with every kind of secret in play: a S
 the module (``AT+FSRFEX`` output) and URL credentials (the ``Authorization`` header echoed in
 the custom packet of ``AT+HTTPACTION=99``). Hypothesis picks the secrets and one line fault: a
 byte of the module's output replaced, dropped or inserted, at any offset of the echo and reply
-of one command (those that carry a secret and their neighbours). The library's and the
-emulator's events are rendered as a deployment writes them (JSON lines, tracebacks included),
-and every exception raised is rendered too (``str``, ``repr`` and its causes): none of it may
-hold a secret, nor any 16-character piece of the key. The secrets are drawn so that they cannot
-occur by chance (eight-digit PINs, ten-character passwords, ``Pw`` and ``Up`` prefixes).
+of one command (those that carry a secret and their neighbours) or of the whole session. The
+library's and the emulator's events are rendered as a deployment writes them (JSON lines,
+tracebacks included), and every exception raised is rendered too (``str``, ``repr`` and its
+causes): none of it may hold a secret, nor any 16-character piece of the key. The secrets are
+drawn so that they cannot occur by chance (eight-digit PINs, ten-character passwords, ``Pw``
+and ``Up`` prefixes).
 
 Then the rule itself: :func:`~n58aio.redact.loggable_line` shows a damaged echo or key line by
 kind and length only, :func:`~n58aio.redact.redact` hides a command with one damaged
@@ -103,7 +104,8 @@ secrets_strategy = st.builds(
 
 @dataclass(frozen=True)
 class LineFault:
-    """One byte of the output after the echo of the command starting with ``command`` begins."""
+    """One byte of the output after the echo of the command starting with ``command`` begins
+    (with ``command`` empty: of the whole session's output, from the port's opening)."""
 
     command: str
     skip: int
@@ -120,11 +122,12 @@ _TARGETS = {
     "AT+FSRFEX": 1300,
     "AT+HTTPACTION=99": 400,
 }
-faults_strategy = st.sampled_from(sorted(_TARGETS)).flatmap(
+_SESSION_OUTPUT = 4000  # about what the whole session's module writes
+faults_strategy = st.sampled_from(["", *sorted(_TARGETS)]).flatmap(
     lambda command: st.builds(
         LineFault,
         command=st.just(command),
-        skip=st.integers(0, _TARGETS[command]),
+        skip=st.integers(0, _TARGETS.get(command, _SESSION_OUTPUT)),
         kind=st.sampled_from(["replace", "drop", "insert"]),
         value=st.sampled_from([0x00, 0x0A, 0x0D, 0x22, 0x2C, 0x2B, 0x3A, 0x41, 0xFF]),
     )
@@ -160,7 +163,9 @@ async def session(
     try:
         async with n58aio.open_modem(emulator.device) as modem:
             modem.channel.resync_grace = 0.2
-            if fault is not None:
+            if fault is not None and not fault.command:
+                emulator.faults.damage_byte(fault.skip, fault.kind, fault.value)
+            elif fault is not None:
                 emulator.faults.on_command(
                     fault.command,
                     lambda: emulator.faults.damage_byte(fault.skip, fault.kind, fault.value),

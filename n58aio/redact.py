@@ -41,6 +41,8 @@ _SPACED_SECRET = re.compile(r"(?i)(AT\s*\+\s*(?:CPIN|CPWD|CLCK|XGAUTH)\s*=)([^\r
 # where a command may start inside a text: its start, a line start, or after a delimiter
 _WORD_START = re.compile(r"(?:^|(?<=[\s'\"(\[`,;:=]))(?=\S)", re.MULTILINE)
 _HARMLESS_REST = re.compile(r"^\s*=?\s*\??\s*$")  # "AT+CPIN?", "AT+CPIN=?", "AT+CPIN"
+# a command written out with placeholders in a message: "AT+CPIN=<puk>,<new pin>"
+_PLACEHOLDERS = re.compile(r"^=?(?:\s*,?\s*<[a-z ]{1,24}>)+(?=\s*$|\s*[);.']|,?\s+[a-z]{2})")
 
 
 def _within_one_edit(text: str, target: str) -> bool:
@@ -75,7 +77,9 @@ def _secret_command(text: str, start: int) -> tuple[str, int] | None:
 
 def _hide_parameters(match: re.Match[str]) -> str:
     rest = match.group(2)
-    return match.group(0) if rest.strip() in ("", "?") else match.group(1) + REDACTED
+    if rest.strip() in ("", "?") or _PLACEHOLDERS.match(rest):
+        return match.group(0)
+    return match.group(1) + REDACTED
 
 
 def _redact_secret_commands(text: str) -> str:
@@ -96,7 +100,8 @@ def _redact_secret_commands(text: str) -> str:
             found = text.find(stop, end)
             if found >= 0:
                 line_end = min(line_end, found)
-        if _HARMLESS_REST.match(text[end:line_end]) or text.startswith(REDACTED, end):
+        rest = text[end:line_end]
+        if _HARMLESS_REST.match(rest) or _PLACEHOLDERS.match(rest) or rest.startswith(REDACTED):
             continue  # nothing to hide, or hidden already
         parts.append(text[done:start] + shown + REDACTED)
         done = line_end

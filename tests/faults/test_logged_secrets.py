@@ -292,6 +292,8 @@ def test_loggable_line_shows_known_shapes_only(line: str, expected: str) -> None
         'AT+XGAUT=1,1,"u","73914265"',
         'AT+CLCK="SC",1,"73914265"',
         'AT+CPWD="SC","0000","73914265"',
+        'AT+CPIN=<puk>,"73914265"',  # a placeholder does not shield a value after it
+        "AT+CPIN=<puk> 73914265",
     ],
 )
 def test_redact_hides_a_secret_command_with_one_damaged_character(damaged: str) -> None:
@@ -302,6 +304,8 @@ def test_redact_hides_a_secret_command_with_one_damaged_character(damaged: str) 
 def test_redact_keeps_what_carries_no_secret() -> None:
     for text in ("AT+CPIN?", "AT+CPIN=?", "AT+CSQ", "the SIM asks for its PIN: pass pin=..."):
         assert redact(text) == text
+    # a command written out with placeholders in a message stays readable
+    assert "(AT+CPIN=<puk>,<new pin>), then attach" in str(n58aio.SimPukRequired())
 
 
 def test_every_error_redacts_its_own_text() -> None:

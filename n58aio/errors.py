@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .redact import redact
+from .redact import loggable_line, redact
 
 __all__ = [
     "CME_CODES",
@@ -135,7 +135,22 @@ def cme_meaning(code: int | None) -> str | None:
 
 
 class N58Error(Exception):
-    """Base class of every error raised by n58aio."""
+    """Base class of every error raised by n58aio.
+
+    Its text never holds a credential: every string argument, and the text ``str()`` and
+    ``repr()`` give, pass through :func:`~n58aio.redact.redact` (URL passwords, PINs and APN
+    passwords of command lines, ``Authorization`` values), whatever the raising code formatted.
+    Module lines are shown through :func:`~n58aio.redact.loggable_line` where they are raised.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
+
+    def __repr__(self) -> str:
+        return redact(super().__repr__())
 
 
 class InvalidValue(N58Error, ValueError):
@@ -182,7 +197,9 @@ class CommandError(N58Error):
         self.text = text
         self.code = code
         meaning = cme_meaning(code)
-        shown = f"{text} ({meaning})" if meaning and meaning.lower() not in text.lower() else text
+        shown = loggable_line(text)
+        if meaning and meaning.lower() not in text.lower():
+            shown = f"{shown} ({meaning})"
         super().__init__(f"{redact(command)!r} failed: {shown}")
 
     @property
@@ -314,7 +331,9 @@ class ConnectError(RequestError, CommandError):
         self.host = host
         self.port = port
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        message = f"cannot connect to {where}: the module answered {text!r} to {command}"
+        message = (
+            f"cannot connect to {where}: the module answered {loggable_line(text)!r} to {command}"
+        )
         self.args = (message + (f" ({detail})" if detail else ""),)
 
 

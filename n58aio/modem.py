@@ -28,6 +28,7 @@ from .http import (
 )
 from .linespeed import initial_rate_for, switch_line_rate
 from .logs import get_logger
+from .redact import redact
 from .supervision import EventKind, EventStream, SupervisionEvent, Supervisor
 from .transfer import module_files as _module_files
 from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
@@ -450,7 +451,7 @@ async def _opened_modem(
         raise _open_error(url, exc) from exc.__cause__
     await channel.wait_connected()
     modem = Modem(channel, url=url, line_rate=line_rate, initial_rate=initial, **http_options)
-    log.info("modem.open", url=url, baudrate=initial)
+    log.info("modem.open", url=redact(url), baudrate=initial)
     try:
         if line_rate != initial:
             try:

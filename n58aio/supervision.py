@@ -35,6 +35,7 @@ from .errors import (
     WrongPinError,
 )
 from .linespeed import find_module, switch_line_rate
+from .redact import loggable_line
 
 __all__ = ["EventKind", "SupervisionEvent", "Supervisor"]
 
@@ -222,13 +223,13 @@ class Supervisor:
         if line.startswith("+PBREADY"):
             self._notice("restart", "boot report +PBREADY")
         elif line.startswith("GPRS DISCONNECTION"):
-            self._notice("link_lost", line)
+            self._notice("link_lost", loggable_line(line))
         elif line.startswith(_LOST_REGISTRATION):
             prefix = line.split(":", 1)[0]
             reg = parse_registration([line], prefix, query=False)
             if reg is None or reg.registered:
                 return
-            self._notice("registration_lost", f"{line} ({reg.state})")
+            self._notice("registration_lost", f"{loggable_line(line)} ({reg.state})")
         else:
             return
         self._schedule()

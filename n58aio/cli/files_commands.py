@@ -58,6 +58,12 @@ def add_parser(
             action.add_argument("file", metavar="FILE", type=Path, nargs="?")
             action.add_argument("--sha256", metavar="HEX", help="expected SHA-256")
             action.add_argument("--md5", metavar="HEX", help="expected MD5")
+            action.add_argument(
+                "--verify",
+                action="store_true",
+                help="read every piece until two reads agree (the module's checksum misses "
+                "swapped bytes)",
+            )
         else:
             action.add_argument("name", metavar="NAME")
         add_modem_options(action, http=False)
@@ -100,6 +106,7 @@ async def _files(args: argparse.Namespace) -> int:
                     md5=args.md5,
                     sha256=args.sha256,
                     progress=_bar_progress(bar),
+                    verify=args.verify,
                 )
             print(f"{result.path}: {result.size} bytes\nsha256 {result.sha256}", file=sys.stderr)
         else:

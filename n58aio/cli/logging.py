@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import structlog
 
+from ..logs import console_renderer, json_tracebacks
+
 __all__ = ["LEVELS", "REPEATED_BY_ERROR", "configure_logging"]
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -61,11 +63,11 @@ def _processors(log_format: LogFormat, level: str) -> list[Any]:
     if log_format == "json":
         return [
             *shared,
-            structlog.processors.dict_tracebacks,
+            json_tracebacks(),
             structlog.processors.JSONRenderer(),
         ]
     colors = sys.stderr.isatty()
-    return [*shared, structlog.dev.ConsoleRenderer(colors=colors)]
+    return [*shared, console_renderer(colors=colors)]
 
 
 @contextmanager

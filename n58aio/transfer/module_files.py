@@ -30,6 +30,7 @@ from ..errors import (
     cme_meaning,
 )
 from ..http import ModuleURL, TLSConfig
+from ..redact import loggable_line, loggable_lines
 from .errors import ModuleTransferError, PDPNotActiveError
 from .modem_api import ModuleFilesModem
 
@@ -234,7 +235,8 @@ async def _get_reports(
             return states, http_status
         if line.startswith(_RESTART_REPORTS):
             raise ModuleTransferError(
-                f"the module restarted or lost its data link during the download ({line})",
+                f"the module restarted or lost its data link during the download "
+                f"({loggable_line(line)})",
                 states=tuple(states),
             )
         match = _GET_REPORT.match(line)
@@ -260,7 +262,9 @@ async def module_get_status(modem: ModuleFilesModem, https: bool = False) -> Mod
         if match is not None:
             code = match.group(3)
             return ModuleGetStatus(int(match.group(2)), int(code) if code is not None else None)
-    raise ProtocolError(f"{family.getstat()} gave no +{family.prefix}GETSTAT line: {reply.lines}")
+    raise ProtocolError(
+        f"{family.getstat()} gave no +{family.prefix}GETSTAT line: {loggable_lines(reply.lines)}"
+    )
 
 
 # ---------------------------------------------------------------------- FILEHTTPACTION
@@ -364,10 +368,10 @@ async def _file_action(
                 except N58Error as exc:
                     log.warning("file_transfer.close_failed", error=str(exc))
     report_mode, stat, value, errcode = fields
-    log.info("file_transfer.done", report=line)
+    log.info("file_transfer.done", report=loggable_line(line))
     if stat != 1:
         http_status = value if value is not None and 100 <= value <= 599 else None
-        detail = f"HTTP {http_status}" if http_status is not None else line
+        detail = f"HTTP {http_status}" if http_status is not None else loggable_line(line)
         raise ModuleTransferError(
             f"module file {'POST' if mode else 'GET'} with {target.redacted()} failed ({detail})",
             http_status=http_status,
@@ -387,7 +391,8 @@ async def _file_report(
             async for line in reports:
                 if line.startswith(_RESTART_REPORTS):
                     raise ModuleTransferError(
-                        f"the module restarted or lost its data link during the transfer ({line})"
+                        "the module restarted or lost its data link during the transfer "
+                        f"({loggable_line(line)})"
                     )
                 fields = _parse_file_stat(line)
                 if fields is not None and fields[0] in (None, mode):
@@ -466,11 +471,13 @@ async def _refused(
             status = None
         if status is not None and not status.up:
             return PDPNotActiveError(
-                f"{exc.command} refused ({exc.text}): the data link is down; "
+                f"{exc.command} refused ({loggable_line(exc.text)}): the data link is down; "
                 "call await modem.attach() first"
             )
     meaning = cme_meaning(code)
     if meaning is None and tls is not None and exc.command == HTTPS.setup():
         meaning = tls.failure_hint()
     suffix = f" ({meaning})" if meaning else ""
-    return ModuleTransferError(f"{exc.command} refused: {exc.text}{suffix}", cme_code=code)
+    return ModuleTransferError(
+        f"{exc.command} refused: {loggable_line(exc.text)}{suffix}", cme_code=code
+    )

@@ -51,6 +51,18 @@ async def test_files_put_ls_get_rm(run_cli: RunCli, emulator: Emulator, tmp_path
     assert result.status == EXIT_USAGE and "at most 120" in result.stderr  # nothing sent
 
 
+async def test_files_get_verify_reads_until_two_reads_agree(
+    run_cli: RunCli, emulator: Emulator, tmp_path: Path
+) -> None:
+    data = pattern_bytes(6, 9_000)
+    (emulator.fs_root / "s.bin").write_bytes(data)
+    device = ["--device", emulator.device]
+    emulator.faults.swap_next_read()  # two bytes swapped: the module's checksum still matches
+    result = await run_cli("files", "get", "s.bin", str(tmp_path / "v.bin"), "--verify", *device)
+    assert result.status == EXIT_OK, result.stderr
+    assert (tmp_path / "v.bin").read_bytes() == data
+
+
 async def test_files_progress_bar_on_a_terminal(
     run_cli: RunCli, emulator: Emulator, tmp_path: Path
 ) -> None:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -33,6 +35,18 @@ from n58aio.emulator.module import Module
 from n58aio.emulator.netlink import NetError
 from n58aio.emulator.output import OutputChannel, OutputFaults, Pacer
 from n58aio.emulator.syntax import parse_command, split_args, split_first, unquote
+from n58aio.errors import DecodingError
+from n58aio.http.encoding import (
+    CALL_COST,
+    CALL_WORK,
+    PIECE,
+    STEP_WORK,
+    ContentDecoder,
+    DecompressionLimits,
+    Step,
+    make_decoder,
+    supported_encodings,
+)
 from n58aio.wire import (
     Echo,
     Event,
@@ -52,7 +66,14 @@ from n58aio.wire.parser import AtParser
 
 from .wiresim import Fault, FaultKind, check_invariant, http_response
 
-__all__ = ["Program", "atline_input", "module_input", "parser_input", "trust_input"]
+__all__ = [
+    "Program",
+    "atline_input",
+    "decoder_input",
+    "module_input",
+    "parser_input",
+    "trust_input",
+]
 
 
 class Program:
@@ -578,3 +599,90 @@ def trust_input(data: bytes) -> None:
         noise=_tricky(program) or b"\r\nOK\r\n",
     )
     check_invariant(post or None, http_response(body, extra=extra), fault, 1 + program.byte() % 12)
+
+
+# ---------------------------------------------------------------------- the content decoder
+
+_FUZZ_LIMITS = DecompressionLimits(max_ratio=1e9, max_size=1 << 20)
+_MAX_SPILL = 5 * 128 * 1024  # one zstd call: at most 5 blocks from 16 bytes (brotli: less)
+
+
+def _encoded(coding: str, data: bytes, program: Program) -> bytes:
+    """``data`` in ``coding``, as one stream or (gzip, zstd) several members or frames."""
+    if coding == "deflate":
+        raw = program.byte() % 2
+        obj = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+        return obj.compress(data) + obj.flush()
+    if coding == "br":
+        import brotli
+
+        return bytes(brotli.compress(data))
+    cut = program.byte() * len(data) // 256
+    parts = (data[:cut], data[cut:]) if program.byte() % 2 else (data,)
+    if coding == "gzip":
+        return b"".join(gzip.compress(part) for part in parts)
+    import zstandard
+
+    return b"".join(zstandard.ZstdCompressor().compress(part) for part in parts)
+
+
+def decoder_input(data: bytes) -> None:
+    """Fuzz target of the content decoder: any stack of up to three codings, a valid body
+    (several members, repeated content up to 256 KiB) or any bytes, maybe one bit flipped,
+    in any split, with a 1 MiB size limit. Only a :class:`~n58aio.errors.DecodingError` may
+    come out, and never for a valid body; every step stays
+    within its budget, every buffer within one call's output, every layer's output within
+    the limits, the whole work within a fixed multiple of the bytes; a valid body decodes to
+    its document."""
+    program = Program(data)
+    # a fixed head: number of codings, three codings, document size and repeat, body, flip
+    count, *picks, size, repeat, body, flip_at = program.take(8).ljust(8, b"\0")
+    codings = [supported_encodings()[pick % len(supported_encodings())] for pick in picks]
+    codings = codings[: 1 + count % 3]
+    document = program.take(size) * (1 + repeat * 4)
+    valid = body % 4 != 0
+    if valid:
+        wire = document
+        for coding in codings:
+            wire = _encoded(coding, wire, program)
+    else:
+        wire = program.take(2048)
+    flip = flip_at % 8 == 0 and len(wire) > 0
+    if flip:  # one bit of the body flipped
+        at = (program.byte() * 256 + program.byte()) % len(wire)
+        wire = wire[:at] + bytes([wire[at] ^ (1 << flip_at % 7)]) + wire[at + 1 :]
+    decoder = make_decoder(", ".join(codings), _FUZZ_LIMITS)
+    assert decoder is not None
+    out: list[bytes] = []
+    try:
+        pos = 0
+        while pos < len(wire):
+            size = 1 + (program.byte() * 64 if program else len(wire))
+            decoder.feed(wire[pos : pos + size])
+            pos += size
+            _decoder_drain(decoder, out, size)
+        decoder.feed_eof()
+        _decoder_drain(decoder, out, 0)
+    except DecodingError:
+        assert not valid or flip, "a valid body refused"
+    else:
+        assert not valid or flip or b"".join(out) == document
+    finally:
+        produced = [layer.produced for layer in decoder.layers]
+        assert all(p <= (1 << 20) + _MAX_SPILL + PIECE for p in produced), produced
+        bound = (CALL_COST + 2) * (decoder.encoded + sum(produced)) + CALL_COST
+        assert decoder.work <= bound, (decoder.work, bound)
+
+
+def _decoder_drain(decoder: ContentDecoder, out: list[bytes], fed: int) -> None:
+    while True:
+        got = decoder.next_piece()
+        assert decoder.longest_step < STEP_WORK + CALL_WORK, decoder.longest_step
+        for layer in decoder.layers:
+            assert layer.waiting <= fed + PIECE, (layer.name, layer.waiting)
+            assert len(layer.spill) <= _MAX_SPILL, (layer.name, len(layer.spill))
+        if got is Step.NEED_DATA or got is Step.DONE:
+            return
+        if isinstance(got, bytes):
+            assert 0 < len(got) <= PIECE
+            out.append(got)

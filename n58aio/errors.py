@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .redact import redact
+from .redact import loggable_line, redact
 
 __all__ = [
+    "CME_CODES",
     "BringUpError",
     "CommandError",
     "CommandTimeout",
@@ -17,6 +18,7 @@ __all__ = [
     "InvalidValue",
     "LinkClosedError",
     "LinkRefusedError",
+    "ModemNotAnswering",
     "ModemUnresponsiveError",
     "N58Error",
     "NoModemAvailable",
@@ -25,6 +27,7 @@ __all__ = [
     "NotRegisteredError",
     "PoolTimeout",
     "PortClosedError",
+    "PortOpenError",
     "ProtocolError",
     "ReadTimeout",
     "RegistrationDeniedError",
@@ -35,6 +38,7 @@ __all__ = [
     "SimPukRequired",
     "TLSConfigError",
     "TLSError",
+    "TLSNotConfigured",
     "TooManyRedirects",
     "TransferError",
     "WriteTimeout",
@@ -42,8 +46,111 @@ __all__ = [
 ]
 
 
+CME_CODES: dict[int, tuple[str, str]] = {
+    # code: (the manual's text, printed with AT+CMEE=2; what the code means on an N58)
+    0: ("phone failure", "phone failure"),
+    1: ("no connection to phone", "no connection to phone"),
+    2: ("phone-adaptor link reserved", "phone-adaptor link reserved"),
+    3: ("operation not allowed", "operation not allowed (busy, or a setting is missing)"),
+    4: ("operation not supported", "operation not supported"),
+    5: ("PH-SIM PIN required", "PH-SIM PIN required"),
+    6: ("PH-FSIM PIN required", "PH-FSIM PIN required"),
+    7: ("PH-FSIM PUK required", "PH-FSIM PUK required"),
+    10: ("SIM not inserted", "SIM not inserted"),
+    11: ("SIM PIN required", "SIM PIN required"),
+    12: ("SIM PUK required", "SIM PUK required"),
+    13: ("SIM failure", "SIM failure"),
+    14: ("SIM busy", "SIM busy"),
+    15: ("SIM wrong", "SIM wrong"),
+    16: ("incorrect password", "incorrect password (PIN or PUK)"),
+    17: ("SIM PIN2 required", "SIM PIN2 required"),
+    18: ("SIM PUK2 required", "SIM PUK2 required"),
+    20: ("memory full", "memory full (the module's disk)"),
+    21: ("invalid index", "invalid index"),
+    22: ("not found", "not found"),
+    23: ("memory failure", "memory failure"),
+    24: ("text string too long", "text string too long"),
+    25: ("invalid characters in text string", "invalid characters in text string"),
+    26: ("dial string too long", "dial string too long"),
+    27: ("invalid characters in dial string", "invalid characters in dial string"),
+    30: ("no network service", "no network service"),
+    31: ("network timeout", "network timeout"),
+    32: ("network not allowed - emergency calls only", "network not allowed: emergency calls only"),
+    40: ("network personalization PIN required", "network personalization PIN required"),
+    41: ("network personalization PUK required", "network personalization PUK required"),
+    49: ("EAP method not supported", "EAP method not supported"),
+    # captured: AT+XIIC=1 without a SIM; the manual: incorrect parameters (FILEHTTPACTION)
+    50: ("Incorrect parameters", "incorrect parameters, or not possible now (no SIM, no link)"),
+    51: ("command implemented but currently disabled", "command currently disabled"),
+    52: ("command aborted by user", "command aborted"),
+    # captured: a parameter out of range (AT+XIIC=9); the manual's text is 27.007's
+    53: (
+        "not attached to network due to MT functionality restrictions",
+        "invalid parameter (a value out of range or of the wrong form)",
+    ),
+    54: ("modem not allowed - MT restricted to emergency calls only", "emergency calls only"),
+    55: (
+        "operation not allowed because of MT functionality restrictions",
+        "operation not allowed in this functionality mode (AT+CFUN)",
+    ),
+    57: ("temporarily out of service due to other MT usage", "temporarily out of service"),
+    # captured: a command the firmware does not know (a typo, or not in this firmware)
+    58: ("language/alphabet not supported", "unknown command (not in this firmware)"),
+    59: ("unexpected data value", "unexpected data value"),
+    60: ("system failure", "system failure"),
+    61: ("data missing", "data missing"),
+    62: ("call barred", "call barred"),
+    100: ("unknown", "unknown error"),
+    900: (
+        "APN, user or password refused by the network",
+        "the network refused the dial-up (APN, user or password; or the SIM's plan)",
+    ),
+    901: ("PDP not active", "PDP not active (no data link)"),
+    902: ("PDP already active", "PDP already active"),
+    910: ("TCP connection refused", "TCP connection refused by the server"),
+    911: ("TCP connection timeout", "TCP connection timed out (address or port wrong?)"),
+    912: ("socket already connected", "socket already connected"),
+    913: ("socket not connected", "socket not connected"),
+    914: ("buffer full", "send buffer full: send again"),
+    915: ("send timeout", "sending data timed out"),
+    916: ("domain name not found", "domain name not found"),
+    917: ("domain name resolution timeout", "domain name resolution timed out"),
+    918: ("domain name resolution error", "domain name resolution failed"),
+    980: ("invalid input parameter", "invalid input parameter"),
+    981: ("other error", "other error"),
+    # seen from real modules for HTTP without a data link (appendix H lists 901 for it)
+    1001: ("PDP not active", "PDP not active (no data link: attach first)"),
+}
+"""``+CME ERROR`` codes: appendix H of the N58 AT manual v2.0 (27.007 9.2 and Neoway's 900s),
+with what the captures of a real N58 show where they differ from the manual's words: 50 is
+also a refusal without a SIM (``AT+XIIC=1``), 53 a bad parameter (``AT+XIIC=9``), 58 an
+unknown command. :attr:`CommandError.meaning` reads it; the emulator prints the first column
+for ``AT+CMEE=2``."""
+
+
+def cme_meaning(code: int | None) -> str | None:
+    """What a ``+CME ERROR`` code means on an N58 (:data:`CME_CODES`), None when unknown."""
+    entry = CME_CODES.get(code) if code is not None else None
+    return entry[1] if entry else None
+
+
 class N58Error(Exception):
-    """Base class of every error raised by n58aio."""
+    """Base class of every error raised by n58aio.
+
+    Its text never holds a credential: every string argument, and the text ``str()`` and
+    ``repr()`` give, pass through :func:`~n58aio.redact.redact` (URL passwords, PINs and APN
+    passwords of command lines, ``Authorization`` values), whatever the raising code formatted.
+    Module lines are shown through :func:`~n58aio.redact.loggable_line` where they are raised.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
+
+    def __repr__(self) -> str:
+        return redact(super().__repr__())
 
 
 class InvalidValue(N58Error, ValueError):
@@ -81,14 +188,24 @@ class CommandError(N58Error):
     """The modem answered a command with ``ERROR``, ``+CME ERROR`` or a failure reply.
 
     ``code`` holds the numeric CME error code when there is one (None for a plain ``ERROR``),
-    ``text`` the final result line as received.
+    ``text`` the final result line as received, :attr:`meaning` what the code means
+    (:data:`CME_CODES`); the message gives it.
     """
 
     def __init__(self, command: str, text: str, code: int | None = None) -> None:
         self.command = command
         self.text = text
         self.code = code
-        super().__init__(f"{redact(command)!r} failed: {text}")
+        meaning = cme_meaning(code)
+        shown = loggable_line(text)
+        if meaning and meaning.lower() not in text.lower():
+            shown = f"{shown} ({meaning})"
+        super().__init__(f"{redact(command)!r} failed: {shown}")
+
+    @property
+    def meaning(self) -> str | None:
+        """What :attr:`code` means on an N58 (:data:`CME_CODES`), None without a known code."""
+        return cme_meaning(self.code)
 
 
 class CommandTimeout(N58Error, TimeoutError):
@@ -102,6 +219,47 @@ class CommandTimeout(N58Error, TimeoutError):
 
 class PortClosedError(N58Error, ConnectionError):
     """The serial port (or its network stand-in) closed or vanished."""
+
+
+class PortOpenError(PortClosedError):
+    """The port could not be opened at all: ``url`` names it, ``errno`` is the system's error
+    number when there is one, and the message says what to check."""
+
+    def __init__(self, url: str, reason: str, errno: int | None = None) -> None:
+        super().__init__(f"cannot open {redact(url)}: {reason}")
+        self.url = url
+        self.errno = errno  # after OSError's own __init__, which sets it
+
+
+class ModemNotAnswering(CommandTimeout):
+    """Nothing on ``url`` ever answered: not one probe since the port was opened.
+
+    ``rates`` are the baud rates tried; ``received`` the bytes that came back meanwhile (none:
+    a wrong port, or a module that is off; some: a wrong baud rate, or another device). Also a
+    :class:`CommandTimeout` (``command`` is the probe or command that timed out).
+    """
+
+    def __init__(
+        self, url: str, rates: tuple[int, ...], received: int, command: str, timeout: float
+    ) -> None:
+        CommandTimeout.__init__(self, command, timeout)
+        self.url = url
+        self.rates = rates
+        self.received = received
+        tried = " and ".join(f"{rate}" for rate in rates) + " baud" if rates else "its rate"
+        if received:
+            heard = f"{received} bytes came back, none of them an answer"
+            causes = "a wrong baud rate (--baud / baudrate=), or another device on this port"
+        else:
+            heard = "nothing came back"
+            causes = (
+                "the wrong port (a USB module has several: try the others), or the module is "
+                "off or still booting"
+            )
+        self.args = (
+            f"no modem answers on {redact(url)}: tried at {tried} for {timeout:g} s, "
+            f"{heard}; likely {causes}",
+        )
 
 
 class ProtocolError(RequestError):
@@ -173,7 +331,9 @@ class ConnectError(RequestError, CommandError):
         self.host = host
         self.port = port
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        message = f"cannot connect to {where}: the module answered {text!r} to {command}"
+        message = (
+            f"cannot connect to {where}: the module answered {loggable_line(text)!r} to {command}"
+        )
         self.args = (message + (f" ({detail})" if detail else ""),)
 
 
@@ -203,6 +363,17 @@ class TLSConfigError(N58Error):
     """A TLS setting is invalid or the module refused it."""
 
 
+class TLSNotConfigured(TLSConfigError):
+    """An HTTPS URL with no :class:`~n58aio.TLSConfig` (neither the request's nor the modem's):
+    verification is never turned off silently. Raised before anything is written."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "HTTPS needs a TLSConfig: TLSConfig(ca_cert='ca.pem') to verify the server "
+            "(the default), or TLSConfig.insecure() to skip verification"
+        )
+
+
 class TransferError(N58Error):
     """A download or module-side transfer failed (hash mismatch, failed report, short file)."""
 
@@ -217,7 +388,7 @@ class BringUpError(N58Error):
 
 
 class NoSimError(BringUpError):
-    """No SIM card in the module (``+CME ERROR: 10``)."""
+    """No SIM card in the module (``+CPIN: NO SIM`` as captured, or ``+CME ERROR: 10``)."""
 
     def __init__(self) -> None:
         super().__init__("no SIM card: insert a SIM card (power the module off first)")

@@ -19,13 +19,21 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from typing import IO, Any, Literal, cast
 
 import structlog
 
 from .errors import InvalidValue
 
-__all__ = ["EVENT_ATTRIBUTE", "EventFormatter", "enable_logging", "get_logger"]
+__all__ = [
+    "EVENT_ATTRIBUTE",
+    "EventFormatter",
+    "console_renderer",
+    "enable_logging",
+    "get_logger",
+    "json_tracebacks",
+]
 
 ROOT_LOGGER = "n58aio"
 EVENT_ATTRIBUTE = "n58aio_event"
@@ -127,6 +135,24 @@ def get_logger(name: str = ROOT_LOGGER, **context: Any) -> _Logger:
     return cast(_Logger, _RoutedLogger(name, dict(context)))
 
 
+def console_renderer(*, colors: bool) -> structlog.dev.ConsoleRenderer:
+    """structlog's console renderer, its tracebacks without the frames' local variables (rich
+    shows them by default, and a local may hold a PIN, a password or a key)."""
+    formatter: Any = (
+        structlog.dev.RichTracebackFormatter(show_locals=False)
+        if find_spec("rich") is not None
+        else structlog.dev.plain_traceback
+    )
+    return structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=formatter)
+
+
+def json_tracebacks() -> structlog.processors.ExceptionRenderer:
+    """structlog's ``dict_tracebacks`` without the frames' local variables (see above)."""
+    return structlog.processors.ExceptionRenderer(
+        structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+    )
+
+
 class EventFormatter(logging.Formatter):
     """Renders a record with its event fields through a structlog renderer (console or JSON);
     a record from another library is rendered with its message as the event."""
@@ -137,7 +163,7 @@ class EventFormatter(logging.Formatter):
         if log_format == "json":
             self.renderer = structlog.processors.JSONRenderer(default=repr)
         else:
-            self.renderer = structlog.dev.ConsoleRenderer(colors=colors)
+            self.renderer = console_renderer(colors=colors)
 
     def format(self, record: logging.LogRecord) -> str:
         fields = getattr(record, EVENT_ATTRIBUTE, None)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
+import re
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Unpack
@@ -13,7 +16,7 @@ import structlog
 from .bringup import BringUp, ModemStatus, OnStep, read_status
 from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_port
 from .commands.link import LinkStatus
-from .errors import CommandTimeout
+from .errors import CommandTimeout, ModemNotAnswering, PortClosedError, PortOpenError
 from .http import (
     HttpClient,
     RecvMode,
@@ -25,6 +28,7 @@ from .http import (
 )
 from .linespeed import initial_rate_for, switch_line_rate
 from .logs import get_logger
+from .redact import redact
 from .supervision import EventKind, EventStream, SupervisionEvent, Supervisor
 from .transfer import module_files as _module_files
 from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
@@ -64,6 +68,7 @@ class Modem:
             channel, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
         )
         self._files: ModuleFiles | None = None
+        self._opened_at = time.monotonic()
         rate = channel.baudrate or 115200
         self.supervisor = Supervisor(
             channel,
@@ -106,12 +111,16 @@ class Modem:
         module is supervised: restarts, a lost data link or registration are detected, and the
         bring-up and the line rate are re-applied (see :meth:`recover`, :meth:`events`).
         ``on_step(step, detail)`` is told each step done, the line speed last (see
-        :data:`~n58aio.bringup.OnStep`)."""
+        :data:`~n58aio.bringup.OnStep`). On a port where nothing ever answered it raises
+        :class:`~n58aio.errors.ModemNotAnswering` when ``timeout`` is over."""
         params = BringUp(apn=apn, user=user, password=password, pin=pin)
         last = self.supervisor.params
         if last is not None and params == BringUp():
             params = last
-        return await self.supervisor.attach(params, timeout, on_step)
+        try:
+            return await self.supervisor.attach(params, timeout, on_step)
+        except CommandTimeout as exc:
+            raise self._first_contact(exc) from exc
 
     async def recover(self, timeout: float = 60.0) -> LinkStatus:
         """Find the module (at the line rate in use, then the initial one; reset with
@@ -308,16 +317,33 @@ class Modem:
 
         ``timeout`` defaults to the manual's value for the command. Raises
         :class:`~n58aio.errors.CommandError` (``code`` holds the CME code),
-        :class:`~n58aio.errors.CommandTimeout` or :class:`~n58aio.errors.PortClosedError`.
+        :class:`~n58aio.errors.CommandTimeout` (:class:`~n58aio.errors.ModemNotAnswering`
+        when nothing on the port has ever answered) or
+        :class:`~n58aio.errors.PortClosedError`.
         """
-        return await self.channel.command(
-            command,
-            timeout=timeout,
-            data=data,
-            reply_prefix=reply_prefix,
-            reply_match=reply_match,
-            max_reply_lines=max_reply_lines,
-        )
+        try:
+            return await self.channel.command(
+                command,
+                timeout=timeout,
+                data=data,
+                reply_prefix=reply_prefix,
+                reply_match=reply_match,
+                max_reply_lines=max_reply_lines,
+            )
+        except CommandTimeout as exc:
+            raise self._first_contact(exc) from exc
+
+    def _first_contact(self, exc: CommandTimeout) -> CommandTimeout:
+        """``exc`` itself, or :class:`~n58aio.errors.ModemNotAnswering` when nothing on the port
+        has answered since it was opened (not one probe): the error a wrong or silent port
+        gives, naming the port, the rates tried and what came back."""
+        channel = self.channel
+        if isinstance(exc, ModemNotAnswering) or channel.resyncs or channel.closed:
+            return exc
+        rates = (self.supervisor.initial_rate, self.supervisor.line_rate, channel.baudrate)
+        tried = tuple(rate for rate in dict.fromkeys(rates) if rate)
+        waited = round(time.monotonic() - self._opened_at, 1)
+        return ModemNotAnswering(self.url, tried, channel.bytes_read, exc.command, waited)
 
     def on_urc(self, prefix: str, callback: UrcCallback) -> Callable[[], None]:
         """Call ``callback(line)`` for every report starting with ``prefix`` (empty: all).
@@ -384,6 +410,9 @@ def open_modem(
 
     The channel starts out of step: the first command is preceded by ``ATE1`` and a probe
     (``AT+N58SYNC=<random token>``) whose echo proves the module is answering this session.
+    A port that cannot be opened raises :class:`~n58aio.errors.PortOpenError`; one where
+    nothing answers, :class:`~n58aio.errors.ModemNotAnswering` (from the first command, from
+    :meth:`Modem.attach`, or on leaving the ``async with`` block).
     """
     label = name or f"modem{next(_counter)}"
     log = logger.bind(modem=label) if logger is not None else get_logger(modem=label)
@@ -409,15 +438,20 @@ async def _opened_modem(
     rates: tuple[int, int],
 ) -> AsyncIterator[Modem]:
     line_rate, initial = rates
-    _, channel = await open_port(
-        url,
-        lambda: ModemChannel(name=label, log=log, baudrate=initial, **channel_options),
-        baudrate=initial,
-        **serial_options,
-    )
+    try:
+        _, channel = await open_port(
+            url,
+            lambda: ModemChannel(name=label, log=log, baudrate=initial, **channel_options),
+            baudrate=initial,
+            **serial_options,
+        )
+    except PortOpenError:
+        raise
+    except PortClosedError as exc:
+        raise _open_error(url, exc) from exc.__cause__
     await channel.wait_connected()
     modem = Modem(channel, url=url, line_rate=line_rate, initial_rate=initial, **http_options)
-    log.info("modem.open", url=url, baudrate=initial)
+    log.info("modem.open", url=redact(url), baudrate=initial)
     try:
         if line_rate != initial:
             try:
@@ -425,5 +459,39 @@ async def _opened_modem(
             except CommandTimeout:
                 log.info("line.switch_deferred", baudrate=line_rate)  # attach() switches
         yield modem
+    except CommandTimeout as exc:
+        # the first request or bring-up of a port where nothing ever answered
+        raise modem._first_contact(exc) from exc
     finally:
         await modem.aclose()
+
+
+#: What to check when a port cannot be opened, by the system's error number.
+_OPEN_HINTS = {
+    errno.ENOENT: "no such device: check the path (ls /dev/ttyUSB* /dev/ttyACM*), the cable "
+    "and that the module is powered",
+    errno.EACCES: "permission denied: add your user to the port's group (often dialout: "
+    "sudo usermod -aG dialout $USER, then log in again)",
+    errno.EBUSY: "the port is busy: another program holds it (ModemManager, a terminal)",
+    errno.ECONNREFUSED: "connection refused: nothing listens at that address and port",
+    errno.ENXIO: "no such device or address: the device is gone, or not a serial port",
+    errno.ENODEV: "no such device: the device is gone, or not a serial port",
+    errno.ENOTTY: "not a serial port (a file or another kind of device)",
+}
+_OPEN_HINTS[errno.EPERM] = _OPEN_HINTS[errno.EACCES]
+_ERRNO = re.compile(r"\[Errno (\d+)\]|\((\d+), '")
+
+
+def _open_error(url: str, exc: PortClosedError) -> PortOpenError:
+    """The port's opening failure said once, with what to check (pyserial repeats the
+    system's message inside its own)."""
+    cause = exc.__cause__
+    number = getattr(cause, "errno", None)
+    if not isinstance(number, int):
+        found = _ERRNO.search(str(cause))
+        number = int(found.group(1) or found.group(2)) if found else None
+    if number in _OPEN_HINTS:
+        return PortOpenError(url, _OPEN_HINTS[number], number)
+    if number is not None:
+        return PortOpenError(url, os.strerror(number), number)
+    return PortOpenError(url, str(cause or exc))

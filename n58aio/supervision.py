@@ -35,6 +35,7 @@ from .errors import (
     WrongPinError,
 )
 from .linespeed import find_module, switch_line_rate
+from .redact import loggable_line
 
 __all__ = ["EventKind", "SupervisionEvent", "Supervisor"]
 
@@ -179,15 +180,22 @@ class Supervisor:
             if before != self.line_rate:
                 await switch_line_rate(self.channel, self.line_rate, self.log)
             if on_step is not None:
-                switched = self.line_rate != self.initial_rate
-                how = f"switched from {self.initial_rate}" if switched else "as opened"
-                on_step("line_speed", f"{self.channel.baudrate} baud ({how})")
+                on_step("line_speed", f"{self.channel.baudrate} baud ({self._how(before)})")
             self._start(params)
             self._baseline = await self._markers()
             if self._noticed:  # what the reports told meanwhile is repaired
                 self._emit("recovered", f"attached again, address {status.address}")
             self._noticed.clear()
         return status
+
+    def _how(self, before: int | None) -> str:
+        """How the line got its rate: the ``line_speed`` step's words (the ``module`` step
+        already named the rate the module answered at, which may be the switched one)."""
+        if self.line_rate == self.initial_rate:
+            return "as opened"
+        if before == self.line_rate:
+            return f"switched from {self.initial_rate} when the port was opened"
+        return f"switched from {before or self.initial_rate} now"
 
     def _start(self, params: BringUp) -> None:
         self.params = params
@@ -215,13 +223,13 @@ class Supervisor:
         if line.startswith("+PBREADY"):
             self._notice("restart", "boot report +PBREADY")
         elif line.startswith("GPRS DISCONNECTION"):
-            self._notice("link_lost", line)
+            self._notice("link_lost", loggable_line(line))
         elif line.startswith(_LOST_REGISTRATION):
             prefix = line.split(":", 1)[0]
             reg = parse_registration([line], prefix, query=False)
             if reg is None or reg.registered:
                 return
-            self._notice("registration_lost", f"{line} ({reg.state})")
+            self._notice("registration_lost", f"{loggable_line(line)} ({reg.state})")
         else:
             return
         self._schedule()

@@ -38,7 +38,7 @@ from ..errors import (
     PortClosedError,
     ProtocolError,
 )
-from ..redact import redact
+from ..redact import loggable_line, redact
 from ..wire import (
     DEFAULT_MAX_LINE,
     REPORT_SHAPE,
@@ -674,7 +674,7 @@ class ModemChannel(asyncio.Protocol):
         pending = self._pending
         if pending is None or not event.solicited or pending.final_seen:
             self.stray_replies += 1
-            self.log.info("reply.stray", final=event.text)
+            self.log.info("reply.stray", final=loggable_line(event.text))
             return
         pending.final_seen = True
         if pending.outcome is not None:
@@ -684,7 +684,9 @@ class ModemChannel(asyncio.Protocol):
             self._track_settings(pending.command)
             pending.settle(Reply(pending.command, list(pending.lines), event.text))
         else:
-            self.log.info("command.error", command=_redact(pending.command), final=event.text)
+            self.log.info(
+                "command.error", command=_redact(pending.command), final=loggable_line(event.text)
+            )
             pending.settle(CommandError(pending.command, event.text, event.code))
 
     def _track_settings(self, command: str) -> None:
@@ -698,10 +700,11 @@ class ModemChannel(asyncio.Protocol):
             self._needs_resync = True
 
     def _stray(self, line: str) -> None:
-        self.log.debug("line.stray", line=line[:64])
+        self.log.debug("line.stray", line=loggable_line(line))
         if any(stream.bytes_received for stream in self._streams.values()):
             # Text amid a response: a chunk header was lost and its data read as lines.
-            self._lose_trust(f"unexpected text amid the payload: {line[:40]!r}", (), expected=False)
+            reason = f"unexpected text amid the payload: {loggable_line(line)}"
+            self._lose_trust(reason, (), expected=False)
 
     def _prompt(self) -> None:
         pending = self._pending
@@ -728,7 +731,7 @@ class ModemChannel(asyncio.Protocol):
         self._write(pending.data)
 
     def _report(self, line: str) -> None:
-        self.log.debug("urc", line=line)
+        self.log.debug("urc", line=loggable_line(line))
         for source, prefixes in _LINK_CLOSED.items():
             if line.startswith(prefixes):
                 stream = self._streams.pop(source, None)
@@ -784,14 +787,14 @@ class ModemChannel(asyncio.Protocol):
             pending.final_seen = True
             pending.settle(Reply(pending.command, [], "OK"))
         self._lose_trust(
-            f"receive-mode-0 {event.source} bytes ended by {event.line[:40]!r}",
+            f"receive-mode-0 {event.source} bytes ended by {loggable_line(event.line)}",
             (_CLOSE_COMMAND[event.source],),
             expected=True,
         )
 
     def _wire_error(self, event: WireError) -> None:
         self.wire_errors += 1
-        self.log.warning("wire.error", reason=event.reason, data=event.data[:64])
+        self.log.warning("wire.error", reason=event.reason, size=len(event.data))
         # What follows may be a server's bytes or the echo of a caller's data: nothing of it
         # is read as the module's output until a probe comes back.
         self._lose_trust(f"framing lost: {event.reason}", (), expected=False)
@@ -812,7 +815,7 @@ class ModemChannel(asyncio.Protocol):
         pending = self._pending
         if pending is not None and pending.outcome is None:
             # (a probe in flight is lost too: the resynchronisation starts a hunt at once)
-            pending.settle(ProtocolError(f"{pending.command}: {reason}"))
+            pending.settle(ProtocolError(f"{_redact(pending.command)}: {reason}"))
         self._fail_streams(ProtocolError, reason, started=False)
         if first:
             if expected:

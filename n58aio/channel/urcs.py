@@ -11,6 +11,7 @@ from types import TracebackType
 import structlog
 
 from ..errors import PortClosedError
+from ..redact import loggable_line
 
 __all__ = ["UrcCallback", "UrcRouter", "UrcSubscription"]
 
@@ -139,7 +140,7 @@ class UrcRouter:
                 self._tasks.add(task)
                 task.add_done_callback(self._task_done)
         except Exception:
-            self._log.exception("urc.callback_failed", line=line)
+            self._log.exception("urc.callback_failed", line=loggable_line(line))
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

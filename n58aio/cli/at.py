@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import CommandError, N58Error, PortClosedError
 from ..modem import Modem
+from ..redact import redact
 from .common import (
     EXIT_CODES_HELP,
     EXIT_MODEM,
@@ -23,7 +26,7 @@ from .common import (
 )
 from .common import run as run_coroutine
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "history_path"]
 
 URC_PREFIX = "URC "
 _QUIT = frozenset({"exit", "quit"})
@@ -65,8 +68,9 @@ def _at_command(args: argparse.Namespace) -> int:
 async def _at(args: argparse.Namespace) -> int:
     async with modem_from_args(args) as modem:
         if args.command is None:
-            await _terminal(modem, args.timeout, args.wait)
-            return EXIT_OK
+            failed = await _terminal(modem, args.timeout, args.wait)
+            # a script piped in learns that a command failed; a person saw it on the screen
+            return EXIT_MODEM if failed and not sys.stdin.isatty() else EXIT_OK
         if args.wait > 0:
             async with _printing_reports(modem):
                 ok = await _send(modem, args.command, args.timeout, sys.stdout)
@@ -90,15 +94,20 @@ async def _send(modem: Modem, command: str, timeout: float | None, out: TextIO) 
 
 
 @contextlib.asynccontextmanager
-async def _printing_reports(modem: Modem) -> AsyncIterator[None]:
-    """Print every unsolicited report on stdout while the block runs."""
+async def _printing_reports(
+    modem: Modem, show: Callable[[str], None] | None = None
+) -> AsyncIterator[None]:
+    """Print every unsolicited report on stdout (through ``show``) while the block runs."""
     subscription = modem.urcs("")
 
     async def pump() -> None:
         async with subscription:
             with contextlib.suppress(PortClosedError):
                 async for line in subscription:
-                    print(URC_PREFIX + line, flush=True)
+                    if show is None:
+                        print(URC_PREFIX + line, flush=True)
+                    else:
+                        show(URC_PREFIX + line)
 
     task = asyncio.ensure_future(pump())
     try:
@@ -109,46 +118,161 @@ async def _printing_reports(modem: Modem) -> AsyncIterator[None]:
             await task
 
 
-async def _terminal(modem: Modem, timeout: float | None, wait: float) -> None:
-    """The interactive loop over stdin lines."""
-    lines = _stdin_lines()
-    interactive = sys.stdin.isatty()
-    async with _printing_reports(modem):
-        while True:
-            if interactive:
-                print("AT> ", end="", flush=True)
-            line = await lines.get()
-            if line is None or line.strip().lower() in _QUIT:
-                break
-            command = line.strip()
-            if not command:
-                continue
+async def _terminal(modem: Modem, timeout: float | None, wait: float) -> int:
+    """The interactive loop over stdin lines; returns how many commands failed."""
+    lines: _Lines = _PromptedLines() if sys.stdin.isatty() else _PipedLines()
+    failed = 0
+    try:
+        async with _printing_reports(modem, lines.report):
+            while True:
+                line = await lines.next()
+                if line is None or line.strip().lower() in _QUIT:
+                    break
+                command = line.strip()
+                if not command:
+                    continue
+                try:
+                    if not await _send(modem, command, timeout, sys.stdout):
+                        failed += 1
+                except PortClosedError:
+                    raise
+                except N58Error as exc:  # a timeout or a refused value: report it and go on
+                    failed += 1
+                    error(f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(wait)
+    finally:
+        lines.close()
+    return failed
+
+
+class _Lines:
+    """Where the terminal's commands come from."""
+
+    def report(self, line: str) -> None:
+        """Print an unsolicited report line."""
+        print(line, flush=True)
+
+    async def next(self) -> str | None:
+        """The next line, None at the end of input."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop reading (and save what should outlive the session)."""
+
+
+class _PipedLines(_Lines):
+    """Lines of a pipe or file, read ahead by a daemon thread (so a blocked read never holds up
+    the exit)."""
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        readline = sys.stdin.readline
+        queue = self._queue
+
+        def reader() -> None:
             try:
-                await _send(modem, command, timeout, sys.stdout)
-            except PortClosedError:
-                raise
-            except N58Error as exc:  # a timeout or a refused value: report it and go on
-                error(f"{type(exc).__name__}: {exc}")
-        await asyncio.sleep(wait)
+                while line := readline():
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+            except (OSError, ValueError):  # stdin closed or unreadable: the end of input
+                pass
+            except RuntimeError:  # the event loop is closed: nobody is listening
+                return
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        threading.Thread(target=reader, name="n58aio-at-stdin", daemon=True).start()
+
+    async def next(self) -> str | None:
+        return await self._queue.get()
 
 
-def _stdin_lines() -> asyncio.Queue[str | None]:
-    """Lines of stdin, read by a daemon thread (so a blocked read never holds up the exit);
-    None marks the end of input."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-    readline = sys.stdin.readline
+class _PromptedLines(_Lines):
+    """Lines typed at a terminal after the ``AT> `` prompt, with readline's line editing and a
+    history kept across sessions in :func:`history_path` (never a line the redaction rule
+    changes: a PIN, a password, credentials). Ctrl-D ends the input."""
 
-    def reader() -> None:
+    def __init__(self) -> None:
+        self.waiting = False  # input() is waiting for a line
+        self._readline = _load_readline()
+        self._path = history_path()
+        if self._readline is not None:
+            with contextlib.suppress(OSError):
+                self._readline.read_history_file(self._path)
+            self._readline.set_history_length(HISTORY_LENGTH)
+
+    async def next(self) -> str | None:
+        # input() is called only once the previous reply is printed, so the prompt comes last;
+        # in a daemon thread, as the pipe reader, so that Ctrl-C never waits for a blocked read
+        loop = asyncio.get_running_loop()
+        typed: asyncio.Future[str | None] = loop.create_future()
+
+        def settle(line: str | None) -> None:
+            if not typed.done():
+                typed.set_result(line)
+
+        def ask() -> None:
+            try:
+                line: str | None = input(PROMPT)
+            except (EOFError, OSError, ValueError):  # Ctrl-D, or the terminal went away
+                line = None
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
+                loop.call_soon_threadsafe(settle, line)
+
+        threading.Thread(target=ask, name="n58aio-at-input", daemon=True).start()
+        self.waiting = True
         try:
-            while line := readline():
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-        except (OSError, ValueError):  # stdin closed or unreadable: the end of input
-            pass
-        except RuntimeError:  # the event loop is closed: nobody is listening
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(queue.put_nowait, None)
+            line = await typed
+        finally:
+            self.waiting = False
+        if line is None:  # the shell's prompt goes on a line of its own
+            print(flush=True)
+            return None
+        self._forget_secret(line)
+        return line
 
-    threading.Thread(target=reader, name="n58aio-at-stdin", daemon=True).start()
-    return queue
+    def report(self, line: str) -> None:
+        """Print a report while the user may be typing: above the prompt and what is typed."""
+        if not self.waiting:
+            print(line, flush=True)
+            return
+        typed = self._readline.get_line_buffer() if self._readline is not None else ""
+        sys.stdout.write(f"\r\x1b[K{line}\n{PROMPT}{typed}")
+        sys.stdout.flush()
+
+    def _forget_secret(self, line: str) -> None:
+        module = self._readline
+        if module is None or redact(line) == line:
+            return
+        length = module.get_current_history_length()
+        if length and module.get_history_item(length) == line:
+            module.remove_history_item(length - 1)
+
+    def close(self) -> None:
+        module = self._readline
+        if module is None:
+            return
+        with contextlib.suppress(OSError):
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            module.write_history_file(self._path)
+            os.chmod(self._path, 0o600)
+
+
+PROMPT = "AT> "
+HISTORY_LENGTH = 1000
+
+
+def history_path() -> Path:
+    """The terminal's history file: ``$XDG_STATE_HOME/n58aio/at_history`` (by default
+    ``~/.local/state/n58aio/at_history``)."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "n58aio" / "at_history"
+
+
+def _load_readline() -> Any:
+    """The readline module (line editing, history), or None where Python has none."""
+    try:
+        import readline
+    except ImportError:
+        return None
+    return readline

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import sys
@@ -12,13 +13,23 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ..errors import HTTPStatusError, InvalidValue, N58Error, TLSConfigError, TransferError
+from ..errors import (
+    HTTPStatusError,
+    InvalidValue,
+    LinkRefusedError,
+    N58Error,
+    SimPinRequired,
+    TLSConfigError,
+    TLSNotConfigured,
+    TransferError,
+)
 from ..http import ModuleURL, Timeouts, TLSConfig
 from ..modem import Modem, open_modem
 from ..redact import redact
 from .certs import with_local_certs
 
 __all__ = [
+    "BRINGUP_ENV",
     "EXIT_CODES_HELP",
     "EXIT_HTTP",
     "EXIT_INTERRUPTED",
@@ -27,9 +38,11 @@ __all__ = [
     "EXIT_OTHER",
     "EXIT_TRANSFER",
     "EXIT_USAGE",
+    "NOTICE_AFTER",
     "CliError",
     "add_modem_options",
     "at_command",
+    "attach_from_args",
     "digest",
     "error",
     "header",
@@ -52,7 +65,8 @@ EXIT_CODES_HELP = """\
 exit status:
   0    success
   1    local error (a file that cannot be read or written, ...)
-  2    usage or value error (bad option, argument or value, no device): nothing was sent
+  2    usage or value error (bad option, argument or value, no device, HTTPS without
+       --ca-cert or --insecure): nothing was sent
   3    modem error: port, AT command, timeout, TLS settings, link or protocol failure
   4    HTTP error: status >= 400 (with --fail, and always for download)
   5    transfer error: hash mismatch, incomplete or inconsistent download
@@ -60,6 +74,20 @@ exit status:
 """
 
 DEVICE_ENV = "N58_DEVICE"
+
+#: The bring-up options and the environment variable each defaults to: the secrets (PIN, APN
+#: password) can stay out of the shell history and of ``ps``.
+BRINGUP_ENV = {
+    "pin": "N58_PIN",
+    "apn": "N58_APN",
+    "user": "N58_APN_USER",
+    "password": "N58_APN_PASSWORD",
+}
+
+_HTTPS_OPTIONS = (
+    "HTTPS needs --ca-cert NAME (the CA that signed the server's certificate: a file on the "
+    "module, or a local file installed first) or --insecure (no verification)"
+)
 
 
 class CliError(Exception):
@@ -94,8 +122,17 @@ def run(coroutine: Callable[[], Coroutine[Any, Any, int]]) -> int:
     except InvalidValue as exc:
         error(str(exc))
         return EXIT_USAGE
+    except SimPinRequired:
+        error(f"the SIM asks for its PIN: pass --pin PIN, or set ${BRINGUP_ENV['pin']}")
+        return EXIT_MODEM
+    except LinkRefusedError as exc:
+        error(f"{exc} (options --apn, --user, --password)")
+        return EXIT_MODEM
+    except TLSNotConfigured:
+        error(_HTTPS_OPTIONS)
+        return EXIT_USAGE
     except TLSConfigError as exc:
-        error(f"{exc} (HTTPS: pass --ca-cert NAME, or --insecure)")
+        error(f"{exc} (HTTPS: check --ca-cert, --client-cert, --client-key, --tls-version)")
         return EXIT_MODEM
     except N58Error as exc:
         error(f"{type(exc).__name__}: {exc}")
@@ -225,7 +262,8 @@ def size(text: str) -> int:
 
 
 def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> None:
-    """Add ``--device``, ``--baud``, ``--timeout`` and, with ``http``, the HTTP(S) options."""
+    """Add ``--device``, ``--baud``, ``--timeout`` and, with ``http``, the bring-up options
+    (``--pin``, ``--apn``, ``--user``, ``--password``) and the HTTP(S) options."""
     group = parser.add_argument_group("modem")
     group.add_argument(
         "--device",
@@ -247,6 +285,7 @@ def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> 
     )
     if not http:
         return
+    _bringup_options(parser)
     group.add_argument(
         "--recvmode",
         type=int,
@@ -279,6 +318,61 @@ def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> 
     )
 
 
+def _bringup_options(parser: argparse.ArgumentParser) -> None:
+    """``--pin``, ``--apn``, ``--user``, ``--password``: what ``attach()`` needs on a fresh SIM
+    or a network that wants an APN; each defaults to its environment variable."""
+    group = parser.add_argument_group(
+        "bring-up",
+        "sent only when the module needs them; secrets: prefer the environment variables",
+    )
+    helps = {
+        "pin": "the SIM's PIN (4 to 8 digits; never retried: three wrong PINs block the SIM)",
+        "apn": "the access point name the operator gives",
+        "user": "the APN user name",
+        "password": "the APN password (never logged or printed)",
+    }
+    for name, env in BRINGUP_ENV.items():
+        group.add_argument(
+            f"--{name}",
+            default=os.environ.get(env) or None,
+            metavar=name.upper(),
+            help=f"{helps[name]}; default: ${env}",
+        )
+
+
+#: Seconds of silence from a port before the bring-up says it is still waiting for the module.
+NOTICE_AFTER = 5.0
+
+
+async def attach_from_args(modem: Modem, args: argparse.Namespace) -> None:
+    """``modem.attach()`` with the ``--pin``, ``--apn``, ``--user`` and ``--password``
+    values. When nothing on the port has answered after :data:`NOTICE_AFTER` seconds, one line
+    on stderr says so (the wait for a booting module lasts up to a minute)."""
+    attach = asyncio.ensure_future(
+        modem.attach(
+            pin=getattr(args, "pin", None),
+            apn=getattr(args, "apn", None),
+            user=getattr(args, "user", None),
+            password=getattr(args, "password", None),
+        )
+    )
+    try:
+        done, _ = await asyncio.wait({attach}, timeout=NOTICE_AFTER)
+        if not done and not modem.channel.resyncs:
+            print(
+                f"n58aio: no answer on {redact(modem.url)} yet: waiting up to a minute for the "
+                "module to boot (a wrong port or baud rate never answers; Ctrl-C stops)",
+                file=sys.stderr,
+                flush=True,
+            )
+        await attach
+    finally:
+        if not attach.done():
+            attach.cancel()
+            with contextlib.suppress(asyncio.CancelledError, N58Error):
+                await attach
+
+
 def tls_from_args(args: argparse.Namespace) -> TLSConfig | None:
     """The TLS settings the options ask for; None when none were given."""
     if args.insecure:
@@ -297,6 +391,10 @@ def modem_from_args(args: argparse.Namespace) -> AbstractAsyncContextManager[Mod
     """``open_modem`` with the device, baud rate, timeouts, receive mode and TLS options."""
     if not args.device:
         raise CliError(f"no device: pass --device PORT or set ${DEVICE_ENV}", EXIT_USAGE)
+    target = getattr(args, "url", None) or ""
+    https = urlsplit(target).scheme.lower() == "https"
+    if https and hasattr(args, "insecure") and tls_from_args(args) is None:
+        raise CliError(_HTTPS_OPTIONS, EXIT_USAGE)
     options: dict[str, Any] = {"baudrate": args.baud}
     if hasattr(args, "recvmode"):
         options["recvmode"] = args.recvmode

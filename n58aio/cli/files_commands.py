@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from ..transfer import Progress
-from .common import EXIT_CODES_HELP, EXIT_OK, add_modem_options, modem_from_args, run
+from .common import (
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    add_modem_options,
+    attach_from_args,
+    modem_from_args,
+    run,
+)
 from .progress import TransferBar, progress_wanted
 
 __all__ = ["add_parser", "module_download"]
@@ -51,6 +58,12 @@ def add_parser(
             action.add_argument("file", metavar="FILE", type=Path, nargs="?")
             action.add_argument("--sha256", metavar="HEX", help="expected SHA-256")
             action.add_argument("--md5", metavar="HEX", help="expected MD5")
+            action.add_argument(
+                "--verify",
+                action="store_true",
+                help="read every piece until two reads agree (the module's checksum misses "
+                "swapped bytes)",
+            )
         else:
             action.add_argument("name", metavar="NAME")
         add_modem_options(action, http=False)
@@ -76,7 +89,7 @@ async def _files(args: argparse.Namespace) -> int:
         if args.files_command == "ls":
             for entry in await files.list(args.directory):
                 print(f"{entry.name}/" if entry.is_dir else f"{entry.size:>9}  {entry.name}")
-            print(f"{await files.free_space():>9}  bytes free", file=sys.stderr)
+            print(f"{await files.free_space():>9}  bytes free")
         elif args.files_command == "put":
             name = args.name or args.file.name
             with TransferBar(f"put {name}", enabled=enabled) as bar:
@@ -93,6 +106,7 @@ async def _files(args: argparse.Namespace) -> int:
                     md5=args.md5,
                     sha256=args.sha256,
                     progress=_bar_progress(bar),
+                    verify=args.verify,
                 )
             print(f"{result.path}: {result.size} bytes\nsha256 {result.sha256}", file=sys.stderr)
         else:
@@ -117,7 +131,7 @@ async def _module_download(args: argparse.Namespace) -> int:
         target = Path(args.output)
     enabled = progress_wanted(args.no_progress, to_stdout=target is None)
     async with modem_from_args(args) as modem:
-        await modem.attach()
+        await attach_from_args(modem, args)
         started = time.monotonic()
         with tempfile.TemporaryDirectory() as scratch:
             local = target or Path(scratch) / "body"

@@ -24,6 +24,7 @@ from .common import (
     EXIT_USAGE,
     CliError,
     add_modem_options,
+    attach_from_args,
     digest,
     error,
     header,
@@ -225,7 +226,7 @@ async def _request(args: argparse.Namespace, options: dict[str, Any]) -> int:
     method: str = args.method
     to_stdout = args.output in (None, "-")
     async with modem_from_args(args) as modem:
-        await modem.attach()
+        await attach_from_args(modem, args)
         async with modem.stream(method, args.url, **options) as response:
             failed = args.fail and response.is_error
             if failed:
@@ -267,7 +268,7 @@ def _download_command(args: argparse.Namespace) -> int:
 async def _download(args: argparse.Namespace) -> int:
     enabled = progress_wanted(args.no_progress, to_stdout=False)
     async with modem_from_args(args) as modem:
-        await modem.attach()
+        await attach_from_args(modem, args)
         started = time.monotonic()
         with TransferBar("download", enabled=enabled) as bar:
 

@@ -10,7 +10,9 @@ from typing import Any, Literal
 
 import structlog
 
-__all__ = ["LEVELS", "configure_logging"]
+from ..logs import console_renderer, json_tracebacks
+
+__all__ = ["LEVELS", "REPEATED_BY_ERROR", "configure_logging"]
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 LogFormat = Literal["console", "json"]
@@ -26,16 +28,34 @@ class _Stderr:
         sys.stderr.flush()
 
 
-def _drop_own_close(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
-    """Drop the library's ``port.closed`` warning when the CLI itself closed the port."""
-    if event.get("event") == "port.closed" and "by the application" in str(event.get("reason")):
+#: The library's events that say what the command's own error line says next (the
+#: exception that ends the command carries the same facts): logged once, as that line. A
+#: probe retried (``resync.retry``) either succeeds, and nothing failed, or ends in the
+#: command's error (``ModemNotAnswering`` on a silent port names what was tried).
+REPEATED_BY_ERROR = frozenset(
+    {
+        "download.integrity_failed",
+        "pool.download.integrity_failed",
+        "bringup.pin_refused",
+        "resync.retry",
+    }
+)
+
+
+def _drop_repeated(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Drop the events the command's error line repeats, and the library's ``port.closed``
+    warning when the CLI itself closed the port (both kept at ``debug``)."""
+    name = event.get("event")
+    if name in REPEATED_BY_ERROR:
+        raise structlog.DropEvent
+    if name == "port.closed" and "by the application" in str(event.get("reason")):
         raise structlog.DropEvent
     return event
 
 
 def _processors(log_format: LogFormat, level: str) -> list[Any]:
     shared: list[Any] = [
-        *([] if level == "debug" else [_drop_own_close]),
+        *([] if level == "debug" else [_drop_repeated]),
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -43,11 +63,11 @@ def _processors(log_format: LogFormat, level: str) -> list[Any]:
     if log_format == "json":
         return [
             *shared,
-            structlog.processors.dict_tracebacks,
+            json_tracebacks(),
             structlog.processors.JSONRenderer(),
         ]
     colors = sys.stderr.isatty()
-    return [*shared, structlog.dev.ConsoleRenderer(colors=colors)]
+    return [*shared, console_renderer(colors=colors)]
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import InvalidValue, ProtocolError
+from ..redact import loggable_lines
 from ..wire import check_text
 
 __all__ = [
@@ -155,7 +156,7 @@ def parse_size(lines: list[str], name: str) -> int:
         match = _NUMBER_REPLY.match(line.strip())
         if match is not None:
             return int(match.group(2))
-    raise ProtocolError(f"no number in the reply for {name}: {lines}")
+    raise ProtocolError(f"no number in the reply for {name}: {loggable_lines(lines)}")
 
 
 parse_free_space = parse_size

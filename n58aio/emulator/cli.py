@@ -5,17 +5,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import structlog
 
 from .config import EmulatorConfig
 from .emulator import Emulator
+from .origin import OriginServer, pattern_bytes, pattern_sha256
 
-__all__ = ["add_arguments", "config_from_args", "run", "serve"]
+__all__ = ["ORIGIN_HOST", "SAMPLE_FILES", "add_arguments", "config_from_args", "run", "serve"]
+
+#: The host name ``--origin`` routes to the bundled origin (the one the docs' examples use).
+ORIGIN_HOST = "example.com"
+#: The files ``--origin`` serves below ``/files/`` without ``--origin-files``: the docs' names,
+#: each :data:`SAMPLE_SIZE` bytes of the origin's test pattern.
+SAMPLE_FILES = ("big.bin", "fw.bin", "firmware.bin")
+SAMPLE_SIZE = 300_000
+SAMPLE_SHA256 = pattern_sha256(SAMPLE_SIZE)
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -63,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="HOST=ADDRESS",
-        help="resolve HOST to ADDRESS (repeatable)",
+        help="resolve HOST to ADDRESS, or send HOST:PORT to ADDRESS:PORT (repeatable)",
     )
     parser.add_argument("--fs", type=Path, metavar="DIR", help="module file system directory")
     parser.add_argument("--baud", type=_positive_int, help="pace output at BAUD/10 bytes/s")
@@ -100,10 +111,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-boot-report", action="store_true", help="boot without a visible +PBREADY"
     )
     parser.add_argument(
+        "--origin",
+        action="store_true",
+        help="also run the bundled origin server and route example.com to it: "
+        "http://example.com/ and https://example.com/ (its CA on the module as ca.pem) serve "
+        "/echo, /bytes/N, /json/N, /status/N, /auth, /redirect, /upload/NAME and /files/NAME",
+    )
+    parser.add_argument(
+        "--origin-files",
+        type=Path,
+        metavar="DIR",
+        help="the directory served below /files/ (default: sample files big.bin and fw.bin, "
+        f"{SAMPLE_SIZE} bytes, SHA-256 {SAMPLE_SHA256[:12]}...)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
-        default="info",
-        help="log level of the messages written to stderr (default: info)",
+        default=None,
+        help="lowest level of the log lines written to stderr (default: warning)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        dest="log_level",
+        action="store_const",
+        const="info",
+        help="log what the module does (--log-level info)",
     )
 
 
@@ -133,8 +166,44 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
-async def serve(config: EmulatorConfig) -> None:
-    """Run one emulator; print its URL alone on the first stdout line; stop on SIGINT/SIGTERM."""
+async def _start_origins(
+    stack: contextlib.AsyncExitStack, files: Path | None
+) -> tuple[dict[str, str], bytes]:
+    """The bundled origin over HTTP and HTTPS (a throwaway CA whose certificate names
+    :data:`ORIGIN_HOST`): the ``resolve`` entries that send ``example.com:80`` and ``:443``
+    there, and the CA certificate (PEM) for the module's file system."""
+    from .tlsfiles import TLSFiles  # trustme: the emulator extra
+
+    if files is None:
+        files = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="n58-origin-")))
+        sample = pattern_bytes(0, SAMPLE_SIZE)
+        for name in SAMPLE_FILES:
+            (files / name).write_bytes(sample)
+    tls = TLSFiles.generate((ORIGIN_HOST, "localhost", "127.0.0.1"))
+    http = await stack.enter_async_context(OriginServer(files=files))
+    https = await stack.enter_async_context(OriginServer(files=files, tls=tls))
+    structlog.get_logger("n58aio.emulator").info(
+        "emulate.origin", host=ORIGIN_HOST, http=http.url(), https=https.url(), files=str(files)
+    )
+    routes = {
+        f"{ORIGIN_HOST}:80": f"127.0.0.1:{http.port}",
+        f"{ORIGIN_HOST}:443": f"127.0.0.1:{https.port}",
+    }
+    return routes, tls.ca_cert_pem
+
+
+async def serve(config: EmulatorConfig, *, origin: bool = False, files: Path | None = None) -> None:
+    """Run one emulator (with ``origin``, the bundled origin behind ``example.com`` too); print
+    its URL alone on the first stdout line; stop on SIGINT/SIGTERM."""
+    async with contextlib.AsyncExitStack() as stack:
+        ca_pem = None
+        if origin:
+            routes, ca_pem = await _start_origins(stack, files)
+            config = dataclasses.replace(config, resolve={**routes, **config.resolve})
+        await _serve(config, ca_pem)
+
+
+async def _serve(config: EmulatorConfig, ca_pem: bytes | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[signal.Signals] = []
@@ -144,6 +213,8 @@ async def serve(config: EmulatorConfig) -> None:
             installed.append(sig)
     try:
         async with Emulator(config) as emu:
+            if ca_pem is not None:  # the CA of this run's origin certificate
+                (emu.fs_root / "ca.pem").write_bytes(ca_pem)
             sys.stdout.write(emu.url + "\n")
             sys.stdout.flush()
             closed = asyncio.ensure_future(emu.wait_closed())
@@ -168,14 +239,14 @@ def _setup_logging(level: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``n58aio emulate`` (a process of its own: it sets structlog up)."""
-    _setup_logging(args.log_level)
+    _setup_logging(args.log_level or "warning")
     try:
         config = config_from_args(args)
     except ValueError as exc:
         print(f"n58aio emulate: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, origin=args.origin, files=args.origin_files))
     except KeyboardInterrupt:
         pass
     except OSError as exc:

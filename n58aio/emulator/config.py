@@ -19,10 +19,12 @@ Firmware = Literal["ch9", "v2"]
 class EmulatorConfig:
     """Everything that shapes one emulated module.
 
-    ``resolve`` maps host names of URLs to addresses (checked before the system resolver).
+    ``resolve`` maps host names of URLs to addresses (checked before the system resolver); a
+    ``"HOST:PORT"`` key with an ``"ADDRESS:PORT"`` value sends that port of that host elsewhere.
     ``fs_root`` is the directory serving as the module file system (a temporary directory when
-    None). ``baud`` paces every byte the module writes at ``baud / 10`` bytes per second (None:
-    unpaced). ``tcp`` serves the module on a TCP port instead of a pseudo-terminal.
+    None), ``fs_capacity`` the bytes of its disk. ``baud`` paces every byte the module writes
+    at ``baud / 10`` bytes per second (None: unpaced). ``tcp`` serves the module on a TCP port
+    instead of a pseudo-terminal.
     ``firmware`` selects the ``AT+HTTPSCFG`` dialect and TLS abilities (see :data:`Firmware`).
 
     Bring-up: ``sim`` (``"ready"``, ``"pin"``, ``"puk"``, ``"absent"``) with ``sim_pin`` and

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Literal, Protocol
 
-from .output import OutputFaults
+from .output import ByteDamage, OutputFaults
 from .world import Registration, SimState
 
 __all__ = ["FaultTarget", "Faults", "LinkKind"]
@@ -85,6 +85,8 @@ class Faults:
         self._command_hooks: list[tuple[bytes, Callable[[], object]]] = []
         self._data_hooks: list[tuple[int, Callable[[], object]]] = []
         self._read_corruptions = 0
+        self._read_swaps = 0
+        self._swaps_done = 0
 
     @property
     def relayed_bytes(self) -> int:
@@ -99,6 +101,13 @@ class Faults:
         """Flip every bit of the next ``count`` output bytes (after any dropped ones)."""
         self._output.garble_left += _non_negative(count)
 
+    def damage_byte(self, skip: int, kind: ByteDamage = "replace", value: int = 0x3F) -> None:
+        """Once ``skip`` more output bytes have gone out unharmed, replace the next one by
+        ``value``, drop it, or insert ``value`` before it: one single-byte line fault."""
+        if not 0 <= value <= 255:
+            raise ValueError("value must be a byte (0-255)")
+        self._output.single = (_non_negative(skip), kind, value)
+
     def stall(self, seconds: float) -> None:
         """Hold all output for ``seconds`` from now."""
         self._output.stall_until = max(self._output.stall_until, time.monotonic() + seconds)
@@ -108,10 +117,12 @@ class Faults:
         self._output.drop_left = 0
         self._output.garble_left = 0
         self._output.stall_until = 0.0
+        self._output.single = None
         self._hooks.clear()
         self._command_hooks.clear()
         self._data_hooks.clear()
         self._read_corruptions = 0
+        self._read_swaps = 0
 
     def close_link(self, which: LinkKind | None = None) -> bool:
         """Drop the HTTP and/or HTTPS server connection now; the module then reports
@@ -234,6 +245,29 @@ class Faults:
             return False
         self._read_corruptions -= 1
         return True
+
+    def swap_next_read(self, count: int = 1) -> None:
+        """Swap two adjacent, different bytes in the content of the next ``count`` file reads
+        (``AT+FSRF``, ``AT+FSRFEX``): the XOR checksum still matches, so only a comparison
+        with another read or a known hash can tell. Each swap is one byte further on than the
+        last (two damaged reads differ, as with noise). A read whose bytes are all equal is
+        answered intact (and does not count)."""
+        self._read_swaps += _non_negative(count)
+
+    def take_read_swap(self, data: bytes) -> bytes:
+        """``data`` with two different adjacent bytes swapped (from the middle on, plus one
+        per swap done before) when a :meth:`swap_next_read` is due (one fewer left)."""
+        if self._read_swaps <= 0 or len(data) < 2:
+            return data
+        start = (len(data) // 2 + self._swaps_done) % (len(data) - 1)
+        order = [*range(start, len(data) - 1), *range(start - 1, -1, -1)]
+        for index in order:
+            if data[index] != data[index + 1]:
+                self._read_swaps -= 1
+                self._swaps_done += 1
+                pair = bytes([data[index + 1], data[index]])
+                return data[:index] + pair + data[index + 2 :]
+        return data
 
     def take_data_hooks(self, received: int) -> list[Callable[[], object]]:
         """Remove and return the :meth:`on_data` actions due once ``received`` data bytes of

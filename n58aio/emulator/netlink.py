@@ -20,6 +20,7 @@ __all__ = [
     "NetError",
     "build_ssl_context",
     "fetch",
+    "forwarded",
     "open_connection",
     "resolve",
 ]
@@ -48,6 +49,19 @@ async def resolve(host: str, overrides: Mapping[str, str]) -> str:
     return str(infos[0][4][0])
 
 
+def forwarded(host: str, port: int, overrides: Mapping[str, str]) -> tuple[str, int] | None:
+    """The ``ADDRESS:PORT`` an override ``HOST:PORT`` (case-insensitive) sends this target to,
+    or None: how ``n58aio emulate --origin`` makes ``http://example.com/`` (port 80) reach a
+    local origin on a free port. The TLS name checked is still ``host``."""
+    key = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    for name, value in overrides.items():
+        if name.lower() == key.lower():
+            address, sep, number = value.rpartition(":")
+            if sep and number.isdigit():
+                return address.strip("[]"), int(number)
+    return None
+
+
 def build_ssl_context(cfg: TlsConfig, fs: ModuleFS, firmware: Firmware = "ch9") -> ModuleTLSContext:
     """The module's SSL context for ``AT+HTTPSCFG`` on ``firmware``; NetError when unusable.
 
@@ -72,12 +86,16 @@ async def open_connection(
     buffer (like a module's TCP window) so that a client not reading the serial port soon holds
     the server back.
     """
-    address = await resolve(target.host, overrides)
+    forward = forwarded(target.host, target.port, overrides)
+    if forward is not None:
+        address, port = forward
+    else:
+        address, port = await resolve(target.host, overrides), target.port
     loop = asyncio.get_running_loop()
     sock: socket.socket | None = None
     try:
         async with asyncio.timeout(timeout):
-            infos = await loop.getaddrinfo(address, target.port, type=socket.SOCK_STREAM)
+            infos = await loop.getaddrinfo(address, port, type=socket.SOCK_STREAM)
             error: Exception = NetError(f"no address for {target.host}")
             for family, kind, proto, _, sockaddr in infos:
                 sock = socket.socket(family, kind, proto)

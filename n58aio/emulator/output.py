@@ -14,10 +14,14 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import structlog
 
-__all__ = ["OutputChannel", "OutputFaults", "Pacer"]
+__all__ = ["ByteDamage", "OutputChannel", "OutputFaults", "Pacer"]
+
+ByteDamage = Literal["replace", "drop", "insert"]
+"""What :meth:`~n58aio.emulator.faults.Faults.damage_byte` does to one output byte."""
 
 
 class Pacer:
@@ -49,11 +53,13 @@ class Pacer:
 
 @dataclass
 class OutputFaults:
-    """Pending output faults: bytes to drop, bytes to garble, a stall deadline."""
+    """Pending output faults: bytes to drop, bytes to garble, a stall deadline, and one byte
+    to replace, drop or insert after ``single_skip`` more bytes."""
 
     drop_left: int = 0
     garble_left: int = 0
     stall_until: float = 0.0
+    single: tuple[int, ByteDamage, int] | None = None
 
     def apply(self, data: bytes) -> bytes:
         """Drop then garble (XOR 0xFF) bytes from the front of ``data`` as still pending."""
@@ -65,6 +71,14 @@ class OutputFaults:
             count = min(self.garble_left, len(data))
             self.garble_left -= count
             data = bytes(b ^ 0xFF for b in data[:count]) + data[count:]
+        if self.single is not None and data:
+            skip, kind, value = self.single
+            if skip >= len(data):
+                self.single = (skip - len(data), kind, value)
+                return data
+            self.single = None
+            keep = data[skip + 1 :] if kind != "insert" else data[skip:]
+            data = data[:skip] + (bytes([value]) if kind != "drop" else b"") + keep
         return data
 
 

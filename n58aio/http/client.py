@@ -40,6 +40,7 @@ from ..errors import (
     RequestTimeout,
     TLSConfigError,
     TLSError,
+    TLSNotConfigured,
     TooManyRedirects,
     WriteTimeout,
 )
@@ -284,7 +285,7 @@ class HttpClient:
             offset=options.get("offset"),
             size=options.get("size"),
             keepalive=keep,
-            compress=options.get("compress"),
+            compress=options.get("compress", True),
         )
         tls_config = self._tls_for(target, options.get("tls"))
         limits = Timeouts.of(options.get("timeouts")) or self.timeouts
@@ -361,8 +362,20 @@ class HttpClient:
             error: type[ConnectError] = ConnectError
             if tls is not None and exc.command == family.setup():
                 error = TLSError
-                detail = _tls_detail(tls)
+                detail = tls.failure_hint()
+            if exc.command == family.setup() and not await self._link_up():
+                error = ConnectError  # not the certificate: there is no data link at all
+                detail = "the data link is down: call modem.attach() first"
             raise error(url.host, url.port, exc.command, exc.text, exc.code, detail=detail) from exc
+
+    async def _link_up(self) -> bool:
+        """After a refused link setup: is the data link up (True when the module does not
+        say)? A setup without a data link is the first failure of a program that forgot
+        ``attach()``; its error says so rather than blaming the server."""
+        try:
+            return (await self.link_status()).up
+        except N58Error:
+            return True
 
     @staticmethod
     async def _noop() -> None:
@@ -373,10 +386,7 @@ class HttpClient:
             return None
         config = tls or self.tls
         if config is None:
-            raise TLSConfigError(
-                "HTTPS needs a TLSConfig: TLSConfig(ca_cert='ca.pem') to verify the server "
-                "(the default), or TLSConfig.insecure() to skip verification"
-            )
+            raise TLSNotConfigured()
         config.commands()  # validate now, before anything is written
         return config
 
@@ -530,13 +540,3 @@ class HttpClient:
             timeout = min(10.0, wait) + channel.timeout_slack
             timeout += channel.line_time(channel.module_buffer)
         await channel.command(family.close(), timeout=timeout)
-
-
-def _tls_detail(tls: TLSConfig) -> str:
-    """What to check when an HTTPS link fails: the module does not say why."""
-    if not tls.verify:
-        return "no TCP connection or the TLS handshake failed; verification is off"
-    return (
-        "no TCP connection, or the TLS handshake or the certificate check failed: is "
-        f"{tls.ca_cert!r} on the module the CA that signed the server's certificate?"
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import datetime
 import json as jsonlib
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..errors import HTTPStatusError
-from .encoding import DecompressionLimits, make_decoder
+from .encoding import ContentDecoder, DecompressionLimits, Step, make_decoder
 from .headers import Headers
 from .url import URL
 
@@ -132,9 +133,11 @@ class Response:
             self._mark_finished()
             return
         async for chunk in self.aiter_raw():
-            for piece in decoder.feed(chunk):
+            decoder.feed(chunk)
+            async for piece in _decoded(decoder):
                 yield piece
-        for piece in decoder.finish():
+        decoder.feed_eof()
+        async for piece in _decoded(decoder):
             yield piece
 
     async def aiter_text(self) -> AsyncIterator[str]:
@@ -203,6 +206,18 @@ class Response:
         """Stop receiving; the link is closed or left reusable."""
         self._mark_finished()
         await self._closer()
+
+
+async def _decoded(decoder: ContentDecoder) -> AsyncIterator[bytes]:
+    """The pieces of what ``decoder`` was fed; the loop runs between two steps (each bounded),
+    so a body that makes much work never holds it."""
+    while True:
+        got = decoder.next_piece()
+        if got is Step.NEED_DATA or got is Step.DONE:
+            return
+        if got is not Step.PAUSE:
+            yield got
+        await asyncio.sleep(0)
 
 
 def _is_text_encoding(name: str) -> bool:

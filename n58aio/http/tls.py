@@ -61,6 +61,17 @@ class TLSConfig:
             return 0
         return 2 if self.client_cert else 1
 
+    def failure_hint(self) -> str:
+        """What to check when a link with these settings fails: the module answers a failed
+        HTTPS setup with a bare ``ERROR``, the same for a refused connection, a failed
+        handshake and a certificate it does not accept (the one text of every such error)."""
+        if not self.verify:
+            return "no TCP connection or the TLS handshake failed; verification is off"
+        return (
+            "no TCP connection, or the TLS handshake or the certificate check failed: is "
+            f"{self.ca_cert!r} on the module the CA that signed the server's certificate?"
+        )
+
     def commands(self) -> list[str]:
         """The ``AT+HTTPSCFG`` lines that apply this configuration, validated.
 

@@ -33,7 +33,7 @@ from ..errors import (
 from ..http import RequestOptions, Response, Timeouts, TimeoutTypes, TLSConfig
 from ..http.options import check_request_options
 from ..logs import get_logger
-from ..redact import redact
+from ..redact import loggable_line, redact
 from ..transfer.download import DEFAULT_RANGE_SIZE, ProgressCallback
 from .download import PoolDownloadResult, parallel_download
 from .member import PoolMember
@@ -507,10 +507,11 @@ class ModemPool:
 
     def _on_reset(self, member: PoolMember, line: str) -> None:
         member.needs_check = True
-        if member.abort(f"the modem reported {line!r}"):
-            member.log.warning("pool.modem.reset", report=line, in_flight=True)
+        shown = loggable_line(line)
+        if member.abort(f"the modem reported {shown!r}"):
+            member.log.warning("pool.modem.reset", report=shown, in_flight=True)
         elif member.state == "healthy":
-            member.log.info("pool.modem.reset", report=line, in_flight=False)
+            member.log.info("pool.modem.reset", report=shown, in_flight=False)
             member.state = "busy"
             self._spawn(self._recheck(member), f"check-{member.name}")
 

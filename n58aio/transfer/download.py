@@ -40,7 +40,7 @@ from ..errors import (
 )
 from ..http import DEFAULT_MAX_REDIRECTS, Headers, ModuleURL, Response, Timeouts, TLSConfig
 from ..http.redirects import redirect_request
-from ..redact import redact
+from ..redact import loggable_line, redact
 from .errors import IntegrityError, RangeMismatchError
 from .integrity import Hashes, check_digests, fsync_directory, hash_file
 from .modem_api import DownloadModem
@@ -251,7 +251,7 @@ class _Download:
         except TimeoutError:
             if self._reset_line is not None and scope.expired():
                 raise LinkClosedError(
-                    f"module restarted or lost the link ({self._reset_line})"
+                    f"module restarted or lost the link ({loggable_line(self._reset_line)})"
                 ) from None
             raise
 

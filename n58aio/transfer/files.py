@@ -6,6 +6,12 @@ Every piece is checked: reads by the ``AT+FSRFEX`` checksum (a mismatch is read 
 then :class:`~n58aio.transfer.ModuleFileError`), writes by the size the module reports
 afterwards (and a read-back with ``verify=True``). Names and sizes are validated, and the free
 space asked, before any data is written.
+
+The checksum is an XOR of the bytes (manual v2.0 ch28 offers no other): it misses two swapped
+bytes, or two bytes damaged in the same bit. Where the content is known (a write's read-back,
+``install``, ``read_to`` / ``fetch_url`` with a hash) a SHA-256 of the read-back is compared, and
+a read that differs is read again before the file is judged. Where it is not known,
+``verify=True`` reads every piece twice and keeps it only when two reads agree.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from ..commands.files import DISK_SIZE, FileEntry
 from ..errors import CommandError, CommandTimeout, InvalidValue, ProtocolError
 from ..http import TLSConfig
 from ..http.tls import TLSVersion
+from ..redact import loggable_line
 from .errors import IntegrityError, ModuleFileError
 from .module_files import MAX_FILE_TRANSFER, FileTransferResult, ModuleGetResult
 from .progress import ProgressCallback, ProgressReporter
@@ -61,7 +68,9 @@ class FileSystemModem(Protocol):
 
 __all__ = [
     "BLOCK_SIZE",
+    "READ_BACKS",
     "READ_CHUNK",
+    "VERIFY_READS",
     "WRITE_CHUNK",
     "FileEntry",
     "ModuleFiles",
@@ -76,6 +85,11 @@ BLOCK_SIZE = 500
 """The user disk allocates files in blocks of 500 bytes (``AT+FSLS`` counts them)."""
 WRITE_TIME_MS = 20000
 """How long the module waits for the data of one ``AT+FSWF``."""
+VERIFY_READS = 3
+"""Most reads of one piece with ``verify=True`` before its content is judged unreadable."""
+READ_BACKS = 2
+"""Most whole reads of a file checked against a known hash (a write's read-back, ``read_to``
+with a hash) before the file is judged different: a damaged read is read again once."""
 
 Content = bytes | str | os.PathLike[str]
 """File content: bytes, or the path of a local file."""
@@ -209,12 +223,8 @@ class ModuleFiles:
                 f"the module holds {written} bytes of {name!r}, {len(data)} were written",
                 name=name,
             )
-        if verify:
-            back = await self.read(name)
-            if hashlib.sha256(back).digest() != hashlib.sha256(data).digest():
-                raise ModuleFileError(
-                    f"{name!r} reads back different from what was written", name=name
-                )
+        if verify and not await self._holds(name, data, reads=READ_BACKS):
+            raise ModuleFileError(f"{name!r} reads back different from what was written", name=name)
         log.info("files.write.done", verified=verify)
         return len(data)
 
@@ -240,7 +250,7 @@ class ModuleFiles:
             await self.modem.command(command, timeout=timeout, data=piece or None)
         except CommandError as exc:
             raise ModuleFileError(
-                f"the module refused to write {name!r} ({exc.text})", name=name
+                f"the module refused to write {name!r} ({loggable_line(exc.text)})", name=name
             ) from exc
 
     # ------------------------------------------------------------------ reads
@@ -249,12 +259,18 @@ class ModuleFiles:
         self,
         name: str,
         *,
+        verify: bool = False,
         progress: ProgressCallback | None = None,
         chunk_size: int = READ_CHUNK,
     ) -> bytes:
-        """The content of the module file ``name``, read in checked pieces."""
+        """The content of the module file ``name``, read in checked pieces.
+
+        The module's checksum misses some damage (two swapped bytes); with ``verify`` every
+        piece is read until two reads agree (twice the commands; :data:`VERIFY_READS` at most,
+        then :class:`~n58aio.transfer.ModuleFileError`).
+        """
         parts: list[bytes] = []
-        async for piece in self._pieces(name, progress, chunk_size):
+        async for piece in self._pieces(name, progress, chunk_size, verify=verify):
             parts.append(piece)
         return b"".join(parts)
 
@@ -267,27 +283,46 @@ class ModuleFiles:
         sha256: str | None = None,
         progress: ProgressCallback | None = None,
         chunk_size: int = READ_CHUNK,
+        verify: bool = False,
     ) -> ReadBackResult:
         """Copy the module file ``name`` to the local file ``path`` (written as ``path.part``
-        and renamed when complete and verified against ``md5`` / ``sha256`` when given)."""
+        and renamed when complete and verified against ``md5`` / ``sha256`` when given).
+
+        A copy that does not match a given hash is read again (the damage may be the read's,
+        not the file's), :data:`READ_BACKS` times at most, then
+        :class:`~n58aio.transfer.IntegrityError`. ``verify`` as for :meth:`read`.
+        """
         target = Path(path)
         partial = target.with_name(target.name + ".part")
-        md5_hash = hashlib.md5(usedforsecurity=False)
-        sha_hash = hashlib.sha256()
-        size = 0
+        attempts = READ_BACKS if md5 is not None or sha256 is not None else 1
         try:
-            with partial.open("wb") as handle:
-                async for piece in self._pieces(name, progress, chunk_size):
-                    handle.write(piece)
-                    md5_hash.update(piece)
-                    sha_hash.update(piece)
-                    size += len(piece)
-            for algorithm, expected, actual in (
-                ("md5", md5, md5_hash.hexdigest()),
-                ("sha256", sha256, sha_hash.hexdigest()),
-            ):
-                if expected is not None and expected.lower() != actual:
-                    raise IntegrityError(algorithm, expected.lower(), actual, f"module:{name}")
+            for attempt in range(1, attempts + 1):
+                md5_hash = hashlib.md5(usedforsecurity=False)
+                sha_hash = hashlib.sha256()
+                size = 0
+                with partial.open("wb") as handle:
+                    async for piece in self._pieces(name, progress, chunk_size, verify=verify):
+                        handle.write(piece)
+                        md5_hash.update(piece)
+                        sha_hash.update(piece)
+                        size += len(piece)
+                try:
+                    for algorithm, expected, actual in (
+                        ("md5", md5, md5_hash.hexdigest()),
+                        ("sha256", sha256, sha_hash.hexdigest()),
+                    ):
+                        if expected is not None and expected.lower() != actual:
+                            raise IntegrityError(
+                                algorithm, expected.lower(), actual, f"module:{name}"
+                            )
+                except IntegrityError as exc:
+                    if attempt == attempts:
+                        raise
+                    self.log.warning(
+                        "files.read_to.differs", name=name, algorithm=exc.algorithm, attempt=attempt
+                    )
+                    continue
+                break
             partial.replace(target)
         finally:
             partial.unlink(missing_ok=True)
@@ -295,7 +330,7 @@ class ModuleFiles:
         return ReadBackResult(name, target, size, md5_hash.hexdigest(), sha_hash.hexdigest())
 
     async def _pieces(
-        self, name: str, progress: ProgressCallback | None, chunk_size: int
+        self, name: str, progress: ProgressCallback | None, chunk_size: int, *, verify: bool
     ) -> AsyncIterator[bytes]:
         if chunk_size < 1:
             raise InvalidValue("chunk_size must be >= 1")
@@ -306,9 +341,35 @@ class ModuleFiles:
         position = 0
         while position < total:
             count = min(chunk_size, total - position)
-            yield await self._read_piece(name, count, position)
+            if verify:
+                yield await self._agreed_piece(name, count, position)
+            else:
+                yield await self._read_piece(name, count, position)
             position += count
             await reporter.report(position, total, force=position >= total)
+
+    async def _agreed_piece(self, name: str, count: int, position: int) -> bytes:
+        """A piece read until two reads agree (:data:`VERIFY_READS` at most)."""
+        seen = [await self._read_piece(name, count, position)]
+        while len(seen) < VERIFY_READS:
+            again = await self._read_piece(name, count, position)
+            if again in seen:
+                return again
+            seen.append(again)
+            self.log.warning("files.read.differs", name=name, position=position, reads=len(seen))
+        raise ModuleFileError(
+            f"reading {name!r} at {position}: {len(seen)} reads gave different bytes", name=name
+        )
+
+    async def _holds(self, name: str, data: bytes, *, reads: int) -> bool:
+        """Whether a read-back of ``name`` has the SHA-256 of ``data``: read again up to
+        ``reads`` times while it differs (a damaged read is no damaged file)."""
+        expected = hashlib.sha256(data).digest()
+        for attempt in range(1, reads + 1):
+            if hashlib.sha256(await self.read(name)).digest() == expected:
+                return True
+            self.log.warning("files.read_back.differs", name=name, attempt=attempt)
+        return False
 
     async def _read_piece(self, name: str, count: int, position: int) -> bytes:
         command = fs.read(name, count, position)
@@ -318,7 +379,7 @@ class ModuleFiles:
                 data, check = fs.parse_read(reply.lines)
             except CommandError as exc:
                 raise ModuleFileError(
-                    f"the module cannot read {name!r} ({exc.text})", name=name
+                    f"the module cannot read {name!r} ({loggable_line(exc.text)})", name=name
                 ) from exc
             except (ProtocolError, CommandTimeout) as exc:
                 problem = str(exc)
@@ -398,7 +459,7 @@ class ModuleFiles:
         try:
             if await self.size(name) != len(data):
                 return False
-            return hashlib.sha256(await self.read(name)).digest() == hashlib.sha256(data).digest()
+            return await self._holds(name, data, reads=1)  # a damaged read: written again
         except ModuleFileError:
             return False
 
@@ -416,18 +477,22 @@ class ModuleFiles:
         timeout: float = 300.0,
         progress: ProgressCallback | None = None,
         keep: bool = True,
+        verify: bool = False,
     ) -> ReadBackResult:
         """Have the module download ``url`` (:meth:`Modem.module_get`, checking ``md5`` itself
         when given), then read the file back to the local ``path``, checked piece by piece and
         against ``md5`` and ``sha256``. ``name`` is the module file the download lands in (the
         URL's last path segment by default); ``keep=False`` deletes it afterwards, also when
-        the read-back fails.
+        the read-back fails. Without a hash, ``verify`` reads every piece until two reads agree
+        (:meth:`read`); with one, a copy that does not match it is read again.
         """
         module_name = name or _url_basename(url)
         fs.check_file_name(module_name)
         result = await self.modem.module_get(url, md5=md5, tls=tls, timeout=timeout)
         try:
-            back = await self.read_to(module_name, path, md5=md5, sha256=sha256, progress=progress)
+            back = await self.read_to(
+                module_name, path, md5=md5, sha256=sha256, progress=progress, verify=verify
+            )
         finally:
             if not keep:
                 await self.delete(module_name)

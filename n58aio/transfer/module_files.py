@@ -26,9 +26,11 @@ from ..errors import (
     N58Error,
     ProtocolError,
     RequestTimeout,
-    TLSConfigError,
+    TLSNotConfigured,
+    cme_meaning,
 )
 from ..http import ModuleURL, TLSConfig
+from ..redact import loggable_line, loggable_lines
 from .errors import ModuleTransferError, PDPNotActiveError
 from .modem_api import ModuleFilesModem
 
@@ -57,23 +59,6 @@ GET_STATES: dict[int, str] = {
     31: "MD5 check failed",
 }
 """The ``<state_type>`` values of ``+HTTPGETRPT`` and ``+HTTPGETSTAT``."""
-
-CME_MEANINGS: dict[int, str] = {
-    3: "operation not allowed (a transfer is running, or the URL is not set)",
-    4: "operation not supported",
-    20: "memory full (the module's disk)",
-    22: "not found",
-    23: "memory failure",
-    24: "text string too long",
-    50: "incorrect parameters (a POST longer than the file, say)",
-    100: "unknown",
-    901: "PDP not active",
-    980: "invalid input parameter",
-    981: "other error",
-    1001: "PDP not active",
-}
-"""The ``+CME ERROR`` codes of manual v2.0 appendix H a module-side transfer may meet (1001 as
-seen from real modules for a missing data link; appendix H lists 901 for it)."""
 
 _GET_REPORT = re.compile(r"^\+\s*(?:AP)?(HTTPS?)GETRPT\s*:\s*(\d+)\s*(?:,\s*(\d+))?", re.I)
 _GET_STAT = re.compile(r"^\+(?:AP)?(HTTPS?)GETSTAT\s*:\s*(\d+)\s*(?:,\s*(\d+))?", re.I)
@@ -199,6 +184,8 @@ async def module_get(
             detail = GET_STATES[failed]
             if http_status is not None and failed == 11:
                 detail += f" (HTTP {http_status})"
+            elif failed == 11 and tls_config is not None:  # no status: no HTTP exchange
+                detail += f" ({tls_config.failure_hint()})"
             raise ModuleTransferError(
                 f"module download of {target.redacted()}: {detail}",
                 states=result.states,
@@ -248,7 +235,8 @@ async def _get_reports(
             return states, http_status
         if line.startswith(_RESTART_REPORTS):
             raise ModuleTransferError(
-                f"the module restarted or lost its data link during the download ({line})",
+                f"the module restarted or lost its data link during the download "
+                f"({loggable_line(line)})",
                 states=tuple(states),
             )
         match = _GET_REPORT.match(line)
@@ -274,7 +262,9 @@ async def module_get_status(modem: ModuleFilesModem, https: bool = False) -> Mod
         if match is not None:
             code = match.group(3)
             return ModuleGetStatus(int(match.group(2)), int(code) if code is not None else None)
-    raise ProtocolError(f"{family.getstat()} gave no +{family.prefix}GETSTAT line: {reply.lines}")
+    raise ProtocolError(
+        f"{family.getstat()} gave no +{family.prefix}GETSTAT line: {loggable_lines(reply.lines)}"
+    )
 
 
 # ---------------------------------------------------------------------- FILEHTTPACTION
@@ -359,7 +349,7 @@ async def _file_action(
                 try:
                     await modem.command(family.setup(), timeout=setup_timeout)
                 except CommandError as exc:
-                    raise await _refused(modem, exc) from exc
+                    raise await _refused(modem, exc, tls) from exc
                 opened = True
             reports = modem.urcs("")
             try:
@@ -378,10 +368,10 @@ async def _file_action(
                 except N58Error as exc:
                     log.warning("file_transfer.close_failed", error=str(exc))
     report_mode, stat, value, errcode = fields
-    log.info("file_transfer.done", report=line)
+    log.info("file_transfer.done", report=loggable_line(line))
     if stat != 1:
         http_status = value if value is not None and 100 <= value <= 599 else None
-        detail = f"HTTP {http_status}" if http_status is not None else line
+        detail = f"HTTP {http_status}" if http_status is not None else loggable_line(line)
         raise ModuleTransferError(
             f"module file {'POST' if mode else 'GET'} with {target.redacted()} failed ({detail})",
             http_status=http_status,
@@ -401,7 +391,8 @@ async def _file_report(
             async for line in reports:
                 if line.startswith(_RESTART_REPORTS):
                     raise ModuleTransferError(
-                        f"the module restarted or lost its data link during the transfer ({line})"
+                        "the module restarted or lost its data link during the transfer "
+                        f"({loggable_line(line)})"
                     )
                 fields = _parse_file_stat(line)
                 if fields is not None and fields[0] in (None, mode):
@@ -446,10 +437,7 @@ def _tls_config(
         return None
     config = tls or modem.http.tls
     if config is None:
-        raise TLSConfigError(
-            "HTTPS needs a TLSConfig: TLSConfig(ca_cert='ca.pem') to verify the server, "
-            "or TLSConfig.insecure() to skip verification"
-        )
+        raise TLSNotConfigured()
     config.commands()
     return config
 
@@ -464,8 +452,11 @@ async def _set_target(modem: ModuleFilesModem, target: ModuleURL) -> None:
     await modem.command(family.para("port", target.port))
 
 
-async def _refused(modem: ModuleFilesModem, exc: CommandError) -> ModuleTransferError:
-    """The error to raise for a refused command, telling a missing data link apart."""
+async def _refused(
+    modem: ModuleFilesModem, exc: CommandError, tls: TLSConfig | None = None
+) -> ModuleTransferError:
+    """The error to raise for a refused command, telling a missing data link apart; a refused
+    HTTPS setup says what to check, as a request's :class:`~n58aio.errors.TLSError` does."""
     code = exc.code
     if code in _PDP_CODES or "PDP" in exc.text.upper():
         return PDPNotActiveError(
@@ -480,9 +471,13 @@ async def _refused(modem: ModuleFilesModem, exc: CommandError) -> ModuleTransfer
             status = None
         if status is not None and not status.up:
             return PDPNotActiveError(
-                f"{exc.command} refused ({exc.text}): the data link is down; "
+                f"{exc.command} refused ({loggable_line(exc.text)}): the data link is down; "
                 "call await modem.attach() first"
             )
-    meaning = CME_MEANINGS.get(code) if code is not None else None
+    meaning = cme_meaning(code)
+    if meaning is None and tls is not None and exc.command == HTTPS.setup():
+        meaning = tls.failure_hint()
     suffix = f" ({meaning})" if meaning else ""
-    return ModuleTransferError(f"{exc.command} refused: {exc.text}{suffix}", cme_code=code)
+    return ModuleTransferError(
+        f"{exc.command} refused: {loggable_line(exc.text)}{suffix}", cme_code=code
+    )

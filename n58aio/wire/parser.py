@@ -67,7 +67,7 @@ _RECV_MARKERS: tuple[tuple[bytes, Source], ...] = (
 _RECV_HEADER_LIMIT = 24  # bytes allowed between "+HTTPRECV:" and the comma
 # The usual complete "+HTTP(S)RECV: <len>," header, taken in one match (hot path of downloads);
 # anything else goes through the general code of _line_event and _recv_header.
-_FAST_RECV = re.compile(rb"[\r\n]*\+HTTP(S?)RECV: ?([0-9]{1,9}),")
+_FAST_RECV = re.compile(rb"[\r\n]*\+HTTP(S?)RECV: ?([1-9][0-9]{0,8}),")
 # What ends raw bytes (receive mode 0): the link-closed report, the close command's report,
 # or the module's restart report (a module that restarts sends no link-closed report).
 _CLOSE_MARKER = {
@@ -93,6 +93,25 @@ _FILE_READS: dict[str, re.Pattern[bytes]] = {
     "FSRFEX": re.compile(rb"\+FSRFEX: ?([0-9]{1,9}), ?([0-9A-Fa-f]{0,16}),"),
 }
 _FILE_HEADER_LIMIT = 48
+# A line that starts like a report with a length: "<head><digits>," with a short head and no
+# comma before the number. A payload header damaged by noise (a bit of its name, its "+", the
+# line end before it or its colon flipped) reads like this, and what follows is then a
+# server's bytes read as lines: such a line is believed only with a well-formed head naming a
+# report that carries a number first (_LENGTH_REPORTS) or the reply of the command in flight.
+_LENGTH_LIKE = re.compile(r"^(?P<head>.{0,14}?)(?P<length>[0-9]{1,9}),")
+_REPORT_HEAD = re.compile(r"^[+$]([A-Za-z0-9_]+) *: *$")
+_LENGTH_REPORTS = frozenset(
+    {
+        # unsolicited (manual v2.0 appendix I, chapters 6, 11, 14): registration, SMS status,
+        # TCP/UDP/SSL data and close, HTTP GET progress, network events
+        "CREG", "CGREG", "CEREG", "C5GREG", "CBM", "CDS", "CDSI", "NETREJCAUSE",
+        "MYURCSYSINFO", "MYURCACT", "MYURCCLIENT", "MYURCUSBACT",
+        "TCPRECV", "TCPCLOSE", "UDPRECV", "UDPCLOSE", "SSLTCPRECV", "SSLTCPCLOSE",
+        "HTTPGETRPT", "HTTPSGETRPT", "HTTPGETSTAT", "HTTPSGETSTAT", "FILEHTTPSTAT",
+        # replies that may come late, after their command timed out
+        "CSQ", "CESQ", "XIIC", "COPS", "CGDCONT", "CGPADDR", "HTTPSCFG", "CMGL", "CPMS",
+    }
+)  # fmt: skip
 _COMMAND_NAME = re.compile(r"^AT\s*\+\s*([A-Za-z0-9_]+)", re.IGNORECASE)
 
 
@@ -457,6 +476,12 @@ class AtParser:
                 if not field_bytes.isdigit():
                     self._pos = idx + 1
                     return WireError("payload length is not a number", bytes(buf[pos : idx + 1]))
+                if field_bytes[:1] == b"0" and len(field_bytes) > 1:
+                    # the module writes no leading zero: the space before the length was damaged
+                    self._pos = idx + 1
+                    return WireError(
+                        "payload length with a leading zero", bytes(buf[pos : idx + 1])
+                    )
                 length = int(field_bytes)
                 if length > self.max_payload:
                     self._pos = idx + 1
@@ -472,16 +497,18 @@ class AtParser:
                 self._remaining = length
                 self._state = _State.PAYLOAD
                 return None
-            # A line end: a bare header starts receive mode 0.
+            # A line end: a bare header "+HTTPRECV:<CR><LF>" starts receive mode 0. Anything
+            # else (a lone CR or LF) is the space of a receive-mode-1 header damaged into a
+            # line end: the server's bytes would pass for the response's raw bytes.
             if field_bytes:
                 self._pos = idx
                 return WireError("malformed payload header", bytes(buf[pos:idx]))
-            if buf[idx] == 0x0D:
-                if idx + 1 == end:
-                    return NEED_DATA  # is it CR or CR LF? wait for the next byte to know
-                idx += 2 if buf[idx + 1] == 0x0A else 1
-            else:
-                idx += 1
+            if buf[idx] == 0x0D and idx + 1 == end:
+                return NEED_DATA  # is it CR or CR LF? wait for the next byte to know
+            if buf[idx] != 0x0D or buf[idx + 1] != 0x0A:
+                self._pos = idx + 1
+                return WireError("payload header ends in a lone line end", bytes(buf[pos:idx]))
+            idx += 2
             self._pos = idx
             self._source = source
             self._state = _State.RAW
@@ -527,6 +554,14 @@ class AtParser:
 
     def _classify(self, line: str) -> Event:
         command = self._command
+        length_like = _LENGTH_LIKE.match(line)
+        if length_like is not None and not self._known_length_report(length_like, command):
+            # a damaged payload header: the server's bytes follow (see _LENGTH_LIKE)
+            return WireError(
+                "a line shaped like a report with a length, of no known report: a damaged"
+                " payload header?",
+                length_like.group(0).encode("utf-8", "replace"),
+            )
         if command is not None and not command.echo_seen:
             if line == command.text:
                 command.echo_seen = True
@@ -568,6 +603,21 @@ class AtParser:
             command.replies += 1
             return InfoLine(line)
         return Urc(line)
+
+    @staticmethod
+    def _known_length_report(match: re.Match[str], command: _Command | None) -> bool:
+        """A ``<head><digits>,`` line that is the module's own: a known report, or a reply
+        of the command in flight; a command line (a damaged echo) is not a report at all."""
+        head = match.group("head")
+        if head[:2].upper() == "AT":
+            return True
+        form = _REPORT_HEAD.match(head)
+        if form is None:
+            return False
+        name = form.group(1)
+        if name in _LENGTH_REPORTS:
+            return True
+        return command is not None and name in (command.reply_name, command.name)
 
     def _final(self, ok: bool, text: str, code: int | None) -> FinalResult:
         solicited = self._command is not None

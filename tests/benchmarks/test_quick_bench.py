@@ -7,6 +7,7 @@ import math
 import pytest
 
 from benchmarks.common import framing_overhead, line_capacity, payload_capacity
+from benchmarks.decoder_bench import decoder_benchmark
 from benchmarks.parser_bench import (
     mode0_stream,
     mode1_stream,
@@ -65,3 +66,14 @@ def test_parser_case_runs_in_a_worker_process() -> None:
     assert result["maxrss_mib"] > 0
     table = format_tables([Row("parser", "case", "1 MB/s", "2 MB/s", "0.50")])
     assert "| case | 1 MB/s | 2 MB/s | 0.50 |" in table
+
+
+def test_decoder_benchmark_returns_sane_numbers() -> None:
+    rows = decoder_benchmark(("1,000 tiny", "8 GiB"), memory=False)
+    assert [row["outcome"] for row in rows] == ["decoded", "DecompressionLimitError"]
+    tiny, padding = rows
+    assert tiny["decoded"] == len(b"".join(b"member %d;" % i for i in range(1000)))
+    assert padding["decoded"] == 5
+    for row in rows:
+        assert 0 < row["longest_step_work"] < row["work"] <= 3_000_000  # type: ignore[operator]
+        assert row["steps"] > 1  # type: ignore[operator]

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from n58aio.cli import main
+from n58aio.cli.common import BRINGUP_ENV
 from n58aio.emulator import Emulator, EmulatorConfig
 
 __all__ = [
@@ -99,7 +100,8 @@ def _call_main(argv: list[str], stdin: str, stderr: io.StringIO) -> CliResult:
 @pytest.fixture(name="run_cli")
 def run_cli_fixture(monkeypatch: pytest.MonkeyPatch) -> RunCli:
     """``await run_cli("get", url, "--device", dev)``: main() in a thread, output captured."""
-    monkeypatch.delenv("N58_DEVICE", raising=False)
+    for name in ("N58_DEVICE", *BRINGUP_ENV.values()):
+        monkeypatch.delenv(name, raising=False)
 
     async def runner(*argv: str, stdin: str = "", tty_stderr: bool = False) -> CliResult:
         stderr = FakeTTY() if tty_stderr else io.StringIO()
@@ -135,7 +137,9 @@ async def emulator_fixture(module_fs: Path) -> AsyncIterator[Emulator]:
 
 def subprocess_env() -> dict[str, str]:
     """The environment of CLI subprocesses: no N58_DEVICE, logs as JSON-free console text."""
-    env = {k: v for k, v in os.environ.items() if k != "N58_DEVICE"}
+    env = {
+        k: v for k, v in os.environ.items() if k != "N58_DEVICE" and k not in BRINGUP_ENV.values()
+    }
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

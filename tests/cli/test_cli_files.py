@@ -28,9 +28,11 @@ async def test_files_put_ls_get_rm(run_cli: RunCli, emulator: Emulator, tmp_path
     result = await run_cli("files", "ls", *device)
     assert result.status == EXIT_OK, result.stderr
     assert "dir/" in result.out.split() and "ca.pem" in result.out
-    assert "bytes free" in result.stderr
+    free = result.out.splitlines()[-1].split()  # on stdout, last: `files ls | tail -1`
+    assert free[1:] == ["bytes", "free"] and int(free[0]) > 0
+    assert "bytes free" not in result.stderr
     result = await run_cli("files", "ls", "dir", *device)
-    assert result.out.split() == ["70000", "dir/fw.bin"]
+    assert result.out.split() == ["70000", "dir/fw.bin", free[0], "bytes", "free"]
     back = tmp_path / "back.bin"
     sha = hashlib.sha256(data).hexdigest()
     result = await run_cli("files", "get", "dir/fw.bin", str(back), "--sha256", sha, *device)
@@ -47,6 +49,18 @@ async def test_files_put_ls_get_rm(run_cli: RunCli, emulator: Emulator, tmp_path
     assert result.status == EXIT_TRANSFER and "cannot delete" in result.stderr
     result = await run_cli("files", "put", str(local), "n" * 121, *device)
     assert result.status == EXIT_USAGE and "at most 120" in result.stderr  # nothing sent
+
+
+async def test_files_get_verify_reads_until_two_reads_agree(
+    run_cli: RunCli, emulator: Emulator, tmp_path: Path
+) -> None:
+    data = pattern_bytes(6, 9_000)
+    (emulator.fs_root / "s.bin").write_bytes(data)
+    device = ["--device", emulator.device]
+    emulator.faults.swap_next_read()  # two bytes swapped: the module's checksum still matches
+    result = await run_cli("files", "get", "s.bin", str(tmp_path / "v.bin"), "--verify", *device)
+    assert result.status == EXIT_OK, result.stderr
+    assert (tmp_path / "v.bin").read_bytes() == data
 
 
 async def test_files_progress_bar_on_a_terminal(

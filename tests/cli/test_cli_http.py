@@ -10,7 +10,7 @@ from pathlib import Path
 from cli_fixtures import *  # noqa: F403  (fixtures)
 from cli_fixtures import RunCli
 
-from n58aio.cli.common import EXIT_HTTP, EXIT_MODEM, EXIT_OK, EXIT_TRANSFER
+from n58aio.cli.common import EXIT_HTTP, EXIT_MODEM, EXIT_OK, EXIT_TRANSFER, EXIT_USAGE
 from n58aio.emulator import Emulator
 from n58aio.emulator.origin import OriginServer, pattern_bytes, pattern_sha256
 
@@ -87,7 +87,7 @@ async def test_post_bodies_and_headers(
 
 
 async def test_https_needs_a_choice_of_verification(
-    run_cli: RunCli, emulator: Emulator, tls_origin: OriginServer
+    run_cli: RunCli, emulator: Emulator, tls_origin: OriginServer, origin_server: OriginServer
 ) -> None:
     url = f"https://localhost:{tls_origin.port}/bytes/5000"
     device = ["--device", emulator.device]
@@ -99,9 +99,21 @@ async def test_https_needs_a_choice_of_verification(
     assert result.status == EXIT_OK, result.stderr
     assert result.stdout == pattern_bytes(0, 5000)
 
+    # a missing option, as --help says of status 2: the CLI's flags first, nothing sent
+    before = emulator.bytes_written
     result = await run_cli("get", url, *device)
-    assert result.status == EXIT_MODEM
-    assert "--ca-cert" in result.stderr and "--insecure" in result.stderr
+    assert result.status == EXIT_USAGE
+    assert result.stderr.startswith("n58aio: error: HTTPS needs --ca-cert NAME (the CA")
+    assert "--insecure" in result.stderr and "TLSConfig" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert emulator.bytes_written == before
+
+    # the same when a redirect leads to https (the library's TLSNotConfigured)
+    hop = origin_server.url(f"/redirect?to={url}")
+    result = await run_cli("get", "-L", hop, *device)
+    assert result.status == EXIT_USAGE
+    assert result.stderr.startswith("n58aio: error: HTTPS needs --ca-cert NAME (the CA")
+    assert [r.path for r in origin_server.requests] == ["/redirect"]
 
     result = await run_cli("get", url, "--ca-cert", "missing.pem", *device)
     assert result.status == EXIT_MODEM
@@ -145,6 +157,10 @@ async def test_download_verified_and_mismatch(
     result = await run_cli("download", url, str(wrong), "--sha256", "0" * 64, *device)
     assert result.status == EXIT_TRANSFER
     assert not wrong.exists()
+    # said once, as the error line (no log line before it saying the same)
+    assert result.stderr.splitlines() == [
+        f"n58aio: error: sha256 of {url} is {pattern_sha256(1000)}, expected {'0' * 64}"
+    ]
 
     result = await run_cli("download", origin_server.url("/status/404"), str(wrong), *device)
     assert result.status == EXIT_HTTP

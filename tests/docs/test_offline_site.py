@@ -8,6 +8,8 @@ where a Chromium is installed, the search is run in it from file:// through the 
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 import shutil
@@ -15,6 +17,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -164,3 +167,141 @@ def test_search_works_from_file_url_in_chromium(
     assert int(result.split()[0]) >= 2
     none = _search_from_file_url(browser, site / page_name, "qqzzxxyy", tmp_path / "profile")
     assert none == "No matching documents", none
+
+
+# -- layout, measured in Chromium at a laptop's width -------------------------------------------
+
+#: The width the site must read well at: a laptop screen, both sidebars shown.
+WIDTH = 1280
+
+#: The classes and functions each reference page must show (their headings' ids).
+REFERENCE = {
+    "reference/modem.html": (
+        "n58aio.open_modem",
+        "n58aio.Modem",
+        "n58aio.Modem.attach",
+        "n58aio.bringup.ModemStatus",
+        "n58aio.bringup.OnStep",
+        "n58aio.logs.enable_logging",
+    ),
+    "reference/requests.html": (
+        "n58aio.http.Response",
+        "n58aio.http.TLSConfig",
+        "n58aio.http.Timeouts",
+        "n58aio.http.RecvMode",
+        "n58aio.http.httpx_transport.ModemTransport",
+    ),
+    "reference/pool.html": ("n58aio.pool.ModemPool", "n58aio.pool.PoolStats"),
+    "reference/transfers.html": (
+        "n58aio.transfer.download.download",
+        "n58aio.transfer.DownloadResult",
+        "n58aio.transfer.module_get",
+    ),
+    "reference/files.html": (
+        "n58aio.transfer.files.ModuleFiles",
+        "n58aio.transfer.files.ModuleFiles.install_tls",
+        "n58aio.transfer.FileEntry",
+    ),
+    "reference/emulator.html": (
+        "n58aio.emulator.Emulator",
+        "n58aio.emulator.EmulatorConfig",
+        "n58aio.emulator.Faults",
+    ),
+    "reference/errors.html": (
+        "n58aio.errors.N58Error",
+        "n58aio.errors.ModemNotAnswering",
+        "n58aio.errors.PortOpenError",
+        "n58aio.errors.TLSError",
+    ),
+}
+
+#: Loads each page in a frame WIDTH pixels wide and reports, as JSON in ``#probe``, per page:
+#: how far the page scrolls sideways, the code blocks that do (their widest line), the ids of
+#: the API entries shown, and the attribute entries that show a value (``= ...``).
+_PROBE = """<!doctype html><meta charset="utf-8"><body><script>
+(async () => {
+  const results = {};
+  for (const page of PAGES) {
+    const frame = document.createElement("iframe");
+    frame.style.width = "WIDTHpx"; frame.style.height = "900px";
+    await new Promise(done => { frame.onload = done; frame.src = page;
+                                document.body.appendChild(frame); });
+    await new Promise(done => setTimeout(done, 200));
+    const doc = frame.contentDocument, root = doc.documentElement;
+    const longest = code => code.textContent.split("\\n")
+      .reduce((a, b) => (a.length >= b.length ? a : b), "");
+    results[page] = {
+      overflow: root.scrollWidth - root.clientWidth,
+      wide: [...doc.querySelectorAll("pre > code")]
+        .filter(code => code.scrollWidth > code.clientWidth + 1).map(longest),
+      entries: [...doc.querySelectorAll(".doc-heading[id]")]
+        .filter(heading => heading.getBoundingClientRect().height > 0).map(h => h.id),
+      valued: [...doc.querySelectorAll(".doc-attribute")].filter(entry => {
+          const signature = entry.querySelector(":scope > .doc-signature");
+          return signature !== null && signature.textContent.includes(" = ");
+        }).map(entry => entry.querySelector(".doc-heading").id),
+    };
+    frame.remove();
+  }
+  const out = document.createElement("pre");
+  out.id = "probe"; out.textContent = JSON.stringify(results);
+  document.body.appendChild(out);
+})();
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def layout(site: Path, browser: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What Chromium measured on every page at WIDTH pixels (see ``_PROBE``)."""
+    pages = [page.relative_to(site).as_posix() for page in sorted(site.rglob("*.html"))]
+    pages = [page for page in pages if page != "404.html"]
+    harness = site / "layout-probe.html"
+    harness.write_text(
+        _PROBE.replace("PAGES", json.dumps(pages)).replace("WIDTH", str(WIDTH)), encoding="utf-8"
+    )
+    profile = tmp_path_factory.mktemp("profile")
+    try:
+        done = subprocess.run(
+            [
+                browser,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--allow-file-access-from-files",  # the harness reads its frames' documents
+                f"--user-data-dir={profile}",
+                f"--window-size={WIDTH + 40},1000",
+                "--virtual-time-budget=60000",
+                "--dump-dom",
+                harness.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    finally:
+        harness.unlink()
+    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert found is not None, done.stderr[-2000:]
+    results: dict[str, Any] = json.loads(html.unescape(found.group(1)))
+    assert sorted(results) == sorted(pages)
+    return results
+
+
+def test_no_page_scrolls_sideways_at_laptop_width(layout: dict[str, Any]) -> None:
+    assert {page: r["overflow"] for page, r in layout.items() if r["overflow"] > 0} == {}
+
+
+def test_home_page_code_fits_at_laptop_width(layout: dict[str, Any]) -> None:
+    assert layout["index.html"]["wide"] == []
+
+
+def test_reference_pages_show_their_entries_and_no_attribute_values(
+    layout: dict[str, Any],
+) -> None:
+    for page, names in REFERENCE.items():
+        shown = set(layout[page]["entries"])
+        assert set(names) <= shown, (page, sorted(set(names) - shown))
+        assert layout[page]["valued"] == [], page

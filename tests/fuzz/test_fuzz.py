@@ -93,8 +93,24 @@ def test_emulated_module_handles_any_input(data: bytes) -> None:
     targets.module_input(data)
 
 
+def _decoder_program(codings: bytes, size: int, repeat: int, rest: bytes) -> bytes:
+    """A ``decoder_input`` program for a valid body, not flipped: the fixed head, the
+    document, then what encoding and splitting read."""
+    head = bytes([len(codings) - 1, *codings.ljust(3, b"\0"), size, repeat, 1, 1])
+    return head + bytes(range(size)) + rest
+
+
+@settings(FUZZ, max_examples=max(10, EXAMPLES // 3))
+@given(st.binary(max_size=600))
+@example(_decoder_program(b"\0", 200, 255, b"\x80\x01" + b"\x05" * 40))  # gzip, two members
+@example(_decoder_program(b"\0\1\2", 50, 255, b"\x01\x00\x01"))  # gzip, deflate, br
+@example(_decoder_program(b"\3\0", 250, 255, b"\x80\x01\x80\x01"))  # zstd, gzip frames
+def test_content_decoder_is_bounded_and_exact(data: bytes) -> None:
+    targets.decoder_input(data)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("atheris") is None, reason="atheris not installed")
-@pytest.mark.parametrize("target", ["parser", "atline"])
+@pytest.mark.parametrize("target", ["parser", "atline", "decoder"])
 def test_atheris_short_run(target: str, tmp_path: Path) -> None:
     """A short coverage-guided run; longer with N58_FUZZ_SECONDS (see docs/reliability.md)."""
     budget = ["-max_total_time=" + str(SECONDS)] if SECONDS else ["-runs=3000"]

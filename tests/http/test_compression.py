@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 from pathlib import Path
 
@@ -39,12 +41,13 @@ async def test_json_comes_gzip_and_is_decoded(
 async def test_the_compress_option_on_a_plain_get(
     modem: n58aio.Modem, origin_server: OriginServer
 ) -> None:
-    """A plain GET asks for nothing by default (the module writes it: AT+HTTPACTION=0);
-    ``compress=True`` asks (as a custom packet), ``compress=False`` never does."""
-    plain = await modem.get(origin_server.url("/json/20000"))
+    """A plain GET asks by default, as httpx (a custom packet: the module writes no such
+    header); ``compress=False`` asks for nothing (the module writes it: AT+HTTPACTION=0)."""
+    plain = await modem.get(origin_server.url("/json/20000"), compress=False)
     assert origin_server.requests[-1].header("accept-encoding") is None
+    assert origin_server.requests[-1].header("user-agent") != "n58aio"  # the module wrote it
     assert "content-encoding" not in plain.headers
-    asked = await modem.get(origin_server.url("/json/20000"), compress=True)
+    asked = await modem.get(origin_server.url("/json/20000"))
     assert origin_server.requests[-1].header("accept-encoding") == accept_encoding()
     assert asked.headers["content-encoding"] == "gzip"
     assert asked.content == plain.content == json_document(20_000)
@@ -77,7 +80,7 @@ async def test_aiter_raw_gives_the_wire_bytes(
     assert response.num_bytes_downloaded == len(wire)
 
 
-async def test_a_custom_packet_offers_by_itself_a_plain_get_does_not(
+async def test_a_custom_packet_and_a_plain_get_both_offer_by_default(
     modem: n58aio.Modem, origin_server: OriginServer
 ) -> None:
     custom = await modem.get(origin_server.url("/json/40000"), headers={"X-Trace": "1"})
@@ -85,10 +88,10 @@ async def test_a_custom_packet_offers_by_itself_a_plain_get_does_not(
     assert custom.content == json_document(40000)
     assert origin_server.requests[-1].header("accept-encoding") == accept_encoding()
     plain = await modem.get(origin_server.url("/json/40000"))
-    assert "content-encoding" not in plain.headers
+    assert plain.headers["content-encoding"] == "gzip"
     assert plain.content == json_document(40000)
-    assert origin_server.requests[-1].header("accept-encoding") is None
-    assert origin_server.requests[-1].header("user-agent") != "n58aio"  # the module wrote it
+    assert origin_server.requests[-1].header("accept-encoding") == accept_encoding()
+    assert origin_server.requests[-1].header("user-agent") == "n58aio"  # h11 wrote it
 
 
 async def test_ranged_and_opted_out_requests_keep_identity(
@@ -134,3 +137,33 @@ async def test_httpx_through_the_modem_decodes_once(
     assert response.headers["content-encoding"] == "gzip"
     assert response.content == json_document(80_000)
     assert "gzip" in (origin_server.requests[-1].header("accept-encoding") or "")
+
+
+async def test_a_two_member_gzip_body_through_the_emulator(make_modem: ModemFactory) -> None:
+    """``cat a.gz b.gz`` as a server sends it (chunked, ``Content-Encoding: gzip``): the body
+    is both members' bytes once, whatever the chunking of the module (issue #21)."""
+    first, second = bytes(100_000), json_document(105_500)
+    wire = gzip.compress(first) + gzip.compress(second)
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(wire)
+    )
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(head + wire)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        _, modem = await make_modem()
+        port = server.sockets[0].getsockname()[1]
+        answer = await modem.get(f"http://127.0.0.1:{port}/two-members", headers=OFFER)
+        assert answer.headers["content-encoding"] == "gzip"
+        assert answer.num_bytes_downloaded == len(wire)
+        assert answer.content == first + second
+    finally:
+        server.close()
+        await server.wait_closed()

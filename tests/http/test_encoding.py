@@ -12,8 +12,12 @@ from hypothesis import strategies as st
 from n58aio.emulator.origin_coding import json_document
 from n58aio.errors import DecodingError, DecompressionLimitError, N58Error
 from n58aio.http.encoding import (
+    CALL_WORK,
     PIECE,
+    STEP_WORK,
+    ContentDecoder,
     DecompressionLimits,
+    Step,
     accept_encoding,
     make_decoder,
     supported_encodings,
@@ -44,15 +48,38 @@ def _encode(coding: str, data: bytes) -> bytes:
 CODINGS = [*supported_encodings(), "raw-deflate"]
 
 
+def _drain(decoder: ContentDecoder, pieces: list[bytes]) -> Step:
+    """Run steps until the decoder waits or is done; every step is within its budget."""
+    while True:
+        got = decoder.next_piece()
+        assert decoder.longest_step <= STEP_WORK + CALL_WORK
+        if isinstance(got, Step):
+            if got is not Step.PAUSE:
+                return got
+            continue
+        assert 0 < len(got) <= PIECE
+        pieces.append(got)
+
+
 def _decode_all(
     header: str, wire: bytes, cut: int, limits: DecompressionLimits | None = None
+) -> list[bytes]:
+    return _decode_split(header, [wire[i : i + cut] for i in range(0, len(wire), cut)], limits)
+
+
+def _decode_split(
+    header: str, chunks: list[bytes], limits: DecompressionLimits | None = None
 ) -> list[bytes]:
     decoder = make_decoder(header, limits)
     assert decoder is not None
     pieces: list[bytes] = []
-    for start in range(0, len(wire), cut):
-        pieces += list(decoder.feed(wire[start : start + cut]))
-    pieces += list(decoder.finish())
+    for chunk in chunks:
+        decoder.feed(chunk)
+        assert _drain(decoder, pieces) is Step.NEED_DATA
+    decoder.feed_eof()
+    assert _drain(decoder, pieces) is Step.DONE
+    assert decoder.next_piece() is Step.DONE
+    assert decoder.decoded == sum(map(len, pieces))
     return pieces
 
 
@@ -72,14 +99,13 @@ def test_gzip_any_cut_points(cuts: list[int]) -> None:
     wire = gzip.compress(DOC[:50_000])
     decoder = make_decoder("gzip")
     assert decoder is not None
-    out: list[bytes] = []
+    chunks: list[bytes] = []
     pos = 0
     for cut in cuts:
-        out += list(decoder.feed(wire[pos : pos + cut]))
+        chunks.append(wire[pos : pos + cut])
         pos += cut
-    out += list(decoder.feed(wire[pos:]))
-    out += list(decoder.finish())
-    assert b"".join(out) == DOC[:50_000]
+    chunks.append(wire[pos:])
+    assert b"".join(_decode_split("gzip", chunks)) == DOC[:50_000]
 
 
 def test_stacked_codings_and_gzip_members() -> None:
@@ -106,12 +132,11 @@ def test_a_bomb_is_refused_with_bounded_memory() -> None:
     wire = gzip.compress(bytes(50_000_000))  # about 50 kB of gzip
     decoder = make_decoder("gzip")
     assert decoder is not None
-    produced = 0
+    decoder.feed(wire)
     with pytest.raises(DecompressionLimitError, match="decompression bomb"):
-        for piece in decoder.feed(wire):
-            produced += len(piece)
+        _drain(decoder, [])
     # refused at the first piece past the ratio: far below the 50 MB
-    assert produced <= 200 * len(wire) + PIECE
+    assert decoder.layers[0].produced <= 200 * len(wire) + PIECE
     with pytest.raises(DecompressionLimitError, match="max_size=100000"):
         _decode_all("gzip", gzip.compress(DOC), 4096, DecompressionLimits(max_size=100_000))
     # an ordinary JSON document passes the default limits
@@ -135,8 +160,15 @@ def test_when_the_offer_is_made() -> None:
     from n58aio.http import ModuleURL, plan_request
 
     url = ModuleURL.parse("http://origin.test/json/100")
-    plain = plan_request("GET", url)
+    plain = plan_request("GET", url, compress=False)
     assert (plain.action, plain.body) == ("AT+HTTPACTION=0", None)  # the module's own GET
+    default = plan_request("GET", url)  # asks by default, as httpx: a custom packet
+    assert default.body == (
+        b"GET /json/100 HTTP/1.1\r\nHost: origin.test\r\nAccept-Encoding: "
+        + accept_encoding().encode()
+        + b"\r\nUser-Agent: n58aio\r\nConnection: close\r\n\r\n"
+    )
+    assert default.action == f"AT+HTTPACTION=99,{len(default.body)}"
     custom = plan_request("GET", url, headers={"X-A": "1"})  # a custom packet anyway
     assert custom.body is not None and b"\r\nAccept-Encoding: gzip, deflate" in custom.body
     asked = plan_request("GET", url, compress=True)

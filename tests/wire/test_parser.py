@@ -565,8 +565,12 @@ def test_raw_mode_ends_on_close_command_report_too() -> None:
 
 
 def test_raw_header_with_bare_cr_or_lf() -> None:
-    assert AtParser().feed(b"+HTTPRECV:\nab") == [RawStart("HTTP"), RawData("HTTP", b"ab")]
-    assert AtParser().feed(b"+HTTPRECV:\rab") == [RawStart("HTTP"), RawData("HTTP", b"ab")]
+    """Only ``+HTTPRECV:<CR><LF>`` starts raw bytes: a lone CR or LF there is the space of a
+    ``+HTTPRECV: <len>,`` header damaged by noise (issue #21)."""
+    for wire in (b"+HTTPRECV:\nab", b"+HTTPRECV:\rab", b"+HTTPRECV:\r1024,ab"):
+        assert AtParser().feed(wire) == [
+            WireError("payload header ends in a lone line end", b"+HTTPRECV:")
+        ]
     parser = AtParser()
     assert parser.feed(b"+HTTPRECV:\r") == []  # CR or CR LF? not known yet
     assert parser.feed(b"\nab") == [RawStart("HTTP"), RawData("HTTP", b"ab")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from n58aio.wire import AtParser
-from n58aio.wire.events import Event, FinalResult, InfoLine, Urc
+from n58aio.wire.events import Event, FinalResult, InfoLine, Urc, WireError
 
 CONTENT = b"line1\r\nOK\r\n+FSRF: 3,\xff\x00\r"
 
@@ -40,10 +40,13 @@ def test_fsrfex_header_has_checksum() -> None:
     assert [e.text for e in events if isinstance(e, InfoLine)] == ["+FSRFEX: 4,12,\r\n\r\n"]
 
 
-def test_other_commands_keep_line_framing() -> None:
-    wire = b"\r\n+FSRF: 4,ab\r\nOK\r\n"
-    events = _events([wire], "AT+FSFS=a")
-    assert isinstance(events[0], Urc) and events[0].line == "+FSRF: 4,ab"
+def test_a_file_read_header_outside_its_command_is_distrusted() -> None:
+    """A file's content is anyone's bytes: outside the read in flight (a late reply), the
+    header is not followed into its content as lines: the line is distrusted (issue #21)."""
+    wire = b"\r\n+FSRF: 4,ab\r\n+PBREADY\r\nOK\r\n"
+    [event] = _events([wire], "AT+FSFS=a")  # nothing after it: the line is not trusted
+    assert isinstance(event, WireError) and event.data == b"+FSRF: 4,"
+    assert "damaged payload header" in event.reason
 
 
 def test_report_before_the_reply_stays_a_report() -> None:

@@ -43,7 +43,7 @@ FORGED_REPORTS = ("+PBREADY", "+HTTPCLOSED: HTTP Link Closed", "+CSQ: 99,99")
 """Report lines that simulated servers put in their bodies (a model's CSQ rssi is < 32)."""
 _EMPTY_OK = ("AT+HTTPPARA=", "AT+CMEE=", "AT+HTTPACTION=99,")
 """Command prefixes the module answers with a bare OK."""
-_FAILURES = ("ERROR", "+CME ERROR: 58")
+_FAILURES = ("ERROR", "+CME ERROR:")
 _MAY_FAIL = {
     # a restarted module lost the command; a request without a link; a data phase given up
     "AT+HTTPACTION": ("+HTTPACTION: SOCKET ID OPEN FAILED", "OPERATION EXPIRED"),
@@ -147,7 +147,8 @@ class Checker:
                 return
         fails = text not in _FIXED_REPLIES and text != "AT+CSQ"
         fails = fails and not text.startswith(_EMPTY_OK)
-        if not fails or final not in _FAILURES:
+        # (the code of a failing command's error may come garbled: noise nothing can see)
+        if not fails or not final.startswith(_FAILURES):
             self._fail("own-reply", f"{command} failed with {final!r}")
 
     def stream_item(self, name: str, got: bytes, item: bytes, server: bytes) -> None:

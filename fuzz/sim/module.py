@@ -24,9 +24,9 @@ What it models (reply formats as in ``n58aio/emulator``):
 - line noise on the module's output: bytes flipped, dropped or inserted, or a whole part of a
   frame lost (a final result, a chunk's line end, a report), but never where no
   AT-level reader could see it (the residual risks of docs/reliability.md, caught above the
-  channel by HTTP framing or TLS, if at all): inside the data of a chunk, in the name of its
-  report, in the text of a reply's information lines, at the start of a final result or prompt
-  line, or in a final result that is then duplicated.
+  channel by HTTP framing or TLS, if at all): inside the data of a chunk, in the line start or
+  name of a report, in the text of a reply's information lines, at the start of a final result
+  or prompt line, or in a final result that is then duplicated.
 
 Every executed command is recorded (:class:`Execution`); ``AT+CSQ`` answers carry the
 execution's serial in their values, so the checker can tell whose reply a caller got.
@@ -37,8 +37,13 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Literal
 
 __all__ = ["Behaviour", "Execution", "SimN58", "csq_serial"]
+
+Exposure = bool | Literal["text"]
+"""How noise may strike a part of a frame (see :meth:`SimN58._frame`)."""
+_LINE_ENDS = b"\r\n"
 
 MANUFACTURER = "Neoway"
 MODEL = "N58"
@@ -302,9 +307,12 @@ class SimN58:
         duplicate = bool(chance) and self.rng.random() < chance
         self.lines_out.update(lines)
         info = b"".join(b"\r\n" + item.encode() + b"\r\n" for item in lines)
-        self._frame((info + b"\r\n", False), (final.encode() + b"\r\n" + after, not duplicate))
+        self._frame(
+            (info + b"\r\n", False),
+            (final.encode() + b"\r\n" + after, "text" if not duplicate else False),
+        )
         if duplicate:
-            self._frame((b"\r\n", False), (final.encode() + b"\r\n", True))
+            self._frame((b"\r\n", False), (final.encode() + b"\r\n", "text"))
 
     def _error_text(self) -> str:
         return "+CME ERROR: 58" if self.cmee == 1 else "ERROR"
@@ -320,7 +328,7 @@ class SimN58:
         if not self._link or self._relay is not None:
             self.lines_out.add("+HTTPACTION: SOCKET ID OPEN FAILED")
             self._record(running, now, [], "+HTTPACTION: SOCKET ID OPEN FAILED")
-            self._frame((b"\r\n+HTTPACTION: SOCKET ID OPEN FAILED\r\n", True))
+            self._frame((b"\r\n", False), (b"+HTTPACTION: SOCKET ID OPEN FAILED\r\n", "text"))
             return
         if parts[0] == "0" and len(parts) == 1:
             self._start_response(running, now)
@@ -333,7 +341,7 @@ class SimN58:
         else:
             final = self._error_text()
             self._record(running, now, [], final)
-            self._frame((b"\r\n", False), (final.encode() + b"\r\n", True))
+            self._frame((b"\r\n", False), (final.encode() + b"\r\n", "text"))
 
     def _data_done(self, now: float) -> None:
         self._data_deadline = None
@@ -345,7 +353,7 @@ class SimN58:
     def _start_response(self, running: _Running, now: float) -> None:
         self.requests += 1
         self._record(running, now, [], "OK")
-        self._frame((b"\r\n", False), (b"OK\r\n", True))
+        self._frame((b"\r\n", False), (b"OK\r\n", "text"))
         self._relay = 0
 
     def _relay_some(self, now: float) -> None:
@@ -363,7 +371,9 @@ class SimN58:
                 self._relay = None
                 self._link = False
                 self.lines_out.add(CLOSED.decode().strip())
-                self._frame((CLOSED, True))
+                # noise strikes after the report's name: before it, it would make a line that
+                # could be any reply's (a fragment such as "LOSED: HTTP Link Closed")
+                self._frame((CLOSED[:13], False), (CLOSED[13:], "text"))
                 return
             low, high = self.behaviour.chunk_size
             chunk = response[offset : offset + self.rng.randint(low, high)]
@@ -371,12 +381,13 @@ class SimN58:
             server = behaviour.server_rng
             if behaviour.server_stall_chance and server.random() < behaviour.server_stall_chance:
                 self._server_ready_at = now + server.uniform(*behaviour.server_stall_time)
-            # the report's name is spared: a flip there that makes another well-formed report
-            # name loses the chunk unseen (a residual risk of docs/reliability.md)
+            # the report's line start and name are spared: a flip in the name that makes another
+            # well-formed report name loses the chunk unseen (a residual risk of
+            # docs/reliability.md), and noise in the line start ends a line of junk that could be
+            # any reply's
             length = b": %d," % len(chunk)
             self._frame(
-                (b"\r\n", True),
-                (b"+HTTPRECV", False),
+                (b"\r\n+HTTPRECV", False),  # "\r" garbled there would end a line of junk
                 (length, True),
                 (chunk, False),
                 (b"\r\n", True),
@@ -401,8 +412,10 @@ class SimN58:
         self.cmee = 0
         self.trace.append(f"{now:.3f} module restarts")
 
-    def _frame(self, *parts: tuple[bytes, bool]) -> None:
-        """Queue one unit of output, made of parts that noise may strike (True) or not."""
+    def _frame(self, *parts: tuple[bytes, Exposure]) -> None:
+        """Queue one unit of output, made of parts that noise may strike (True), may strike
+        without making or unmaking a line ("text": a report's or final result's text, where a
+        line end would cut off a line of junk that could be any reply's), or not (False)."""
         behaviour = self.behaviour
         if behaviour.loss_chance and behaviour.server_rng.random() < behaviour.loss_chance:
             exposed = [index for index, (_, open_) in enumerate(parts) if open_]
@@ -414,22 +427,38 @@ class SimN58:
             exposed = [index for index, (_, open_) in enumerate(parts) if open_]
             if exposed:
                 index = self.rng.choice(exposed)
+                part, exposure = parts[index]
                 struck = list(parts)
-                struck[index] = (self._noise(parts[index][0]), True)
+                struck[index] = (self._noise(part, keep_lines=exposure == "text"), exposure)
                 parts = tuple(struck)
         self._out(b"".join(part for part, _ in parts))
 
-    def _noise(self, part: bytes) -> bytes:
+    def _noise(self, part: bytes, *, keep_lines: bool = False) -> bytes:
         rng = self.rng
         self.noise_hits += 1
         kind = rng.choice(("flip", "drop", "insert"))
-        at = rng.randint(0, max(0, len(part) - 1))
+        text = [i for i, byte in enumerate(part) if byte not in _LINE_ENDS]
+        if keep_lines and kind != "insert" and not text:
+            kind = "insert"
+        at = (
+            rng.choice(text)
+            if keep_lines and kind != "insert"
+            else rng.randint(0, max(0, len(part) - 1))
+        )
         if kind == "insert" or not part:
             noise = rng.choice((b"\x00", b"\xff", b"\r", b"\n", b"O", b"+", rng.randbytes(3)))
+            if keep_lines:
+                noise = bytes(b"?"[0] if byte in _LINE_ENDS else byte for byte in noise)
             return part[:at] + noise + part[at:]
         if kind == "flip":
-            return part[:at] + bytes((part[at] ^ (1 << rng.randint(0, 7)),)) + part[at + 1 :]
+            flipped = part[at] ^ (1 << rng.randint(0, 7))
+            if keep_lines and flipped in _LINE_ENDS:
+                flipped ^= 0x40
+            return part[:at] + bytes((flipped,)) + part[at + 1 :]
         size = rng.randint(1, max(1, min(8, len(part) - at)))
+        if keep_lines:
+            while any(byte in _LINE_ENDS for byte in part[at : at + size]):
+                size -= 1
         return part[:at] + part[at + size :]
 
     def _echo(self, byte: int) -> None:

@@ -70,6 +70,7 @@ class Modem:
             channel.log,
             line_rate=line_rate or rate,
             initial_rate=initial_rate or rate,
+            port=url,
         )
         """Watches the module and brings it back up (see :mod:`n58aio.supervision`)."""
 

@@ -31,6 +31,8 @@ from .errors import (
     CommandTimeout,
     ModemUnresponsiveError,
     N58Error,
+    PinUnclearError,
+    PinWithheldError,
     PortClosedError,
     WrongPinError,
 )
@@ -118,8 +120,10 @@ class Supervisor:
         *,
         line_rate: int,
         initial_rate: int,
+        port: str | None = None,
     ) -> None:
         self.channel = channel
+        self.port = port or channel.name
         self.log = log
         self.line_rate = line_rate
         self.initial_rate = initial_rate
@@ -174,7 +178,9 @@ class Supervisor:
         restart resets, and watch the reports. ``on_step`` is told each step done."""
         params.check()
         async with self._lock:
-            status = await bring_up(self.channel, params, timeout, self.log, on_step)
+            status = await bring_up(
+                self.channel, params, timeout, self.log, on_step, port=self.port
+            )
             before = self.channel.baudrate
             if before != self.line_rate:
                 await switch_line_rate(self.channel, self.line_rate, self.log)
@@ -286,8 +292,8 @@ class Supervisor:
             self._notice("registration_lost", reg.state)
         params = self.params or BringUp()
         try:
-            status = await bring_up(channel, params, timeout, self.log)
-        except WrongPinError:
+            status = await bring_up(channel, params, timeout, self.log, port=self.port)
+        except (WrongPinError, PinWithheldError, PinUnclearError):
             self.params = replace(params, pin=None)  # never sent again
             raise
         if channel.baudrate != self.line_rate or (switched and "restart" in self._noticed):

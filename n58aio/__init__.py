@@ -59,6 +59,7 @@ from .http import (
 from .logs import enable_logging
 from .modem import Modem, open_modem
 from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
+from .retry import RetryPolicy
 from .supervision import EventKind, SupervisionEvent
 from .transfer import (
     DownloadResult,
@@ -148,6 +149,7 @@ __all__ = [
     "RequestTimeout",
     "RequestTooLarge",
     "Response",
+    "RetryPolicy",
     "SimPinRequired",
     "SimPukRequired",
     "SupervisionEvent",

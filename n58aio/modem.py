@@ -25,6 +25,8 @@ from .http import (
 )
 from .linespeed import initial_rate_for, switch_line_rate
 from .logs import get_logger
+from .retry import RetryPolicy
+from .supervised import supervised_request, supervised_stream
 from .supervision import EventKind, EventStream, SupervisionEvent, Supervisor
 from .transfer import module_files as _module_files
 from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
@@ -73,6 +75,9 @@ class Modem:
             port=url,
         )
         """Watches the module and brings it back up (see :mod:`n58aio.supervision`)."""
+        self.retry = RetryPolicy()
+        """The default :class:`~n58aio.RetryPolicy` of requests (a request's ``retry=``
+        overrides it): an idempotent request is sent again once after a recovery."""
 
     @property
     def _bringup(self) -> BringUp | None:
@@ -165,42 +170,51 @@ class Modem:
         The options are :class:`~n58aio.http.RequestOptions`: ``headers``, a body
         (``content``, ``data`` or ``json``), ``offset``/``size`` for a ranged GET, ``tls``,
         ``keepalive`` and ``recvmode`` (overriding the modem's defaults), ``timeouts``
-        (a :class:`~n58aio.Timeouts` or seconds), ``follow_redirects`` and ``max_redirects``.
+        (a :class:`~n58aio.Timeouts` or seconds), ``follow_redirects`` and ``max_redirects``,
+        ``retry`` (a :class:`~n58aio.RetryPolicy`; a stream is sent again only before its
+        response is handed out).
         """
-        return self.http.stream(method, url, **options)
+        return supervised_stream(self.supervisor, self.http, self.retry, method, url, options)
 
     async def request(self, method: str, url: str, **options: Unpack[RequestOptions]) -> Response:
         """Send a request and return the :class:`~n58aio.http.Response` with its body read;
-        takes the same options as :meth:`stream`."""
-        return await self.http.request(method, url, **options)
+        takes the same options as :meth:`stream`.
+
+        Once attached, a request waits for a recovery in progress, and one that fails because
+        of the module (a restart, a lost link, a wedge) has the module recovered; it is then
+        sent again when ``retry`` (the modem's :attr:`retry` by default) allows: GET, HEAD and
+        OPTIONS once, a POST never (see docs/reliability.md). ``response.attempts`` counts."""
+        return await supervised_request(
+            self.supervisor, self.http, self.retry, method, url, options
+        )
 
     async def get(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("GET", url, ...)``."""
-        return await self.http.request("GET", url, **options)
+        return await self.request("GET", url, **options)
 
     async def head(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("HEAD", url, ...)``."""
-        return await self.http.request("HEAD", url, **options)
+        return await self.request("HEAD", url, **options)
 
     async def post(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("POST", url, ...)``."""
-        return await self.http.request("POST", url, **options)
+        return await self.request("POST", url, **options)
 
     async def put(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("PUT", url, ...)``."""
-        return await self.http.request("PUT", url, **options)
+        return await self.request("PUT", url, **options)
 
     async def patch(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("PATCH", url, ...)``."""
-        return await self.http.request("PATCH", url, **options)
+        return await self.request("PATCH", url, **options)
 
     async def delete(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("DELETE", url, ...)``."""
-        return await self.http.request("DELETE", url, **options)
+        return await self.request("DELETE", url, **options)
 
     async def options(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("OPTIONS", url, ...)``."""
-        return await self.http.request("OPTIONS", url, **options)
+        return await self.request("OPTIONS", url, **options)
 
     # ------------------------------------------------------------------ transfers
     async def download(

@@ -29,11 +29,15 @@ from .commands.network import parse_registration
 from .errors import (
     CommandError,
     CommandTimeout,
+    LinkClosedError,
     ModemUnresponsiveError,
     N58Error,
     PinUnclearError,
     PinWithheldError,
+    PoolTimeout,
     PortClosedError,
+    ProtocolError,
+    RequestTimeout,
     WrongPinError,
 )
 from .linespeed import find_module, switch_line_rate
@@ -57,6 +61,15 @@ RESET_WAIT = 10.0
 """Seconds given to a module to boot after ``AT+CFUN=1,1`` before it is probed again."""
 RECOVERY_TIMEOUT = 60.0
 _LOST_REGISTRATION = ("+CREG:", "+CGREG:", "+CEREG:")
+_MODULE_FAULTS: tuple[type[Exception], ...] = (
+    CommandError,
+    CommandTimeout,
+    LinkClosedError,
+    ProtocolError,
+    RequestTimeout,
+)
+"""Failures that may come from the module (a restart, a lost link, a wedge): worth a look at
+its state. ``ConnectError`` (a refused ``AT+HTTPSETUP``) is a :class:`CommandError`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +150,9 @@ class Supervisor:
         self._unsubscribe: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._baseline: tuple[str | None, ...] | None = None
+        self.repairs = 0
+        """How many times the module was found at fault and brought back (each ``recovered``
+        event): an operation that failed while this changed may be tried again."""
 
     # ------------------------------------------------------------------ events
     def events(self, maxlen: int = 256) -> EventStream:
@@ -191,7 +207,7 @@ class Supervisor:
             self._start(params)
             self._baseline = await self._markers()
             if self._noticed:  # what the reports told meanwhile is repaired
-                self._emit("recovered", f"attached again, address {status.address}")
+                self._repaired(f"attached again, address {status.address}")
             self._noticed.clear()
         return status
 
@@ -218,6 +234,12 @@ class Supervisor:
             stream.close()
 
     def _on_report(self, line: str) -> None:
+        if self._lock.locked():
+            # A bring-up or recovery is running: its own steps make these reports (the
+            # +PBREADY of a PIN taken, +CEREG while registering) and it judges the module by
+            # its state, not by them.
+            self.log.debug("supervision.report_during_recovery", report=line.split(":", 1)[0])
+            return
         if line.startswith("+PBREADY"):
             self._notice("restart", "boot report +PBREADY")
         elif line.startswith("GPRS DISCONNECTION"):
@@ -267,9 +289,46 @@ class Supervisor:
                 self._failed(exc)
                 raise
             if self._noticed - {"recovered"}:
-                self._emit("recovered", f"data link up, address {status.address}")
+                self._repaired(f"data link up, address {status.address}")
             self._noticed.clear()
             return status
+
+    def _repaired(self, detail: str) -> None:
+        self.repairs += 1
+        self._emit("recovered", detail)
+
+    @property
+    def supervising(self) -> bool:
+        """True once :meth:`attach` ran (there are parameters to bring the module up with)."""
+        return self.params is not None and not self.channel.closed
+
+    async def ready(self) -> None:
+        """Wait until no recovery (nor attach) is scheduled or running; its outcome is not
+        raised here (the operation that waits finds out by trying)."""
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait({task})
+        if self._lock.locked():
+            async with self._lock:
+                pass
+
+    async def after_failure(self, exc: BaseException, timeout: float = RECOVERY_TIMEOUT) -> None:
+        """An operation failed with ``exc``: when the module may be at fault (a link, line or
+        module error, never an HTTP status or a refused value), wait for a recovery already
+        running, then check the module by its state and repair it (:meth:`recover`). A
+        recovery that fails is reported (``recovery_failed``), not raised: the caller raises its
+        own error."""
+        if not self.supervising or not isinstance(exc, _MODULE_FAULTS):
+            return
+        if isinstance(exc, PoolTimeout):
+            return  # the modem was busy, nothing failed
+        await self.ready()
+        try:
+            await self.recover(timeout)
+        except PortClosedError:
+            return
+        except N58Error as error:
+            self.log.warning("supervision.after_failure", error=f"{type(error).__name__}")
 
     def _failed(self, exc: N58Error) -> None:
         if not isinstance(exc, PortClosedError):

@@ -1,0 +1,140 @@
+"""Every request recovers by itself (issue #23): a restart (with and without its boot report),
+an auto-baud restart, a link drop and a wedge, between requests and during one; the next
+``get()`` returns the right body with no user code. A POST caught by a restart is not sent
+again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from conftest import ModemFactory
+
+import n58aio
+from n58aio.emulator import Emulator, OriginServer
+from n58aio.emulator.origin import pattern_sha256
+
+RESYNC_GRACE = 0.2
+"""Seconds between probes while the module is silent (2 s by default; the emulated line is
+unpaced): a silent module is given up at one rate after about 0.7 s instead of 6 s."""
+SIZE = 60_000
+FAST = n58aio.Timeouts(1.0)
+"""A stalled body is given up after 1 s (a restart without a report stops it silently)."""
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+async def _modem(
+    make_modem: ModemFactory, *, auto_baud: bool = False
+) -> tuple[Emulator, n58aio.Modem]:
+    config = {"sim": "pin", "sim_pin": "4321", "auto_baud": auto_baud}
+    emu, modem = await make_modem(attach=False, config=config, baudrate=921600)
+    modem.channel.resync_grace = RESYNC_GRACE
+    modem.supervisor.reset_wait = 0.5
+    await modem.attach(pin="4321", timeout=15)
+    return emu, modem
+
+
+def _faults(emu: Emulator) -> dict[str, Callable[[], object]]:
+    faults = emu.faults
+    return {
+        "restart": lambda: faults.restart(report=True),
+        "silent-restart": lambda: faults.restart(report=False),
+        "link-drop": faults.drop_data_link,
+        "wedge": faults.wedge,
+    }
+
+
+KINDS = ["restart", "silent-restart", "link-drop", "wedge"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_between_requests_the_next_get_works(
+    make_modem: ModemFactory, origin_server: OriginServer, kind: str
+) -> None:
+    emu, modem = await _modem(make_modem)
+    url = origin_server.url(f"/bytes/{SIZE}")
+    assert _sha((await modem.get(url)).content) == pattern_sha256(SIZE)
+    _faults(emu)[kind]()
+    await asyncio.sleep(0.05)
+    response = await modem.get(url, timeouts=FAST)
+    assert response.status_code == 200 and _sha(response.content) == pattern_sha256(SIZE)
+    assert response.attempts in (1, 2)  # 1 when a report had the module repaired before
+    assert emu.sim_unlocked and emu.line_rate == 921600 and modem.line_rate == 921600
+    assert modem.supervision_counts.get("recovered", 0) >= 1
+    assert "recovery_failed" not in modem.supervision_counts
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_during_a_request_the_get_returns_the_right_body(
+    make_modem: ModemFactory, origin_server: OriginServer, kind: str
+) -> None:
+    emu, modem = await _modem(make_modem)
+    emu.faults.after_body_bytes(SIZE // 3, _faults(emu)[kind])
+    response = await modem.get(origin_server.url(f"/bytes/{SIZE}"), timeouts=FAST)
+    assert response.status_code == 200 and _sha(response.content) == pattern_sha256(SIZE)
+    assert response.attempts == 2
+    assert emu.line_rate == 921600 and emu.sim_unlocked
+    gets = [r for r in origin_server.requests if r.path == f"/bytes/{SIZE}"]
+    assert len(gets) == 2
+
+
+async def test_auto_baud_restart_rate_restored(
+    make_modem: ModemFactory, origin_server: OriginServer
+) -> None:
+    emu, modem = await _modem(make_modem, auto_baud=True)
+    url = origin_server.url(f"/bytes/{SIZE}")
+    emu.faults.restart(report=False)  # silent at any rate until an AT at the boot rate
+    response = await modem.get(url, timeouts=FAST)
+    assert _sha(response.content) == pattern_sha256(SIZE)
+    assert emu.line_rate == 921600 and modem.line_rate == 921600
+    emu.faults.after_body_bytes(SIZE // 2, lambda: emu.faults.restart(report=False))
+    response = await modem.get(url, timeouts=FAST)
+    assert _sha(response.content) == pattern_sha256(SIZE) and response.attempts == 2
+    assert emu.line_rate == 921600
+
+
+async def test_a_post_caught_by_a_restart_is_not_sent_again(
+    make_modem: ModemFactory, origin_server: OriginServer
+) -> None:
+    emu, modem = await _modem(make_modem)
+    emu.faults.on_command("AT+HTTPACTION", lambda: emu.faults.restart(report=True))
+    with pytest.raises(n58aio.N58Error):  # the channel says how (CommandError: +PBREADY)
+        await modem.post(origin_server.url("/upload/once"), content=b"pay once", timeouts=FAST)
+    posts = [r for r in origin_server.requests if r.method == "POST"]
+    assert len(posts) <= 1
+    # the module was brought back: the next request needs nothing from the caller
+    response = await modem.get(origin_server.url("/bytes/100"), timeouts=FAST)
+    assert response.status_code == 200 and len(response.content) == 100
+    assert len([r for r in origin_server.requests if r.method == "POST"]) == len(posts)
+
+
+async def test_a_post_is_sent_again_only_with_the_callers_policy(
+    make_modem: ModemFactory, origin_server: OriginServer
+) -> None:
+    emu, modem = await _modem(make_modem)
+    emu.faults.on_command("AT+HTTPSETUP", lambda: emu.faults.restart(report=False))
+    policy = n58aio.RetryPolicy(backoff=0).allowing("POST")
+    response = await modem.post(
+        origin_server.url("/upload/twice"), content=b"tolerated", timeouts=FAST, retry=policy
+    )
+    assert response.status_code == 201 and response.attempts == 2
+    assert origin_server.uploads["twice"] == b"tolerated"
+
+
+async def test_a_server_error_is_not_a_module_fault(
+    make_modem: ModemFactory, origin_server: OriginServer
+) -> None:
+    emu, modem = await make_modem()
+    before = emu.bytes_received
+    with pytest.raises(n58aio.ConnectError):
+        await modem.get("http://127.0.0.1:9/", timeouts=FAST)  # nothing listens: refused
+    assert modem.supervision_counts == {}  # checked, nothing repaired, nothing sent again
+    assert emu.bytes_received > before
+    response = await modem.get(origin_server.url("/status/503"))
+    assert response.status_code == 503 and response.attempts == 1

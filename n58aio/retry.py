@@ -27,6 +27,7 @@ from .errors import (
     HTTPStatusError,
     InvalidValue,
     LinkClosedError,
+    N58Error,
     PoolTimeout,
     PortClosedError,
     ProtocolError,
@@ -36,6 +37,7 @@ from .errors import (
 __all__ = [
     "DOWNLOAD_STATUSES",
     "IDEMPOTENT_METHODS",
+    "LINK_ERRORS",
     "RECOVERABLE_ERRORS",
     "Attempts",
     "RetryPolicy",
@@ -44,17 +46,19 @@ __all__ = [
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 """Methods sent again without the caller's word (RFC 9110 9.2.2 safe methods)."""
 
-RECOVERABLE_ERRORS: tuple[type[Exception], ...] = (
+LINK_ERRORS: tuple[type[N58Error], ...] = (
     LinkClosedError,
     ProtocolError,
     RequestTimeout,
     CommandTimeout,
     CommandError,
-    PortClosedError,
 )
 """Errors of the link, the line or the module, worth another attempt once the module was
 checked: the link closed early, damaged output, a timeout, a refused command (``ConnectError``
-when the data link is down), a port that vanished (the pool moves to another modem)."""
+when the data link is down)."""
+
+RECOVERABLE_ERRORS: tuple[type[N58Error], ...] = (*LINK_ERRORS, PortClosedError)
+""":data:`LINK_ERRORS` and a port that vanished (worth another attempt on another modem)."""
 
 DOWNLOAD_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 """HTTP statuses a download tries again (the server's trouble, maybe passing); a request

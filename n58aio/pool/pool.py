@@ -20,20 +20,18 @@ from typing import Any, Unpack
 import structlog
 
 from ..errors import (
-    CommandError,
     CommandTimeout,
-    LinkClosedError,
     N58Error,
     NoModemAvailable,
     PoolTimeout,
     PortClosedError,
     ProtocolError,
-    RequestTimeout,
 )
 from ..http import RequestOptions, Response, Timeouts, TimeoutTypes, TLSConfig
 from ..http.options import check_request_options
 from ..logs import get_logger
 from ..redact import redact
+from ..retry import IDEMPOTENT_METHODS, RECOVERABLE_ERRORS, RetryPolicy
 from ..transfer.download import DEFAULT_RANGE_SIZE, ProgressCallback
 from .download import PoolDownloadResult, parallel_download
 from .member import PoolMember
@@ -41,19 +39,12 @@ from .stats import PoolStats
 
 __all__ = ["HARD_FAULTS", "IDEMPOTENT_METHODS", "RETRYABLE_FAULTS", "ModemPool"]
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-"""Methods sent again on another modem after a fault (the request may have reached the server)."""
-
 HARD_FAULTS: tuple[type[N58Error], ...] = (PortClosedError, CommandTimeout, ProtocolError)
 """Faults that quarantine the modem at once (its port or its AT stream cannot be trusted)."""
 
-RETRYABLE_FAULTS: tuple[type[N58Error], ...] = (
-    *HARD_FAULTS,
-    LinkClosedError,
-    RequestTimeout,
-    CommandError,
-)
-"""Faults after which an idempotent request is tried on another modem."""
+RETRYABLE_FAULTS: tuple[type[N58Error], ...] = RECOVERABLE_ERRORS
+"""Faults after which an idempotent request is tried on another modem (those of
+:class:`~n58aio.RetryPolicy`)."""
 
 _ids = itertools.count(1)
 
@@ -184,6 +175,7 @@ class ModemPool:
         """
         check_request_options(options)
         wait = _pool_wait(options)
+        policy = self._policy(options)
         avoid: list[PoolMember] = []
         for attempt in itertools.count():
             yielded = False
@@ -200,7 +192,7 @@ class ModemPool:
                             member.bytes += response.num_bytes_downloaded
                 return
             except Exception as exc:
-                if yielded or current is None or not self._may_retry(method, exc, attempt):
+                if yielded or current is None or not self._may_retry(policy, method, exc, attempt):
                     raise
                 self._note_retry(current, method, url, exc)
                 avoid.append(current)
@@ -210,6 +202,7 @@ class ModemPool:
         idempotent request is sent again on another modem when its modem faults."""
         check_request_options(options)
         wait = _pool_wait(options)
+        policy = self._policy(options)
         avoid: list[PoolMember] = []
         for attempt in itertools.count():
             current: PoolMember | None = None
@@ -221,7 +214,7 @@ class ModemPool:
                     member.bytes += len(response.content)
                 return response
             except Exception as exc:
-                if current is None or not self._may_retry(method, exc, attempt):
+                if current is None or not self._may_retry(policy, method, exc, attempt):
                     raise
                 self._note_retry(current, method, url, exc)
                 avoid.append(current)
@@ -396,11 +389,16 @@ class ModemPool:
             member.log.info("pool.modem.suspect", error=str(error) or type(error).__name__)
             self._spawn(self._recheck(member), f"check-{member.name}")
 
-    def _may_retry(self, method: str, exc: Exception, attempt: int) -> bool:
+    def _policy(self, options: RequestOptions) -> RetryPolicy:
+        """The request's ``retry``, else ``request_retries`` moves of an idempotent request."""
+        given = options.get("retry")
+        return given if given is not None else RetryPolicy(attempts=self.request_retries + 1)
+
+    def _may_retry(self, policy: RetryPolicy, method: str, exc: Exception, attempt: int) -> bool:
         return (
-            method.upper() in IDEMPOTENT_METHODS
-            and attempt < self.request_retries
-            and isinstance(exc, RETRYABLE_FAULTS)
+            policy.resends(method)
+            and attempt + 1 < policy.attempts
+            and policy.retryable(exc)
             and self._phase == "open"
         )
 

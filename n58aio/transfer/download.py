@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import threading
 import time
 from dataclasses import dataclass
@@ -41,12 +40,13 @@ from ..errors import (
 from ..http import DEFAULT_MAX_REDIRECTS, Headers, ModuleURL, Response, Timeouts, TLSConfig
 from ..http.redirects import redirect_request
 from ..redact import redact
+from ..retry import Attempts
 from .errors import IntegrityError, RangeMismatchError
 from .integrity import Hashes, check_digests, fsync_directory, hash_file
 from .modem_api import DownloadModem
-from .options import LINK_FAULTS, DownloadOptions
 from .options import MAX_BACKOFF as MAX_BACKOFF
 from .options import RETRY_STATUSES as RETRY_STATUSES
+from .options import DownloadOptions
 from .progress import PROGRESS_INTERVAL as PROGRESS_INTERVAL
 from .progress import RATE_WINDOW as RATE_WINDOW
 from .progress import Progress, ProgressCallback, ProgressReporter
@@ -110,7 +110,9 @@ async def download(
     ``sha256``/``md5`` (hex) are checked over the whole file before it gets its final name
     (:class:`~n58aio.transfer.IntegrityError` otherwise, and the partial file is deleted).
     A failed range is retried up to ``retries`` times in a row (the count restarts after each
-    completed range), waiting ``backoff`` seconds, doubled after each failure (at most 30 s).
+    completed range) under :meth:`DownloadOptions.policy
+    <n58aio.transfer.options.DownloadOptions.policy>`: a delay drawn below ``backoff`` seconds,
+    a ceiling doubled after each failure (at most 30 s; full jitter), and the modem recovered.
     ``progress`` is called with a :class:`Progress` at most every 0.1 s and once at the end.
     ``tls`` and ``timeouts`` apply to every request.
 
@@ -199,7 +201,8 @@ class _Download:
         return result
 
     async def _fetch_all(self) -> None:
-        failures = 0
+        policy = self.options.policy()
+        attempts = Attempts(policy)
         while self.total is None or self.verified < self.total:
             try:
                 await self._watched_attempt()
@@ -212,20 +215,19 @@ class _Download:
                 self._start_over()
                 continue
             except N58Error as exc:
-                if not _retryable(exc):
+                if not policy.retryable(exc):
                     raise
-                failures += 1
                 self.retries += 1
-                if failures > self.options.retries:
+                delay = attempts.after(exc)
+                if delay is None:
                     raise TransferError(
                         f"download of {self.target.redacted()} gave up at byte {self.verified} "
-                        f"after {failures} failed attempts: {exc}"
+                        f"after {attempts.failures} failed attempts: {exc}"
                     ) from exc
-                delay = self.options.delay(failures) * random.uniform(0.8, 1.2)
                 self.log.warning(
                     "download.retry",
                     offset=self.verified,
-                    attempt=failures,
+                    attempt=attempts.failures,
                     error=f"{type(exc).__name__}: {exc}",
                     delay=round(delay, 3),
                 )
@@ -234,7 +236,7 @@ class _Download:
                 await asyncio.sleep(delay)
                 await self._recover()
                 continue
-            failures = 0
+            attempts.succeeded()
             if time.monotonic() - self._last_checkpoint >= CHECKPOINT_INTERVAL:
                 await asyncio.to_thread(self._checkpoint)
 
@@ -560,12 +562,6 @@ class _Download:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _retryable(exc: N58Error) -> bool:
-    if isinstance(exc, HTTPStatusError):
-        return exc.status_code in RETRY_STATUSES
-    return isinstance(exc, LINK_FAULTS)
 
 
 def _content_length(response: Response) -> int | None:

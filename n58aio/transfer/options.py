@@ -7,15 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import (
-    CommandError,
-    CommandTimeout,
-    InvalidValue,
-    LinkClosedError,
-    N58Error,
-    ProtocolError,
-    RequestTimeout,
-)
+from ..errors import InvalidValue, N58Error
+from ..retry import DOWNLOAD_STATUSES, LINK_ERRORS, MAX_BACKOFF, RECOVERABLE_ERRORS, RetryPolicy
 
 if TYPE_CHECKING:
     from ..http import Timeouts, TLSConfig
@@ -29,17 +22,11 @@ __all__ = [
     "hex_digest",
 ]
 
-MAX_BACKOFF = 30.0
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+RETRY_STATUSES = DOWNLOAD_STATUSES
 """HTTP statuses retried like a lost link; other 4xx/5xx end the download."""
-LINK_FAULTS: tuple[type[N58Error], ...] = (
-    LinkClosedError,
-    ProtocolError,
-    RequestTimeout,
-    CommandTimeout,
-    CommandError,
-)
-"""Faults after which a range is fetched again (the link or the modem's output failed)."""
+LINK_FAULTS: tuple[type[N58Error], ...] = LINK_ERRORS
+"""Faults after which a range is fetched again on the same modem (the link or the modem's
+output failed; a port that vanished is not one of them)."""
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
@@ -88,11 +75,18 @@ class DownloadOptions:
             timeouts,
         )
 
-    def delay(self, failures: int) -> float:
-        """Seconds to wait after ``failures`` failed attempts in a row: ``backoff``, doubled
-        after each failure, at most :data:`MAX_BACKOFF` (without jitter)."""
-        delay: float = min(self.backoff * 2 ** (failures - 1), MAX_BACKOFF)
-        return delay
+    def policy(self, *, other_modems: bool = False) -> RetryPolicy:
+        """The :class:`~n58aio.RetryPolicy` of one range: ``retries`` + 1 attempts in a row,
+        ``backoff`` doubling up to :data:`MAX_BACKOFF` with full jitter, the link faults and
+        :data:`RETRY_STATUSES`; with ``other_modems`` (the pool) a vanished port too."""
+        return RetryPolicy(
+            attempts=self.retries + 1,
+            backoff=self.backoff,
+            max_backoff=MAX_BACKOFF,
+            errors=RECOVERABLE_ERRORS if other_modems else LINK_FAULTS,
+            statuses=RETRY_STATUSES,
+            methods=frozenset({"GET"}),
+        )
 
 
 def hex_digest(value: str | None, length: int, name: str) -> str | None:

@@ -324,15 +324,22 @@ class Modem:
         ``timeout`` defaults to the manual's value for the command. Raises
         :class:`~n58aio.errors.CommandError` (``code`` holds the CME code),
         :class:`~n58aio.errors.CommandTimeout` or :class:`~n58aio.errors.PortClosedError`.
+        Once attached, a command (and so every file operation) waits for a recovery in
+        progress, and a command that times out has the module checked in the background.
         """
-        return await self.channel.command(
-            command,
-            timeout=timeout,
-            data=data,
-            reply_prefix=reply_prefix,
-            reply_match=reply_match,
-            max_reply_lines=max_reply_lines,
-        )
+        await self.supervisor.ready()
+        try:
+            return await self.channel.command(
+                command,
+                timeout=timeout,
+                data=data,
+                reply_prefix=reply_prefix,
+                reply_match=reply_match,
+                max_reply_lines=max_reply_lines,
+            )
+        except CommandTimeout:
+            self.supervisor.check_soon()
+            raise
 
     def on_urc(self, prefix: str, callback: UrcCallback) -> Callable[[], None]:
         """Call ``callback(line)`` for every report starting with ``prefix`` (empty: all).

@@ -254,6 +254,12 @@ class Supervisor:
             return
         self._schedule()
 
+    def check_soon(self) -> None:
+        """Have the module checked (and repaired) in the background, as after a report: an
+        operation failed in a way that may be the module's (a command timed out)."""
+        if not self._lock.locked():
+            self._schedule()
+
     def _schedule(self) -> None:
         if self.channel.closed or self.params is None:
             return

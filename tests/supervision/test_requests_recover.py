@@ -138,3 +138,19 @@ async def test_a_server_error_is_not_a_module_fault(
     assert emu.bytes_received > before
     response = await modem.get(origin_server.url("/status/503"))
     assert response.status_code == 503 and response.attempts == 1
+
+
+async def test_commands_and_file_operations_wait_for_the_recovery(
+    make_modem: ModemFactory,
+) -> None:
+    emu, modem = await _modem(make_modem)
+    seen: list[str] = []
+    modem.on_event(lambda event: seen.append(event.kind))
+    emu.faults.wedge()
+    with pytest.raises(n58aio.CommandTimeout):
+        await modem.command("AT+CSQ", timeout=0.5)  # the module checked in the background
+    entries = await modem.files.list()  # waits for the recovery, then goes through
+    assert isinstance(entries, list)
+    assert (await modem.command("AT+CSQ")).lines[0].startswith("+CSQ:")
+    assert seen == ["unresponsive", "reset", "restart", "recovered"], seen
+    assert emu.line_rate == 921600 and emu.sim_unlocked

@@ -29,14 +29,13 @@ from .commands.network import parse_registration
 from .errors import (
     CommandError,
     CommandTimeout,
-    LinkClosedError,
+    ConnectError,
     ModemUnresponsiveError,
     N58Error,
     PinUnclearError,
     PinWithheldError,
     PoolTimeout,
     PortClosedError,
-    ProtocolError,
     RequestTimeout,
     WrongPinError,
 )
@@ -61,15 +60,11 @@ RESET_WAIT = 10.0
 """Seconds given to a module to boot after ``AT+CFUN=1,1`` before it is probed again."""
 RECOVERY_TIMEOUT = 60.0
 _LOST_REGISTRATION = ("+CREG:", "+CGREG:", "+CEREG:")
-_MODULE_FAULTS: tuple[type[Exception], ...] = (
-    CommandError,
-    CommandTimeout,
-    LinkClosedError,
-    ProtocolError,
-    RequestTimeout,
-)
-"""Failures that may come from the module (a restart, a lost link, a wedge): worth a look at
-its state. ``ConnectError`` (a refused ``AT+HTTPSETUP``) is a :class:`CommandError`."""
+_SUSPECTS: tuple[type[Exception], ...] = (CommandTimeout, RequestTimeout, ConnectError)
+"""Failures that may hide a module fault no report told (a restart without ``+PBREADY``, a
+wedge, a lost data link): a command or a response that never came, a link setup refused.
+Other failures (a link closed, damaged output) are the server's or the line's, or come with a
+report that already started a recovery: they are not a reason to query the module."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,16 +314,17 @@ class Supervisor:
                 pass
 
     async def after_failure(self, exc: BaseException, timeout: float = RECOVERY_TIMEOUT) -> None:
-        """An operation failed with ``exc``: when the module may be at fault (a link, line or
-        module error, never an HTTP status or a refused value), wait for a recovery already
-        running, then check the module by its state and repair it (:meth:`recover`). A
-        recovery that fails is reported (``recovery_failed``), not raised: the caller raises its
-        own error."""
-        if not self.supervising or not isinstance(exc, _MODULE_FAULTS):
+        """An operation failed with ``exc``: wait for a recovery the reports started; when the
+        failure may hide a module fault no report told (:data:`_SUSPECTS`: a timeout, a refused
+        link setup), check the module by its state and repair it (:meth:`recover`). Never for a
+        wait for a busy modem, an HTTP status or a refused value; never a reset because of what
+        a server sent (a damaged or forged response is not a suspect). A recovery that fails
+        is reported (``recovery_failed``), not raised: the caller raises its own error."""
+        if not self.supervising:
             return
-        if isinstance(exc, PoolTimeout):
-            return  # the modem was busy, nothing failed
         await self.ready()
+        if not isinstance(exc, _SUSPECTS) or isinstance(exc, PoolTimeout):
+            return
         try:
             await self.recover(timeout)
         except PortClosedError:

@@ -62,6 +62,7 @@ from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
 from .retry import RetryPolicy
 from .supervision import EventKind, SupervisionEvent
 from .transfer import (
+    DownloadOptions,
     DownloadResult,
     FileEntry,
     FileTransferResult,
@@ -102,6 +103,7 @@ __all__ = [
     "DecodingError",
     "DecompressionLimitError",
     "DecompressionLimits",
+    "DownloadOptions",
     "DownloadResult",
     "EventKind",
     "FileEntry",

@@ -19,7 +19,6 @@ from .http import (
     RecvMode,
     RequestOptions,
     Response,
-    Timeouts,
     TimeoutTypes,
     TLSConfig,
 )
@@ -29,10 +28,11 @@ from .retry import RetryPolicy
 from .supervised import supervised_request, supervised_stream
 from .supervision import EventKind, EventStream, SupervisionEvent, Supervisor
 from .transfer import module_files as _module_files
-from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
+from .transfer.download import DownloadResult
 from .transfer.download import download as _download
 from .transfer.files import ModuleFiles
 from .transfer.module_files import FileTransferResult, ModuleGetResult, ModuleGetStatus
+from .transfer.options import DownloadOptions
 
 __all__ = ["Modem", "open_modem"]
 
@@ -218,34 +218,14 @@ class Modem:
 
     # ------------------------------------------------------------------ transfers
     async def download(
-        self,
-        url: str,
-        path: str | os.PathLike[str],
-        *,
-        sha256: str | None = None,
-        md5: str | None = None,
-        range_size: int = DEFAULT_RANGE_SIZE,
-        progress: ProgressCallback | None = None,
-        retries: int = 8,
-        backoff: float = 0.5,
-        tls: TLSConfig | None = None,
-        timeouts: TimeoutTypes = None,
+        self, url: str, path: str | os.PathLike[str], **options: Unpack[DownloadOptions]
     ) -> DownloadResult:
         """Download ``url`` to the local file ``path`` as verified ranged GETs, surviving
-        faults and resuming an interrupted download; see :func:`n58aio.transfer.download`."""
-        return await _download(
-            self,
-            url,
-            path,
-            sha256=sha256,
-            md5=md5,
-            range_size=range_size,
-            progress=progress,
-            retries=retries,
-            backoff=backoff,
-            tls=tls,
-            timeouts=Timeouts.of(timeouts),
-        )
+        faults and resuming an interrupted download; the options are
+        :class:`~n58aio.transfer.DownloadOptions` (``sha256``, ``md5``, ``range_size``,
+        ``progress``, ``retries``, ``backoff``, ``tls``, ``timeouts``); see
+        :func:`n58aio.transfer.download`."""
+        return await _download(self, url, path, **options)
 
     async def module_get(
         self,

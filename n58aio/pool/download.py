@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Unpack
 
 from ..errors import (
     HTTPStatusError,
@@ -30,7 +31,7 @@ from ..errors import (
     TooManyRedirects,
     TransferError,
 )
-from ..http import DEFAULT_MAX_REDIRECTS, Headers, ModuleURL, Response, Timeouts, TLSConfig
+from ..http import DEFAULT_MAX_REDIRECTS, Headers, ModuleURL, Response
 from ..http.redirects import redirect_request
 from ..redact import redact
 from ..retry import Attempts
@@ -38,8 +39,8 @@ from ..transfer.download import DEFAULT_RANGE_SIZE, DownloadResult
 from ..transfer.errors import IntegrityError, RangeMismatchError
 from ..transfer.integrity import Hashes, check_digests, fsync_directory, hash_file
 from ..transfer.options import MAX_BACKOFF as MAX_BACKOFF
-from ..transfer.options import DownloadOptions
-from ..transfer.progress import ProgressCallback, ProgressReporter
+from ..transfer.options import DownloadOptions, DownloadSettings
+from ..transfer.progress import ProgressReporter
 from ..transfer.ranges import changed_validator, content_range
 from .member import PoolMember
 from .pool_api import DownloadPool
@@ -98,29 +99,18 @@ async def parallel_download(
     pool: DownloadPool,
     url: str,
     path: str | PathLike[str],
-    *,
-    sha256: str | None = None,
-    md5: str | None = None,
-    range_size: int = DEFAULT_RANGE_SIZE,
-    progress: ProgressCallback | None = None,
-    retries: int = 8,
-    backoff: float = 0.5,
-    tls: TLSConfig | None = None,
-    timeouts: Timeouts | None = None,
+    **options: Unpack[DownloadOptions],
 ) -> PoolDownloadResult:
     """Download ``url`` to ``path`` over the modems of ``pool`` (see :meth:`ModemPool.download
     <n58aio.pool.ModemPool.download>`)."""
     ModuleURL.parse(url)  # refuse a bad URL before anything is written
-    options = DownloadOptions.checked(
-        sha256, md5, range_size, progress, retries, backoff, tls, timeouts
-    )
-    return await _Job(pool, url, Path(path), options).run()
+    return await _Job(pool, url, Path(path), DownloadSettings.of(options)).run()
 
 
 class _Job:
     """One parallel download: the probe, the range queue and its workers, the final checks."""
 
-    def __init__(self, pool: DownloadPool, url: str, path: Path, options: DownloadOptions) -> None:
+    def __init__(self, pool: DownloadPool, url: str, path: Path, options: DownloadSettings) -> None:
         self.pool = pool
         self.url = url  # where the ranges come from, after redirects
         self.headers: list[tuple[str, str]] | None = None  # credentials kept by a redirect

@@ -27,12 +27,12 @@ from ..errors import (
     PortClosedError,
     ProtocolError,
 )
-from ..http import RequestOptions, Response, Timeouts, TimeoutTypes, TLSConfig
+from ..http import RequestOptions, Response, Timeouts
 from ..http.options import check_request_options
 from ..logs import get_logger
 from ..redact import redact
 from ..retry import IDEMPOTENT_METHODS, RECOVERABLE_ERRORS, RetryPolicy
-from ..transfer.download import DEFAULT_RANGE_SIZE, ProgressCallback
+from ..transfer.options import DownloadOptions
 from .download import PoolDownloadResult, parallel_download
 from .member import PoolMember
 from .stats import PoolStats
@@ -249,22 +249,12 @@ class ModemPool:
         return await self.request("OPTIONS", url, **options)
 
     async def download(
-        self,
-        url: str,
-        path: str | PathLike[str],
-        *,
-        sha256: str | None = None,
-        md5: str | None = None,
-        range_size: int = DEFAULT_RANGE_SIZE,
-        progress: ProgressCallback | None = None,
-        retries: int = 8,
-        backoff: float = 0.5,
-        tls: TLSConfig | None = None,
-        timeouts: TimeoutTypes = None,
+        self, url: str, path: str | PathLike[str], **options: Unpack[DownloadOptions]
     ) -> PoolDownloadResult:
         """Download ``url`` to ``path`` in ranges fetched in parallel across the modems.
 
-        Ranges of at most ``range_size`` bytes (finer for small files, so every modem gets
+        The options are :class:`~n58aio.transfer.DownloadOptions`. Ranges of at most
+        ``range_size`` bytes (finer for small files, so every modem gets
         work) are written at their offsets into a preallocated ``<path>.part``, which is
         hash-checked (``sha256``/``md5``, hex) and renamed to ``path`` once complete. A range
         whose modem faults continues on another modem from where it stopped; ``retries``
@@ -276,19 +266,7 @@ class ModemPool:
         :class:`~n58aio.transfer.RangeMismatchError` when the server answers other ranges;
         the partial file is deleted.
         """
-        return await parallel_download(
-            self,
-            url,
-            path,
-            sha256=sha256,
-            md5=md5,
-            range_size=range_size,
-            progress=progress,
-            retries=retries,
-            backoff=backoff,
-            tls=tls,
-            timeouts=Timeouts.of(timeouts),
-        )
+        return await parallel_download(self, url, path, **options)
 
     # ------------------------------------------------------------------ monitoring
     def stats(self) -> PoolStats:

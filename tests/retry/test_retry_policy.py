@@ -8,7 +8,7 @@ import pytest
 
 import n58aio
 from n58aio.retry import DOWNLOAD_STATUSES, Attempts, RetryPolicy
-from n58aio.transfer.options import DownloadOptions
+from n58aio.transfer.options import DownloadSettings
 
 
 class Clock:
@@ -115,7 +115,7 @@ def test_never_and_bad_values() -> None:
 
 
 def test_a_download_range_policy() -> None:
-    options = DownloadOptions.checked(None, None, 1024, None, 4, 0.25, None, None)
+    options = DownloadSettings.of({"range_size": 1024, "retries": 4, "backoff": 0.25})
     policy = options.policy()
     assert policy.attempts == 5 and policy.backoff == 0.25 and policy.max_backoff == 30.0
     assert policy.retryable(n58aio.HTTPStatusError(503, "Unavailable", "u"))
@@ -129,3 +129,13 @@ def test_a_request_option_must_be_a_policy() -> None:
     with pytest.raises(n58aio.InvalidOption, match="RetryPolicy"):
         check_request_options({"retry": 2})
     check_request_options({"retry": RetryPolicy.never()})
+
+
+def test_download_options_are_checked_once() -> None:
+    assert DownloadSettings.of({}) == DownloadSettings()
+    with pytest.raises(n58aio.InvalidOption, match="'retries'"):
+        DownloadSettings.of({"retry": 3})  # the closest name is given
+    with pytest.raises(n58aio.InvalidValue, match="sha256"):
+        DownloadSettings.of({"sha256": "xyz"})
+    assert DownloadSettings.of({"md5": "A" * 32}).md5 == "a" * 32
+    assert DownloadSettings.of({"timeouts": 3}).timeouts == n58aio.Timeouts(3)

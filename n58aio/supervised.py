@@ -62,6 +62,7 @@ async def _again(
         if repaired:
             log.info("request.not_resent", method=method, url=redact(url), error=type(exc).__name__)
         return False
+    supervisor.resends += 1
     log.info(
         "request.resent",
         method=method,

@@ -161,6 +161,7 @@ async def unlock_sim(
     try:
         await channel.command(f'AT+CPIN="{pin}"')
         answer = "ok"
+        registry.accepted(card, pin)  # the module's own OK after its echo: taken
     except CommandError as exc:
         answer = "refused" if exc.code == 16 else "unclear"
     except N58Error:
@@ -171,6 +172,8 @@ async def unlock_sim(
         if answer != "ok":
             log.info("bringup.pin_taken_despite_answer", answer=answer)
         return True
+    if answer == "ok":
+        registry.failed(card, pin)  # an OK the state contradicts: unclear after all
     log.warning("bringup.pin_refused", answer=answer, state=after)
     if after == "SIM PUK":
         raise SimPukRequired() from None

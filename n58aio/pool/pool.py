@@ -482,6 +482,8 @@ class ModemPool:
             self._quarantine(member, exc, noted=False)
 
     def _on_reset(self, member: PoolMember, line: str) -> None:
+        if member.modem is not None and member.modem.supervisor.explains(line):
+            return  # the modem's own bring-up (the +PBREADY of a PIN taken)
         member.needs_check = True
         if member.abort(f"the modem reported {line!r}"):
             member.log.warning("pool.modem.reset", report=line, in_flight=True)

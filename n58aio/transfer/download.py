@@ -249,6 +249,8 @@ class _Download:
             raise
 
     def _on_reset(self, line: str) -> None:
+        if self.modem.supervisor.explains(line):
+            return  # the supervisor's own bring-up (a PIN taken): not a restart
         self._reset_line = line
         scope = self._scope
         if scope is not None and not scope.expired():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import ModemFactory
@@ -154,3 +155,23 @@ async def test_commands_and_file_operations_wait_for_the_recovery(
     assert (await modem.command("AT+CSQ")).lines[0].startswith("+CSQ:")
     assert seen == ["unresponsive", "reset", "restart", "recovered"], seen
     assert emu.line_rate == 921600 and emu.sim_unlocked
+
+
+async def test_a_download_in_progress_survives_a_wedge(
+    make_modem: ModemFactory, origin_server: OriginServer, tmp_path: Path
+) -> None:
+    size = 200_000
+    emu, modem = await _modem(make_modem)
+    faults = emu.faults
+    faults.after_body_bytes(50_000, faults.wedge)
+    target = tmp_path / "fw.bin"
+    result = await modem.download(
+        origin_server.url(f"/bytes/{size}"), target, timeouts=FAST, backoff=0.05
+    )
+    assert _sha(target.read_bytes()) == pattern_sha256(size) == result.sha256
+    # sent again once: by the request (before its response came) or by the download (after)
+    assert result.retries + modem.supervisor.resends == 1
+    counts = modem.supervision_counts
+    assert counts.get("reset", 0) == 1 and counts.get("recovered", 0) == 1, counts
+    assert "recovery_failed" not in counts and emu.sim_unlocked  # the PIN taken after the reset
+    assert emu.line_rate == 921600

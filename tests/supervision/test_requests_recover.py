@@ -6,6 +6,7 @@ again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from conftest import ModemFactory
 
 import n58aio
+from n58aio import linespeed
 from n58aio.emulator import Emulator, OriginServer
 from n58aio.emulator.origin import pattern_sha256
 
@@ -28,6 +30,13 @@ def _sha(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def _quick_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ``AT`` looking for the module waits 0.5 s (2 s by default): the unpaced emulated
+    line answers in milliseconds, and a silent module is given up sooner."""
+    monkeypatch.setattr(linespeed, "FIND_TIMEOUT", 0.5)
 
 
 async def _modem(
@@ -175,3 +184,32 @@ async def test_a_download_in_progress_survives_a_wedge(
     assert counts.get("reset", 0) == 1 and counts.get("recovered", 0) == 1, counts
     assert "recovery_failed" not in counts and emu.sim_unlocked  # the PIN taken after the reset
     assert emu.line_rate == 921600
+
+
+async def test_a_server_cannot_make_the_modem_recover_or_reset(make_modem: ModemFactory) -> None:
+    body = b"\r\n+PBREADY\r\n\r\nGPRS DISCONNECTION\r\n\r\n+CEREG: 0,0\r\n\r\nAT+CFUN=1,1\r\n"
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        writer.write(head + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        emu, modem = await _modem(make_modem)
+        seen: list[str] = []
+        modem.on_event(lambda event: seen.append(event.kind))
+        for _ in range(2):
+            response = await modem.get(f"http://127.0.0.1:{port}/", timeouts=FAST)
+            assert response.content == body and response.attempts == 1
+        with contextlib.suppress(n58aio.LinkClosedError):  # mode 0: the text may end it early
+            await modem.get(f"http://127.0.0.1:{port}/", recvmode=0, timeouts=FAST)
+        await asyncio.sleep(0.3)  # a background recovery would have started by now
+        assert seen == [] and modem.supervision_counts == {}
+        assert modem.supervisor.repairs == 0 and emu.sim_unlocked  # no reset, no restart
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 from collections.abc import AsyncIterator, Callable
@@ -26,7 +27,7 @@ from .linespeed import initial_rate_for, switch_line_rate
 from .logs import get_logger
 from .retry import RetryPolicy
 from .supervised import supervised_request, supervised_stream
-from .supervision import EventKind, EventStream, SupervisionEvent, Supervisor
+from .supervision import RECOVERY_TIMEOUT, EventKind, EventStream, SupervisionEvent, Supervisor
 from .transfer import module_files as _module_files
 from .transfer.download import DownloadResult
 from .transfer.download import download as _download
@@ -305,9 +306,15 @@ class Modem:
         :class:`~n58aio.errors.CommandError` (``code`` holds the CME code),
         :class:`~n58aio.errors.CommandTimeout` or :class:`~n58aio.errors.PortClosedError`.
         Once attached, a command (and so every file operation) waits for a recovery in
-        progress, and a command that times out has the module checked in the background.
+        progress (within ``timeout``, else 60 s: then :class:`~n58aio.errors.CommandTimeout`),
+        and a command that times out has the module checked in the background.
         """
-        await self.supervisor.ready()
+        wait = RECOVERY_TIMEOUT if timeout is None else timeout
+        try:
+            async with asyncio.timeout(wait):
+                await self.supervisor.ready()
+        except TimeoutError:
+            raise CommandTimeout(command, wait) from None  # a recovery still running
         try:
             return await self.channel.command(
                 command,

@@ -213,3 +213,21 @@ async def test_a_server_cannot_make_the_modem_recover_or_reset(make_modem: Modem
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_command_waits_for_a_recovery_within_its_own_timeout(
+    make_modem: ModemFactory,
+) -> None:
+    emu, modem = await make_modem()
+    emu.faults.set_registration("searching")  # the recovery waits for the registration
+    recovery = asyncio.create_task(modem.recover(timeout=1.5))
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(n58aio.CommandTimeout):
+        await modem.command("AT+CSQ", timeout=0.3)
+    assert loop.time() - started < 1.0  # its own 0.3 s, not the recovery's 1.5 s
+    with pytest.raises((n58aio.NotRegisteredError, n58aio.CommandTimeout)):
+        await recovery  # its own bound
+    emu.faults.set_registration("home")
+    assert (await modem.command("AT+CSQ")).lines[0].startswith("+CSQ:")

@@ -148,8 +148,8 @@ class Supervisor:
         self._unsubscribe: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._baseline: tuple[str | None, ...] | None = None
-        self.resends = 0
         self._brought_up_at = -OWN_REPORT_GRACE
+        self.resends = 0
         """Requests sent again after a recovery (see :mod:`n58aio.supervised`)."""
         self.repairs = 0
         """How many times the module was found at fault and brought back (each ``recovered``

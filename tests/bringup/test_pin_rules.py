@@ -66,8 +66,9 @@ async def test_bad_values_refused_before_the_first_byte(
 ) -> None:
     emu, modem = await make_modem(attach=False)
     assert emu.bytes_received == 0
+    values: dict[str, Any] = {field: value}
     with pytest.raises(n58aio.InvalidValue) as caught:
-        await modem.attach(**{field: value})
+        await modem.attach(**values)
     text = str(caught.value)
     assert text.startswith(f"{field}: ")
     assert value not in text

@@ -4,6 +4,8 @@ Pure: no emulator, virtual clock and a recording random source."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import n58aio
@@ -109,9 +111,10 @@ def test_the_deadline_bounds_the_whole_operation() -> None:
 
 def test_never_and_bad_values() -> None:
     assert Attempts(RetryPolicy.never()).after(_link()) is None
-    for bad in ({"attempts": 0}, {"backoff": -1.0}, {"deadline": 0.0}):
+    bad_values: list[dict[str, Any]] = [{"attempts": 0}, {"backoff": -1.0}, {"deadline": 0.0}]
+    for bad in bad_values:
         with pytest.raises(n58aio.InvalidValue):
-            RetryPolicy(**bad)  # type: ignore[arg-type]
+            RetryPolicy(**bad)
 
 
 def test_a_download_range_policy() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 
 import structlog
 
@@ -26,16 +26,19 @@ from .http import (
 from .linespeed import initial_rate_for, switch_line_rate
 from .logs import get_logger
 from .retry import RetryPolicy
-from .supervised import supervised_request, supervised_stream
+from .supervised import supervised_call, supervised_request, supervised_stream
 from .supervision import RECOVERY_TIMEOUT, EventKind, EventStream, SupervisionEvent, Supervisor
 from .transfer import module_files as _module_files
 from .transfer.download import DownloadResult
 from .transfer.download import download as _download
+from .transfer.errors import ModuleTransferError, PDPNotActiveError
 from .transfer.files import ModuleFiles
 from .transfer.module_files import FileTransferResult, ModuleGetResult, ModuleGetStatus
 from .transfer.options import DownloadOptions
 
 __all__ = ["Modem", "open_modem"]
+
+_T = TypeVar("_T")
 
 _counter = itertools.count(1)
 
@@ -237,11 +240,37 @@ class Modem:
         tls: TLSConfig | None = None,
         timeout: float = 300.0,
         unzip_grace: float = 2.0,
+        retry: RetryPolicy | None = None,
     ) -> ModuleGetResult:
         """Have the module download ``url`` into its own file system (``AT+HTTPGET``) and
-        wait for its reports; see :func:`n58aio.transfer.module_get`."""
-        return await _module_files.module_get(
-            self, url, md5=md5, unzip=unzip, tls=tls, timeout=timeout, unzip_grace=unzip_grace
+        wait for its reports; see :func:`n58aio.transfer.module_get`. Supervised like a GET
+        (``retry``: the modem's :attr:`retry` by default)."""
+        return await self._module_transfer(
+            "GET",
+            url,
+            retry,
+            lambda: _module_files.module_get(
+                self, url, md5=md5, unzip=unzip, tls=tls, timeout=timeout, unzip_grace=unzip_grace
+            ),
+        )
+
+    async def _module_transfer(
+        self,
+        method: str,
+        url: str,
+        retry: RetryPolicy | None,
+        operation: Callable[[], Awaitable[_T]],
+    ) -> _T:
+        """A module-side transfer under the supervision (see :func:`supervised_call`)."""
+        return await supervised_call(
+            self.supervisor,
+            retry or self.retry,
+            method,
+            url,
+            operation,
+            self.log,
+            failures=(ModuleTransferError,),
+            suspects=(PDPNotActiveError,),
         )
 
     async def module_get_status(self, https: bool = False) -> ModuleGetStatus:
@@ -257,11 +286,18 @@ class Modem:
         tls: TLSConfig | None = None,
         connect: bool = True,
         timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
     ) -> FileTransferResult:
         """GET a range of ``url`` into the module's file system (``AT+FILEHTTPACTION=0``);
-        see :func:`n58aio.transfer.file_download`."""
-        return await _module_files.file_download(
-            self, url, offset, size, tls=tls, connect=connect, timeout=timeout
+        see :func:`n58aio.transfer.file_download`. Supervised like a GET: sent again once
+        after a recovery (``retry``: the modem's :attr:`retry` by default)."""
+        return await self._module_transfer(
+            "GET",
+            url,
+            retry,
+            lambda: _module_files.file_download(
+                self, url, offset, size, tls=tls, connect=connect, timeout=timeout
+            ),
         )
 
     async def file_upload(
@@ -274,18 +310,25 @@ class Modem:
         tls: TLSConfig | None = None,
         connect: bool = True,
         timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
     ) -> FileTransferResult:
         """POST a file of the module's file system to ``url`` (``AT+FILEHTTPACTION=1``);
-        see :func:`n58aio.transfer.file_upload`."""
-        return await _module_files.file_upload(
-            self,
+        see :func:`n58aio.transfer.file_upload`. Supervised like a POST: never sent again
+        unless ``retry`` names POST."""
+        return await self._module_transfer(
+            "POST",
             url,
-            filename,
-            length,
-            content_type=content_type,
-            tls=tls,
-            connect=connect,
-            timeout=timeout,
+            retry,
+            lambda: _module_files.file_upload(
+                self,
+                url,
+                filename,
+                length,
+                content_type=content_type,
+                tls=tls,
+                connect=connect,
+                timeout=timeout,
+            ),
         )
 
     # ------------------------------------------------------------------ AT

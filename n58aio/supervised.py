@@ -21,8 +21,10 @@ caller's to handle (a download resumes its range).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import TypeVar
 
 import structlog
 
@@ -32,7 +34,9 @@ from .redact import redact
 from .retry import Attempts, RetryPolicy
 from .supervision import RECOVERY_TIMEOUT, Supervisor
 
-__all__ = ["supervised_request", "supervised_stream"]
+__all__ = ["supervised_call", "supervised_request", "supervised_stream"]
+
+T = TypeVar("T")
 
 
 async def _ready(supervisor: Supervisor, options: RequestOptions) -> None:
@@ -52,10 +56,12 @@ async def _again(
     url: str,
     exc: N58Error,
     log: structlog.typing.FilteringBoundLogger,
+    before: int,
+    suspect: bool | None = None,
 ) -> bool:
-    """After the failure ``exc``: recover, then wait and return True when it is sent again."""
-    before = supervisor.repairs
-    await supervisor.after_failure(exc)
+    """After the failure ``exc`` of an attempt that started when ``supervisor.repairs`` was
+    ``before``: recover, then wait and return True when it is sent again."""
+    await supervisor.after_failure(exc, suspect=suspect)
     repaired = supervisor.repairs != before
     delay = attempts.after(exc) if repaired and attempts.policy.resends(method) else None
     if delay is None:
@@ -92,10 +98,11 @@ async def supervised_request(
     attempts = Attempts(_policy(default, options))
     while True:
         await _ready(supervisor, options)
+        before = supervisor.repairs
         try:
             response = await client.request(method, url, **options)
         except N58Error as exc:
-            if await _again(supervisor, attempts, method.upper(), url, exc, client.log):
+            if await _again(supervisor, attempts, method.upper(), url, exc, client.log, before):
                 continue
             raise
         response.attempts = attempts.total
@@ -116,6 +123,7 @@ async def supervised_stream(
     attempts = Attempts(_policy(default, options))
     while True:
         await _ready(supervisor, options)
+        before = supervisor.repairs
         handed_out = False
         try:
             async with client.stream(method, url, **options) as response:
@@ -127,6 +135,40 @@ async def supervised_stream(
             if handed_out:
                 await supervisor.after_failure(exc)
                 raise
-            if await _again(supervisor, attempts, method.upper(), url, exc, client.log):
+            if await _again(supervisor, attempts, method.upper(), url, exc, client.log, before):
+                continue
+            raise
+
+
+async def supervised_call(
+    supervisor: Supervisor,
+    policy: RetryPolicy,
+    method: str,
+    url: str,
+    operation: Callable[[], Awaitable[T]],
+    log: structlog.typing.FilteringBoundLogger,
+    *,
+    failures: tuple[type[Exception], ...] = (),
+    suspects: tuple[type[Exception], ...] = (),
+) -> T:
+    """Any other operation that talks to a server through the module (a module-side transfer:
+    ``method`` is what it does to the server, GET or POST) under the same steps. ``failures``
+    are its own errors worth another attempt once the module was repaired (a transfer cut by a
+    restart), ``suspects`` those that may hide a module fault (the module's "no data link")."""
+    if failures or suspects:
+        policy = replace(policy, errors=(*policy.errors, *failures, *suspects))
+    attempts = Attempts(policy)
+    while True:
+        try:
+            async with asyncio.timeout(RECOVERY_TIMEOUT):
+                await supervisor.ready()
+        except TimeoutError:
+            raise PoolTimeout("recovery", RECOVERY_TIMEOUT) from None
+        before = supervisor.repairs
+        try:
+            return await operation()
+        except N58Error as exc:
+            suspect = True if isinstance(exc, suspects) else None
+            if await _again(supervisor, attempts, method.upper(), url, exc, log, before, suspect):
                 continue
             raise

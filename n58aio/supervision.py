@@ -331,17 +331,26 @@ class Supervisor:
             async with self._lock:
                 pass
 
-    async def after_failure(self, exc: BaseException, timeout: float = RECOVERY_TIMEOUT) -> None:
+    async def after_failure(
+        self,
+        exc: BaseException,
+        timeout: float = RECOVERY_TIMEOUT,
+        *,
+        suspect: bool | None = None,
+    ) -> None:
         """An operation failed with ``exc``: wait for a recovery the reports started; when the
         failure may hide a module fault no report told (:data:`_SUSPECTS`: a timeout, a refused
         link setup), check the module by its state and repair it (:meth:`recover`). Never for a
         wait for a busy modem, an HTTP status or a refused value; never a reset because of what
         a server sent (a damaged or forged response is not a suspect). A recovery that fails
-        is reported (``recovery_failed``), not raised: the caller raises its own error."""
+        is reported (``recovery_failed``), not raised: the caller raises its own error.
+        ``suspect`` overrides the judgement by type (a module-side transfer's "no data link")."""
         if not self.supervising:
             return
         await self.ready()
-        if not isinstance(exc, _SUSPECTS) or isinstance(exc, PoolTimeout):
+        if suspect is None:
+            suspect = isinstance(exc, _SUSPECTS) and not isinstance(exc, PoolTimeout)
+        if not suspect:
             return
         try:
             await self.recover(timeout)

@@ -231,3 +231,23 @@ async def test_a_command_waits_for_a_recovery_within_its_own_timeout(
         await recovery  # its own bound
     emu.faults.set_registration("home")
     assert (await modem.command("AT+CSQ")).lines[0].startswith("+CSQ:")
+
+
+async def test_module_side_transfers_follow_the_same_rules(
+    make_modem: ModemFactory, origin_server: OriginServer
+) -> None:
+    emu, modem = await _modem(make_modem)
+    (emu.fs_root / "log.txt").write_bytes(b"reading=42\n" * 10)
+    # a restart with its report as the module takes the GET: recovered, the GET sent again
+    emu.faults.on_command("AT+FILEHTTPACTION=0", lambda: emu.faults.restart(report=True))
+    result = await modem.file_download(origin_server.url("/bytes/30000"), 0, 20_000)
+    assert (result.mode, result.length) == (0, 20_000)
+    assert modem.supervisor.resends == 1
+    # the same for the POST: it raises, and is not sent again
+    emu.faults.on_command("AT+FILEHTTPACTION=1", lambda: emu.faults.restart(report=True))
+    with pytest.raises(n58aio.N58Error):
+        await modem.file_upload(origin_server.url("/upload/log"), "log.txt", 110)
+    assert modem.supervisor.resends == 1
+    assert len([r for r in origin_server.requests if r.method == "POST"]) <= 1
+    result = await modem.file_upload(origin_server.url("/upload/log"), "log.txt", 110)
+    assert origin_server.uploads["log"] == b"reading=42\n" * 10  # the module was back

@@ -59,9 +59,6 @@ EventKind = Literal[
 RESET_WAIT = 10.0
 """Seconds given to a module to boot after ``AT+CFUN=1,1`` before it is probed again."""
 RECOVERY_TIMEOUT = 60.0
-OWN_REPORT_GRACE = 2.0
-"""Seconds after a bring-up during which its own reports (``+PBREADY`` of a PIN taken) may
-still arrive (see :meth:`Supervisor.explains`)."""
 _LOST_REGISTRATION = ("+CREG:", "+CGREG:", "+CEREG:")
 _SUSPECTS: tuple[type[Exception], ...] = (CommandTimeout, RequestTimeout, ConnectError)
 """Failures that may hide a module fault no report told (a restart without ``+PBREADY``, a
@@ -148,7 +145,6 @@ class Supervisor:
         self._unsubscribe: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._baseline: tuple[str | None, ...] | None = None
-        self._brought_up_at = -OWN_REPORT_GRACE
         self.resends = 0
         """Requests sent again after a recovery (see :mod:`n58aio.supervised`)."""
         self.repairs = 0
@@ -195,12 +191,9 @@ class Supervisor:
         restart resets, and watch the reports. ``on_step`` is told each step done."""
         params.check()
         async with self._lock:
-            try:
-                status = await bring_up(
-                    self.channel, params, timeout, self.log, on_step, port=self.port
-                )
-            finally:
-                self._brought_up_at = time.monotonic()
+            status = await bring_up(
+                self.channel, params, timeout, self.log, on_step, port=self.port
+            )
             before = self.channel.baudrate
             if before != self.line_rate:
                 await switch_line_rate(self.channel, self.line_rate, self.log)
@@ -308,13 +301,11 @@ class Supervisor:
         self._emit("recovered", detail)
 
     def explains(self, line: str) -> bool:
-        """Whether the report ``line`` is one the supervisor's own bring-up caused (the
+        """Whether the report ``line`` may be one the supervisor's own bring-up caused (the
         ``+PBREADY`` of a PIN taken, ``+CEREG`` while registering): it comes while a bring-up
-        runs or within :data:`OWN_REPORT_GRACE` seconds after one. A download or a pool does
-        not abandon a request because of it."""
-        if self._lock.locked():
-            return True
-        return time.monotonic() - self._brought_up_at < OWN_REPORT_GRACE
+        or recovery runs. A download or a pool does not abandon a request because of it (the
+        recovery judges the module by its state)."""
+        return self._lock.locked()
 
     @property
     def supervising(self) -> bool:
@@ -384,8 +375,6 @@ class Supervisor:
         except (WrongPinError, PinWithheldError, PinUnclearError):
             self.params = replace(params, pin=None)  # never sent again
             raise
-        finally:
-            self._brought_up_at = time.monotonic()
         if channel.baudrate != self.line_rate or (switched and "restart" in self._noticed):
             await switch_line_rate(channel, self.line_rate, self.log)  # forgotten at restart
         self._baseline = await self._markers()

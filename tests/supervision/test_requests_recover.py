@@ -15,6 +15,7 @@ from conftest import ModemFactory
 
 import n58aio
 from n58aio import linespeed
+from n58aio.commands import timeouts
 from n58aio.emulator import Emulator, OriginServer
 from n58aio.emulator.origin import pattern_sha256
 
@@ -151,8 +152,11 @@ async def test_a_server_error_is_not_a_module_fault(
 
 
 async def test_commands_and_file_operations_wait_for_the_recovery(
-    make_modem: ModemFactory,
+    make_modem: ModemFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the channel probes a silent module until the manual timeout of the command that timed
+    # out (5 s for AT+CSQ) before it gives up: 1 s here (the emulator answers in milliseconds)
+    monkeypatch.setattr(timeouts, "DEFAULT_TIMEOUT", 1.0)
     emu, modem = await _modem(make_modem)
     seen: list[str] = []
     modem.on_event(lambda event: seen.append(event.kind))

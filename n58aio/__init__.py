@@ -28,6 +28,8 @@ from .errors import (
     NoSignalError,
     NoSimError,
     NotRegisteredError,
+    PinUnclearError,
+    PinWithheldError,
     PoolTimeout,
     PortClosedError,
     PortOpenError,
@@ -60,8 +62,10 @@ from .http import (
 from .logs import enable_logging
 from .modem import Modem, open_modem
 from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
+from .retry import RetryPolicy
 from .supervision import EventKind, SupervisionEvent
 from .transfer import (
+    DownloadOptions,
     DownloadResult,
     FileEntry,
     FileTransferResult,
@@ -102,6 +106,7 @@ __all__ = [
     "DecodingError",
     "DecompressionLimitError",
     "DecompressionLimits",
+    "DownloadOptions",
     "DownloadResult",
     "EventKind",
     "FileEntry",
@@ -132,6 +137,8 @@ __all__ = [
     "NoSimError",
     "NotRegisteredError",
     "PDPNotActiveError",
+    "PinUnclearError",
+    "PinWithheldError",
     "PoolDownloadResult",
     "PoolStats",
     "PoolTimeout",
@@ -149,6 +156,7 @@ __all__ = [
     "RequestTimeout",
     "RequestTooLarge",
     "Response",
+    "RetryPolicy",
     "SimPinRequired",
     "SimPukRequired",
     "SupervisionEvent",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import itertools
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 
 import structlog
 
@@ -22,21 +23,26 @@ from .http import (
     RecvMode,
     RequestOptions,
     Response,
-    Timeouts,
     TimeoutTypes,
     TLSConfig,
 )
 from .linespeed import initial_rate_for, switch_line_rate
 from .logs import get_logger
 from .redact import redact
-from .supervision import EventKind, EventStream, SupervisionEvent, Supervisor
+from .retry import RetryPolicy
+from .supervised import supervised_call, supervised_request, supervised_stream
+from .supervision import RECOVERY_TIMEOUT, EventKind, EventStream, SupervisionEvent, Supervisor
 from .transfer import module_files as _module_files
-from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
+from .transfer.download import DownloadResult
 from .transfer.download import download as _download
+from .transfer.errors import ModuleTransferError, PDPNotActiveError
 from .transfer.files import ModuleFiles
 from .transfer.module_files import FileTransferResult, ModuleGetResult, ModuleGetStatus
+from .transfer.options import DownloadOptions
 
 __all__ = ["Modem", "open_modem"]
+
+_T = TypeVar("_T")
 
 _counter = itertools.count(1)
 
@@ -75,8 +81,12 @@ class Modem:
             channel.log,
             line_rate=line_rate or rate,
             initial_rate=initial_rate or rate,
+            port=url,
         )
         """Watches the module and brings it back up (see :mod:`n58aio.supervision`)."""
+        self.retry = RetryPolicy()
+        """The default :class:`~n58aio.RetryPolicy` of requests (a request's ``retry=``
+        overrides it): an idempotent request is sent again once after a recovery."""
 
     @property
     def _bringup(self) -> BringUp | None:
@@ -173,73 +183,62 @@ class Modem:
         The options are :class:`~n58aio.http.RequestOptions`: ``headers``, a body
         (``content``, ``data`` or ``json``), ``offset``/``size`` for a ranged GET, ``tls``,
         ``keepalive`` and ``recvmode`` (overriding the modem's defaults), ``timeouts``
-        (a :class:`~n58aio.Timeouts` or seconds), ``follow_redirects`` and ``max_redirects``.
+        (a :class:`~n58aio.Timeouts` or seconds), ``follow_redirects`` and ``max_redirects``,
+        ``retry`` (a :class:`~n58aio.RetryPolicy`; a stream is sent again only before its
+        response is handed out).
         """
-        return self.http.stream(method, url, **options)
+        return supervised_stream(self.supervisor, self.http, self.retry, method, url, options)
 
     async def request(self, method: str, url: str, **options: Unpack[RequestOptions]) -> Response:
         """Send a request and return the :class:`~n58aio.http.Response` with its body read;
-        takes the same options as :meth:`stream`."""
-        return await self.http.request(method, url, **options)
+        takes the same options as :meth:`stream`.
+
+        Once attached, a request waits for a recovery in progress, and one that fails because
+        of the module (a restart, a lost link, a wedge) has the module recovered; it is then
+        sent again when ``retry`` (the modem's :attr:`retry` by default) allows: GET, HEAD and
+        OPTIONS once, a POST never (see docs/reliability.md). ``response.attempts`` counts."""
+        return await supervised_request(
+            self.supervisor, self.http, self.retry, method, url, options
+        )
 
     async def get(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("GET", url, ...)``."""
-        return await self.http.request("GET", url, **options)
+        return await self.request("GET", url, **options)
 
     async def head(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("HEAD", url, ...)``."""
-        return await self.http.request("HEAD", url, **options)
+        return await self.request("HEAD", url, **options)
 
     async def post(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("POST", url, ...)``."""
-        return await self.http.request("POST", url, **options)
+        return await self.request("POST", url, **options)
 
     async def put(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("PUT", url, ...)``."""
-        return await self.http.request("PUT", url, **options)
+        return await self.request("PUT", url, **options)
 
     async def patch(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("PATCH", url, ...)``."""
-        return await self.http.request("PATCH", url, **options)
+        return await self.request("PATCH", url, **options)
 
     async def delete(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("DELETE", url, ...)``."""
-        return await self.http.request("DELETE", url, **options)
+        return await self.request("DELETE", url, **options)
 
     async def options(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("OPTIONS", url, ...)``."""
-        return await self.http.request("OPTIONS", url, **options)
+        return await self.request("OPTIONS", url, **options)
 
     # ------------------------------------------------------------------ transfers
     async def download(
-        self,
-        url: str,
-        path: str | os.PathLike[str],
-        *,
-        sha256: str | None = None,
-        md5: str | None = None,
-        range_size: int = DEFAULT_RANGE_SIZE,
-        progress: ProgressCallback | None = None,
-        retries: int = 8,
-        backoff: float = 0.5,
-        tls: TLSConfig | None = None,
-        timeouts: TimeoutTypes = None,
+        self, url: str, path: str | os.PathLike[str], **options: Unpack[DownloadOptions]
     ) -> DownloadResult:
         """Download ``url`` to the local file ``path`` as verified ranged GETs, surviving
-        faults and resuming an interrupted download; see :func:`n58aio.transfer.download`."""
-        return await _download(
-            self,
-            url,
-            path,
-            sha256=sha256,
-            md5=md5,
-            range_size=range_size,
-            progress=progress,
-            retries=retries,
-            backoff=backoff,
-            tls=tls,
-            timeouts=Timeouts.of(timeouts),
-        )
+        faults and resuming an interrupted download; the options are
+        :class:`~n58aio.transfer.DownloadOptions` (``sha256``, ``md5``, ``range_size``,
+        ``progress``, ``retries``, ``backoff``, ``tls``, ``timeouts``); see
+        :func:`n58aio.transfer.download`."""
+        return await _download(self, url, path, **options)
 
     async def module_get(
         self,
@@ -250,11 +249,37 @@ class Modem:
         tls: TLSConfig | None = None,
         timeout: float = 300.0,
         unzip_grace: float = 2.0,
+        retry: RetryPolicy | None = None,
     ) -> ModuleGetResult:
         """Have the module download ``url`` into its own file system (``AT+HTTPGET``) and
-        wait for its reports; see :func:`n58aio.transfer.module_get`."""
-        return await _module_files.module_get(
-            self, url, md5=md5, unzip=unzip, tls=tls, timeout=timeout, unzip_grace=unzip_grace
+        wait for its reports; see :func:`n58aio.transfer.module_get`. Supervised like a GET
+        (``retry``: the modem's :attr:`retry` by default)."""
+        return await self._module_transfer(
+            "GET",
+            url,
+            retry,
+            lambda: _module_files.module_get(
+                self, url, md5=md5, unzip=unzip, tls=tls, timeout=timeout, unzip_grace=unzip_grace
+            ),
+        )
+
+    async def _module_transfer(
+        self,
+        method: str,
+        url: str,
+        retry: RetryPolicy | None,
+        operation: Callable[[], Awaitable[_T]],
+    ) -> _T:
+        """A module-side transfer under the supervision (see :func:`supervised_call`)."""
+        return await supervised_call(
+            self.supervisor,
+            retry or self.retry,
+            method,
+            url,
+            operation,
+            self.log,
+            failures=(ModuleTransferError,),
+            suspects=(PDPNotActiveError,),
         )
 
     async def module_get_status(self, https: bool = False) -> ModuleGetStatus:
@@ -270,11 +295,18 @@ class Modem:
         tls: TLSConfig | None = None,
         connect: bool = True,
         timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
     ) -> FileTransferResult:
         """GET a range of ``url`` into the module's file system (``AT+FILEHTTPACTION=0``);
-        see :func:`n58aio.transfer.file_download`."""
-        return await _module_files.file_download(
-            self, url, offset, size, tls=tls, connect=connect, timeout=timeout
+        see :func:`n58aio.transfer.file_download`. Supervised like a GET: sent again once
+        after a recovery (``retry``: the modem's :attr:`retry` by default)."""
+        return await self._module_transfer(
+            "GET",
+            url,
+            retry,
+            lambda: _module_files.file_download(
+                self, url, offset, size, tls=tls, connect=connect, timeout=timeout
+            ),
         )
 
     async def file_upload(
@@ -287,18 +319,25 @@ class Modem:
         tls: TLSConfig | None = None,
         connect: bool = True,
         timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
     ) -> FileTransferResult:
         """POST a file of the module's file system to ``url`` (``AT+FILEHTTPACTION=1``);
-        see :func:`n58aio.transfer.file_upload`."""
-        return await _module_files.file_upload(
-            self,
+        see :func:`n58aio.transfer.file_upload`. Supervised like a POST: never sent again
+        unless ``retry`` names POST."""
+        return await self._module_transfer(
+            "POST",
             url,
-            filename,
-            length,
-            content_type=content_type,
-            tls=tls,
-            connect=connect,
-            timeout=timeout,
+            retry,
+            lambda: _module_files.file_upload(
+                self,
+                url,
+                filename,
+                length,
+                content_type=content_type,
+                tls=tls,
+                connect=connect,
+                timeout=timeout,
+            ),
         )
 
     # ------------------------------------------------------------------ AT
@@ -318,9 +357,17 @@ class Modem:
         ``timeout`` defaults to the manual's value for the command. Raises
         :class:`~n58aio.errors.CommandError` (``code`` holds the CME code),
         :class:`~n58aio.errors.CommandTimeout` (:class:`~n58aio.errors.ModemNotAnswering`
-        when nothing on the port has ever answered) or
-        :class:`~n58aio.errors.PortClosedError`.
+        when nothing on the port has ever answered) or :class:`~n58aio.errors.PortClosedError`.
+        Once attached, a command (and so every file operation) waits for a recovery in
+        progress (within ``timeout``, else 60 s: then :class:`~n58aio.errors.CommandTimeout`),
+        and a command that times out has the module checked in the background.
         """
+        wait = RECOVERY_TIMEOUT if timeout is None else timeout
+        try:
+            async with asyncio.timeout(wait):
+                await self.supervisor.ready()
+        except TimeoutError:
+            raise CommandTimeout(command, wait) from None  # a recovery still running
         try:
             return await self.channel.command(
                 command,
@@ -331,6 +378,7 @@ class Modem:
                 max_reply_lines=max_reply_lines,
             )
         except CommandTimeout as exc:
+            self.supervisor.check_soon()
             raise self._first_contact(exc) from exc
 
     def _first_contact(self, exc: CommandTimeout) -> CommandTimeout:

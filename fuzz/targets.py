@@ -10,6 +10,9 @@ reaches every state of the component, not only its line reader.
   leftover, ``abandon_raw``). It must never raise, keep its buffers within their bounds, emit
   well-formed events, and give the same events however the bytes are split.
 * :func:`atline_input`: the emulator's sans-IO line reader and command-line syntax parser.
+* :func:`cmux_input`: the 27.010 frame decoder and control-message decoder with frames, damaged
+  frames and noise: no exception, bounded buffer, only well-formed frames (each re-encodes to
+  the bytes it came from), the same events however the bytes are split.
 * :func:`module_input`: the emulated module itself, fed through its input method (with the
   network stubbed out): no handler may fail, nothing may hang, input buffers stay bounded.
 """
@@ -25,6 +28,17 @@ from typing import Any, cast
 
 import structlog
 
+from n58aio.cmux import (
+    Frame,
+    FrameDecoder,
+    FrameError,
+    FrameType,
+    decode_controls,
+    encode_frame,
+)
+from n58aio.cmux import (
+    NeedData as FrameNeedData,
+)
 from n58aio.emulator import http_commands, transfer_commands
 from n58aio.emulator.atline import AtLineReader, CommandLine, DataChunk
 from n58aio.emulator.config import EmulatorConfig
@@ -52,7 +66,14 @@ from n58aio.wire.parser import AtParser
 
 from .wiresim import Fault, FaultKind, check_invariant, http_response
 
-__all__ = ["Program", "atline_input", "module_input", "parser_input", "trust_input"]
+__all__ = [
+    "Program",
+    "atline_input",
+    "cmux_input",
+    "module_input",
+    "parser_input",
+    "trust_input",
+]
 
 
 class Program:
@@ -578,3 +599,68 @@ def trust_input(data: bytes) -> None:
         noise=_tricky(program) or b"\r\nOK\r\n",
     )
     check_invariant(post or None, http_response(body, extra=extra), fault, 1 + program.byte() % 12)
+
+
+_FRAME_TYPES = tuple(FrameType)
+
+
+def _cmux_wire(program: Program) -> bytes:
+    """Frames (some damaged: a byte flipped, the closing flag lost, cut short) and noise."""
+    parts = []
+    while program:
+        op = program.byte() % 6
+        if op <= 2:
+            frame = Frame(
+                dlci=program.byte() % 62,
+                type=program.pick(_FRAME_TYPES),
+                info=program.take(program.byte() % 80),
+                cr=bool(op & 1),
+                pf=bool(op & 2),
+            )
+            parts.append(encode_frame(frame))
+        elif op == 3:
+            wire = bytearray(
+                encode_frame(Frame(1, FrameType.UIH, program.take(program.byte() % 40)))
+            )
+            spot = program.byte() % len(wire)
+            wire[spot] ^= 1 + program.byte() % 255
+            parts.append(bytes(wire))
+        elif op == 4:
+            wire = encode_frame(Frame(2, FrameType.UIH, program.take(program.byte() % 40)))
+            parts.append(wire[: program.byte() % len(wire)])
+        else:
+            parts.append(program.take(program.byte() % 32 + 1))
+    return b"".join(parts)
+
+
+def _cmux_run(wire: bytes, n1: int, step: int) -> list[Frame | FrameError]:
+    decoder = FrameDecoder(n1)
+    events: list[Frame | FrameError] = []
+    for pos in range(0, len(wire), step):
+        decoder.receive_data(wire[pos : pos + step])
+        while not isinstance(event := decoder.next_event(), FrameNeedData):
+            events.append(event)
+            if isinstance(event, Frame):
+                assert len(event.info) <= n1, event
+                again = FrameDecoder(n1)
+                again.receive_data(encode_frame(event))
+                assert again.next_event() == event, event
+                if event.dlci == 0 and event.type == FrameType.UIH:
+                    with contextlib.suppress(ValueError):
+                        decode_controls(event.info)
+            else:
+                assert event.dropped > 0 and len(event.sample) <= 64, event
+        assert decoder.buffered <= n1 + 6, f"decoder holds {decoder.buffered} bytes"
+    return events
+
+
+def cmux_input(data: bytes) -> None:
+    """Fuzz target of the 27.010 codec (see the module docstring)."""
+    program = Program(data)
+    n1 = 1 + program.byte() % 128
+    wire = _cmux_wire(program)
+    whole = _cmux_run(wire, n1, max(1, len(wire)))
+    bytewise = _cmux_run(wire, n1, 1)
+    assert [e for e in whole if isinstance(e, Frame)] == [
+        e for e in bytewise if isinstance(e, Frame)
+    ], "frames depend on the split"

@@ -86,6 +86,13 @@ def test_emulator_line_reader_and_syntax(data: bytes) -> None:
     targets.atline_input(data)
 
 
+@FUZZ
+@given(st.binary(max_size=2000))
+@example(b"\x1f" + b"\x00\x01\x05hello" + b"\x03\x05\x07\x80" + b"\x05\x03\xf9\xf9\xf9")
+def test_cmux_decoder_never_raises_stays_bounded_and_split_invariant(data: bytes) -> None:
+    targets.cmux_input(data)
+
+
 @settings(FUZZ, max_examples=max(10, EXAMPLES // 10))
 @given(st.binary(max_size=600))
 @example(b"\x01\x01\x03\x00\x03\x07\x03\x08")  # attach, HTTP setup and action (no network)
@@ -94,7 +101,7 @@ def test_emulated_module_handles_any_input(data: bytes) -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("atheris") is None, reason="atheris not installed")
-@pytest.mark.parametrize("target", ["parser", "atline"])
+@pytest.mark.parametrize("target", ["parser", "atline", "cmux"])
 def test_atheris_short_run(target: str, tmp_path: Path) -> None:
     """A short coverage-guided run; longer with N58_FUZZ_SECONDS (see docs/reliability.md)."""
     budget = ["-max_total_time=" + str(SECONDS)] if SECONDS else ["-runs=3000"]

@@ -619,12 +619,12 @@ def _cmux_wire(program: Program) -> bytes:
             )
             parts.append(encode_frame(frame))
         elif op == 3:
-            wire = bytearray(
+            damaged = bytearray(
                 encode_frame(Frame(1, FrameType.UIH, program.take(program.byte() % 40)))
             )
-            spot = program.byte() % len(wire)
-            wire[spot] ^= 1 + program.byte() % 255
-            parts.append(bytes(wire))
+            spot = program.byte() % len(damaged)
+            damaged[spot] ^= 1 + program.byte() % 255
+            parts.append(bytes(damaged))
         elif op == 4:
             wire = encode_frame(Frame(2, FrameType.UIH, program.take(program.byte() % 40)))
             parts.append(wire[: program.byte() % len(wire)])

@@ -18,6 +18,7 @@ __all__ = [
     "LinkClosedError",
     "LinkRefusedError",
     "ModemUnresponsiveError",
+    "MultiplexerError",
     "N58Error",
     "NoModemAvailable",
     "NoSignalError",
@@ -102,6 +103,11 @@ class CommandTimeout(N58Error, TimeoutError):
 
 class PortClosedError(N58Error, ConnectionError):
     """The serial port (or its network stand-in) closed or vanished."""
+
+
+class MultiplexerError(N58Error):
+    """27.010 multiplexing (``AT+CMUX``) could not be started, a DLC not opened, or the
+    multiplexer not restored after the module left it."""
 
 
 class ProtocolError(RequestError):

@@ -105,6 +105,7 @@ class FrameError:
     reason: str
     dropped: int
     sample: bytes = b""
+    dlci: int | None = None  # the DLCI its (unverified) header named, if it had one
 
 
 class NeedData:
@@ -232,7 +233,7 @@ class FrameDecoder:
             elif length > self.n1:
                 reason = f"information field of {length} bytes over N1 {self.n1}"
             if reason is not None or kind is None:
-                return self._resync(pos, reason or "bad frame")
+                return self._resync(pos, reason or "bad frame", None)
             total = 1 + head + length + 2  # flag, header, information, FCS, closing flag
             if pos + total > end:
                 return NEED_DATA
@@ -241,9 +242,9 @@ class FrameDecoder:
                 buf[pos + 1 : info_at] if kind == FrameType.UIH else buf[pos + 1 : info_at + length]
             )
             if buf[pos + total - 1] != FLAG:
-                return self._resync(pos, "no closing flag")
+                return self._resync(pos, "no closing flag", address >> 2)
             if _crc(buf[info_at + length : info_at + length + 1], _crc(covered)) != _GOOD_FCS:
-                return self._resync(pos, "bad FCS")
+                return self._resync(pos, "bad FCS", address >> 2)
             self._pos = pos + total - 1  # the closing flag may open the next frame
             return Frame(
                 dlci=address >> 2,
@@ -253,9 +254,9 @@ class FrameDecoder:
                 pf=bool(control & PF),
             )
 
-    def _resync(self, pos: int, reason: str) -> FrameError:
+    def _resync(self, pos: int, reason: str, dlci: int | None) -> FrameError:
         """Drop the flag at ``pos`` and everything up to the next flag."""
         flag = self._buf.find(FLAG, pos + 1)
         nxt = len(self._buf) if flag < 0 else flag
         self._pos = nxt
-        return FrameError(reason, nxt - pos, bytes(self._buf[pos : min(nxt, pos + 64)]))
+        return FrameError(reason, nxt - pos, bytes(self._buf[pos : min(nxt, pos + 64)]), dlci)

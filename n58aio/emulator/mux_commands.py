@@ -70,6 +70,9 @@ class MuxCommands:
     async def cmux(self, cmd: Command) -> None:
         """Enter multiplexer mode after ``OK`` (not from a DLC: ``ERROR`` there)."""
         module = self.module
+        if not module.cfg.cmux:
+            module._error()
+            return
         if cmd.kind == "test":
             module._ok(TEST_REPLY)
             return

@@ -110,7 +110,7 @@ def test_bad_fcs_is_dropped_and_the_next_frame_decodes() -> None:
     bad = bytearray(good)
     bad[-2] ^= 0x55
     events = decode(bytes(bad) + good)
-    assert events[0] == FrameError("bad FCS", len(good) - 1, bytes(bad[:-1]))
+    assert events[0] == FrameError("bad FCS", len(good) - 1, bytes(bad[:-1]), 1)
     assert events[1:] == [Frame(1, FrameType.UIH, b"AT\r")]
 
 

@@ -1,0 +1,88 @@
+"""open_modem(mux=True) through the emulator: DLCs, parallel commands, a stalled stream, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from conftest import ModemFactory
+
+from n58aio.cmux.mux import MuxState
+from n58aio.emulator import Emulator
+from n58aio.emulator.origin import OriginServer, pattern_bytes
+
+
+def open_dlcs(emu: Emulator) -> tuple[int, ...] | None:
+    return emu.mux_dlcs
+
+
+async def test_mux_modem_commands_http_and_close_back_to_at_mode(
+    make_modem: ModemFactory, origin_server: OriginServer
+) -> None:
+    emu, modem = await make_modem(mux=True)
+    assert modem.mux is not None and modem.mux.state is MuxState.OPEN
+    assert open_dlcs(emu) == (1, 2)
+    assert modem.http_channel is not modem.channel
+    reply = await modem.command("AT+CGMM")
+    assert reply.lines == ["+CGMM: N58"]
+    response = await modem.get(origin_server.url("/bytes/5000"))
+    assert response.status_code == 200
+    assert response.content == pattern_bytes(0, 5000)
+    status = await modem.status()
+    assert status.link_up and status.firmware is not None
+    await modem.aclose()
+    await asyncio.sleep(0.1)
+    assert open_dlcs(emu) is None  # CLD: the module is back in AT mode
+
+
+STREAM_SIZE = 1_000_000  # the issue's figure is 3 MB with an 8 s stall: the point holds smaller
+STALL = 3.0
+
+
+async def test_status_answers_while_a_stream_on_the_other_dlc_is_stalled(
+    make_modem: ModemFactory, origin_server: OriginServer
+) -> None:
+    emu, modem = await make_modem(mux=True)
+    assert modem.mux is not None
+    serial_transport = modem.mux._transport
+    assert serial_transport is not None
+    port_paused = False
+    latencies: list[float] = []
+    body = bytearray()
+    async with modem.stream("GET", origin_server.url(f"/bytes/{STREAM_SIZE}")) as response:
+        chunks = response.aiter_bytes()
+        async for chunk in chunks:
+            body += chunk
+            if len(body) >= 100_000:
+                break
+        # the consumer stalls; the stream's DLC fills up and is paused with MSC FC
+        deadline = time.monotonic() + STALL
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            reply = await modem.command("AT+CSQ")
+            latencies.append(time.monotonic() - started)
+            assert reply.lines[0].startswith("+CSQ: ")
+            port_paused = port_paused or not serial_transport.is_reading()
+            await asyncio.sleep(0.25)
+        assert modem.http_channel.read_pauses >= 1  # the DLC was paused ...
+        assert modem.channel.read_pauses == 0
+        assert not port_paused  # ... never the port
+        async for chunk in chunks:
+            body += chunk
+    assert bytes(body) == pattern_bytes(0, STREAM_SIZE)
+    assert len(latencies) >= 8
+    assert max(latencies) < 1.0, latencies
+    assert open_dlcs(emu) == (1, 2)
+
+
+async def test_refused_cmux_falls_back_to_one_channel(
+    make_modem: ModemFactory, origin_server: OriginServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    emu, modem = await make_modem(mux=True, config={"cmux": False})
+    assert modem.mux is None
+    assert modem.http_channel is modem.channel
+    assert open_dlcs(emu) is None
+    assert any("mux.refused" in record.getMessage() for record in caplog.records)
+    response = await modem.get(origin_server.url("/bytes/1000"))
+    assert response.content == pattern_bytes(0, 1000)

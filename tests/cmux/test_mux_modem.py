@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from pathlib import Path
 
 import pytest
 from conftest import ModemFactory
 
+import n58aio
 from n58aio.cmux.mux import MuxState
 from n58aio.emulator import Emulator
 from n58aio.emulator.origin import OriginServer, pattern_bytes
@@ -86,3 +89,47 @@ async def test_refused_cmux_falls_back_to_one_channel(
     assert any("mux.refused" in record.getMessage() for record in caplog.records)
     response = await modem.get(origin_server.url("/bytes/1000"))
     assert response.content == pattern_bytes(0, 1000)
+
+
+async def test_damaged_frames_are_gaps_the_channels_recover_from(
+    make_modem: ModemFactory, origin_server: OriginServer, tmp_path: Path
+) -> None:
+    emu, modem = await make_modem(mux=True)
+    assert modem.mux is not None
+    # a damaged reply frame on the command DLC: the command fails or is answered, the next is
+    resyncs = modem.channel.resyncs
+    emu.faults.damage_frames(1, dlci=1)
+    with contextlib.suppress(n58aio.N58Error):
+        await modem.command("AT+CGMM")
+    assert (await modem.command("AT+CGMM")).lines == ["+CGMM: N58"]
+    assert modem.mux.frame_errors == 1
+    assert modem.channel.resyncs > resyncs
+    # damaged frames and a lost flag in the middle of a download: the ranges are retried
+    size = 300_000
+    emu.faults.after_body_bytes(50_000, lambda: emu.faults.damage_frames(1, dlci=2))
+    emu.faults.after_body_bytes(150_000, lambda: emu.faults.lose_flags(1, dlci=2))
+    result = await modem.download(
+        origin_server.url(f"/bytes/{size}"), tmp_path / "body", range_size=100_000
+    )
+    assert (tmp_path / "body").read_bytes() == pattern_bytes(0, size)
+    assert result.size == size
+    assert modem.mux.frame_errors >= 3
+
+
+async def test_restart_mid_stream_restores_the_mux(
+    make_modem: ModemFactory, origin_server: OriginServer, tmp_path: Path
+) -> None:
+    emu, modem = await make_modem(mux=True)
+    assert modem.mux is not None
+    size = 400_000
+    emu.faults.after_body_bytes(120_000, emu.faults.restart)
+    result = await modem.download(
+        origin_server.url(f"/bytes/{size}"), tmp_path / "body", range_size=100_000
+    )
+    assert (tmp_path / "body").read_bytes() == pattern_bytes(0, size)
+    assert result.size == size
+    assert modem.mux.restores == 1
+    assert modem.mux.state is MuxState.OPEN
+    assert open_dlcs(emu) == (1, 2)
+    assert modem.supervision_counts.get("restart", 0) >= 1
+    assert (await modem.command("AT+CGMM")).lines == ["+CGMM: N58"]

@@ -225,7 +225,8 @@ def size(text: str) -> int:
 
 
 def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> None:
-    """Add ``--device``, ``--baud``, ``--timeout`` and, with ``http``, the HTTP(S) options."""
+    """Add ``--device``, ``--baud``, ``--mux``, ``--timeout`` and, with ``http``, the HTTP(S)
+    options."""
     group = parser.add_argument_group("modem")
     group.add_argument(
         "--device",
@@ -237,6 +238,12 @@ def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> 
     )
     group.add_argument(
         "--baud", type=_baud, default=115200, help="serial baud rate (default: 115200)"
+    )
+    group.add_argument(
+        "--mux",
+        action="store_true",
+        help="27.010 multiplexing (AT+CMUX): commands on one virtual port, HTTP on another "
+        "(see docs/multiplexing.md); one channel if the module refuses",
     )
     group.add_argument(
         "--timeout",
@@ -297,7 +304,7 @@ def modem_from_args(args: argparse.Namespace) -> AbstractAsyncContextManager[Mod
     """``open_modem`` with the device, baud rate, timeouts, receive mode and TLS options."""
     if not args.device:
         raise CliError(f"no device: pass --device PORT or set ${DEVICE_ENV}", EXIT_USAGE)
-    options: dict[str, Any] = {"baudrate": args.baud}
+    options: dict[str, Any] = {"baudrate": args.baud, "mux": args.mux}
     if hasattr(args, "recvmode"):
         options["recvmode"] = args.recvmode
         options["tls"] = tls_from_args(args)

@@ -416,15 +416,36 @@ class Multiplexer(asyncio.Protocol):
 
     # ------------------------------------------------------------------ frames in
     def _drain(self) -> None:
+        """Decode what arrived; consecutive data frames of one DLC reach its protocol in one
+        ``data_received`` call (a read holds dozens of frames: one parser pass, not dozens)."""
         decoder = self._decoder
+        batch: list[bytes] = []
+        batch_dlci = 0
         while self.state in (MuxState.STARTING, MuxState.OPEN):
             event = decoder.next_event()
             if isinstance(event, NeedData):
-                return
+                break
+            if (
+                isinstance(event, Frame)
+                and event.type == FrameType.UIH
+                and event.dlci != 0
+                and event.dlci in self.pipes
+            ):
+                if batch and event.dlci != batch_dlci:
+                    self.pipes[batch_dlci]._deliver(b"".join(batch))
+                    batch = []
+                batch_dlci = event.dlci
+                batch.append(event.info)
+                continue
+            if batch:
+                self.pipes[batch_dlci]._deliver(b"".join(batch))
+                batch = []
             if isinstance(event, FrameError):
                 self._frame_error(event)
             else:
                 self._frame(event)
+        if batch and (pipe := self.pipes.get(batch_dlci)) is not None:
+            pipe._deliver(b"".join(batch))
 
     def _frame_error(self, error: FrameError) -> None:
         self.frame_errors += 1

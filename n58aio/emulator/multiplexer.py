@@ -10,8 +10,9 @@ a DLC that is not open.
 
 Output: each DLC's :class:`~.output.OutputChannel` writes through :meth:`Multiplexer._send_dlc`,
 which cuts the bytes into UIH frames of at most N1 bytes and queues them on the serial port's
-own output channel (paced, byte faults applied) once there is room, so that a DLC paused by MSC
-holds only its own output (and through its full queue, only its own relay). Frame faults
+own output channel (paced, byte faults applied) once there is room, the DLCs taking turns frame
+by frame; a DLC paused by MSC holds only its own output (and through its full queue, only its
+own relay). Frame faults
 (:class:`~.faults.FrameFaults`: a damaged FCS, a lost flag) apply as frames are queued.
 """
 
@@ -88,6 +89,9 @@ class Multiplexer:
         self._all_flow.set()
         self._sink: AtPort | None = None
         self._strip_open = False
+        # one frame at a time onto the line, in turn: asyncio.Lock wakes its waiters in order,
+        # so a stream's DLC cannot starve another one racing for room on the line
+        self._line = asyncio.Lock()
         self.frame_errors = 0
         self.closed = False
 
@@ -275,11 +279,14 @@ class Multiplexer:
                 if flow.is_set() and self._all_flow.is_set():
                     break
                 await (flow.wait() if not flow.is_set() else self._all_flow.wait())
-            await self._physical.wait_space(self._space)
-            if self.closed or dlci not in self._flow:
-                return
-            frame = encode_uih(dlci, data[pos : pos + n1], n1, cr=False)
-            self._physical.put(self._faulted(dlci, frame))
+            async with self._line:
+                # room for two pacing slices: the line never idles between two frames
+                room = max(self._space, 2 * (self._physical.pacer.slice or 0))
+                await self._physical.wait_space(room)
+                if self.closed or dlci not in self._flow:
+                    return
+                frame = encode_uih(dlci, data[pos : pos + n1], n1, cr=False)
+                self._physical.put(self._faulted(dlci, frame))
 
     def _faulted(self, dlci: int, frame: bytes) -> bytes:
         if self._strip_open:

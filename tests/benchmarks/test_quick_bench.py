@@ -65,3 +65,18 @@ def test_parser_case_runs_in_a_worker_process() -> None:
     assert result["maxrss_mib"] > 0
     table = format_tables([Row("parser", "case", "1 MB/s", "2 MB/s", "0.50")])
     assert "| case | 1 MB/s | 2 MB/s | 0.50 |" in table
+
+
+def test_mux_capacity_counts_report_and_frame_overhead() -> None:
+    from benchmarks.bench_mux import mux_capacity
+
+    # 1460 bytes + "\r\n+HTTPRECV: 1460," + "\r\n" = 1480 bytes: frames of 512, 512, 456
+    report = 1460 + framing_overhead(1460)
+    assert report == 1480
+    assert mux_capacity(921_600, 1460, 512) == pytest.approx(
+        line_capacity(921_600) * 1460 / (report + 3 * 7)
+    )
+    assert mux_capacity(921_600, 1460, 100) == pytest.approx(
+        line_capacity(921_600) * 1460 / (report + 15 * 6)
+    )
+    assert mux_capacity(921_600) < payload_capacity(921_600, 1460)

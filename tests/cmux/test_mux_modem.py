@@ -12,7 +12,7 @@ from conftest import ModemFactory
 
 import n58aio
 from n58aio.cmux.mux import MuxState
-from n58aio.emulator import Emulator
+from n58aio.emulator import Emulator, EmulatorConfig
 from n58aio.emulator.origin import OriginServer, pattern_bytes
 
 
@@ -133,3 +133,13 @@ async def test_restart_mid_stream_restores_the_mux(
     assert open_dlcs(emu) == (1, 2)
     assert modem.supervision_counts.get("restart", 0) >= 1
     assert (await modem.command("AT+CGMM")).lines == ["+CGMM: N58"]
+
+
+async def test_mux_over_a_tcp_port(module_fs: Path, origin_server: OriginServer) -> None:
+    config = EmulatorConfig(fs_root=module_fs, pdp_up=True, tcp=("127.0.0.1", 0))
+    async with Emulator(config) as emu, n58aio.open_modem(emu.url, mux=True) as modem:
+        assert modem.mux is not None
+        response = await modem.get(origin_server.url("/bytes/20000"))
+        assert response.content == pattern_bytes(0, 20000)
+        assert (await modem.command("AT+CGMM")).lines == ["+CGMM: N58"]
+        assert open_dlcs(emu) == (1, 2)

@@ -117,10 +117,10 @@ async def _latency(
     }
 
 
-async def _run(quick: bool) -> list[dict[str, Any]]:
+async def _run(quick: bool, rates: tuple[int, ...]) -> list[dict[str, Any]]:
     rows = []
     with Helper("origin") as origin:
-        for baud in RATES:
+        for baud in rates:
             size = (300_000 if quick else 3_000_000) * baud // RATES[0]
             with Helper("emulators", "--count", "1", "--baud", str(baud)) as emulators:
                 device = emulators.info["devices"][0]
@@ -149,9 +149,9 @@ async def _run(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def run_mux_benchmark(quick: bool) -> list[dict[str, Any]]:
+def run_mux_benchmark(quick: bool, rates: tuple[int, ...] = RATES) -> list[dict[str, Any]]:
     """Run the benchmark and return one row per (baud, channel layout)."""
-    return asyncio.run(_run(quick))
+    return asyncio.run(_run(quick, rates))
 
 
 def _latencies(figures: dict[str, Any]) -> str:
@@ -165,9 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_mux", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller downloads")
     parser.add_argument("--json", type=Path, help="write the rows to this file")
+    parser.add_argument("--baud", type=int, action="append", help=f"line rates (default: {RATES})")
     args = parser.parse_args(argv)
     quiet_logging()
-    rows = run_mux_benchmark(args.quick)
+    rows = run_mux_benchmark(args.quick, tuple(args.baud or RATES))
     print(
         "| baud | channels | goodput kB/s | capacity kB/s | of capacity | client CPU s/MB "
         "| AT+CSQ streaming median / max ms | AT+CSQ stalled median / max ms |"

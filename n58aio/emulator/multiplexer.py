@@ -10,9 +10,9 @@ a DLC that is not open.
 
 Output: each DLC's :class:`~.output.OutputChannel` writes through :meth:`Multiplexer._send_dlc`,
 which cuts the bytes into UIH frames of at most N1 bytes and queues them on the serial port's
-own output channel (paced, byte faults applied) once there is room, the DLCs taking turns frame
-by frame; a DLC paused by MSC holds only its own output (and through its full queue, only its
-own relay). Frame faults
+own output channel (paced, byte faults applied) once there is room, the DLCs taking turns blob
+by blob (a reply, a report: at most about 1.5 KB); a DLC paused by MSC holds only its own output
+(and through its full queue, only its own relay). Frame faults
 (:class:`~.faults.FrameFaults`: a damaged FCS, a lost flag) apply as frames are queued.
 """
 
@@ -89,7 +89,7 @@ class Multiplexer:
         self._all_flow.set()
         self._sink: AtPort | None = None
         self._strip_open = False
-        # one frame at a time onto the line, in turn: asyncio.Lock wakes its waiters in order,
+        # one blob at a time onto the line, in turn: asyncio.Lock wakes its waiters in order,
         # so a stream's DLC cannot starve another one racing for room on the line
         self._line = asyncio.Lock()
         self.frame_errors = 0
@@ -269,24 +269,27 @@ class Multiplexer:
         self._physical.put(self._faulted(frame.dlci, encode_frame(frame)))
 
     async def _send_dlc(self, dlci: int, data: bytes) -> None:
-        """A DLC's output as UIH frames, each sent when the DLC may send and the line has room."""
+        """A DLC's blob (a reply, a report) as UIH frames, queued together once the DLC may
+        send and the line has room; the DLCs take turns blob by blob."""
         n1 = self.params.n1
-        for pos in range(0, len(data), n1):
-            while True:
-                flow = self._flow.get(dlci)
-                if flow is None or self.closed:
-                    return  # the DLC was closed: its output is lost
-                if flow.is_set() and self._all_flow.is_set():
-                    break
-                await (flow.wait() if not flow.is_set() else self._all_flow.wait())
-            async with self._line:
-                # room for two pacing slices: the line never idles between two frames
-                room = max(self._space, 2 * (self._physical.pacer.slice or 0))
-                await self._physical.wait_space(room)
-                if self.closed or dlci not in self._flow:
-                    return
-                frame = encode_uih(dlci, data[pos : pos + n1], n1, cr=False)
-                self._physical.put(self._faulted(dlci, frame))
+        while True:
+            flow = self._flow.get(dlci)
+            if flow is None or self.closed:
+                return  # the DLC was closed: its output is lost
+            if flow.is_set() and self._all_flow.is_set():
+                break
+            await (flow.wait() if not flow.is_set() else self._all_flow.wait())
+        async with self._line:
+            # room for two pacing slices: the line never idles between two blobs
+            room = max(self._space, 2 * (self._physical.pacer.slice or 0))
+            await self._physical.wait_space(room)
+            if self.closed or dlci not in self._flow:
+                return
+            frames = [
+                self._faulted(dlci, encode_uih(dlci, data[pos : pos + n1], n1, cr=False))
+                for pos in range(0, len(data), n1)
+            ]
+            self._physical.put(b"".join(frames))
 
     def _faulted(self, dlci: int, frame: bytes) -> bytes:
         if self._strip_open:

@@ -57,6 +57,16 @@ def _open(device: str, baud: int, mux: bool) -> Any:
 
 
 async def _download(device: str, url: str, size: int, baud: int, mux: bool) -> dict[str, Any]:
+    """One measured download; a download cut short is tried once more (``retried``): on this
+    emulator setup the first 7 MB download at 2,166,666 baud ends early, with or without the
+    multiplexer, on the main line too (a known issue, reported, not the multiplexer's)."""
+    try:
+        return {**await _download_once(device, url, size, baud, mux), "retried": False}
+    except n58aio.LinkClosedError:
+        return {**await _download_once(device, url, size, baud, mux), "retried": True}
+
+
+async def _download_once(device: str, url: str, size: int, baud: int, mux: bool) -> dict[str, Any]:
     async with _open(device, baud, mux) as modem:
         await modem.attach()
         start = Usage.now()
@@ -142,6 +152,7 @@ async def _run(quick: bool, rates: tuple[int, ...]) -> list[dict[str, Any]]:
                             "goodput": download["goodput"],
                             "of_capacity": download["goodput"] / capacity,
                             "cpu_per_mb": download["cpu_per_mb"],
+                            "retried": download["retried"],
                             "csq_streaming": streaming,
                             "csq_stalled": stalled,
                         }

@@ -22,24 +22,31 @@ from .control import (
     modem_status,
     parse_modem_status,
 )
+from .mux import DEFAULT_N1, DlcPipe, Multiplexer, MuxState, cmux_command, looks_like_at_text
 
 __all__ = [
+    "DEFAULT_N1",
     "FLAG",
     "MAX_N1",
     "NEED_DATA",
     "ControlMessage",
     "ControlType",
+    "DlcPipe",
     "Frame",
     "FrameDecoder",
     "FrameError",
     "FrameType",
     "ModemStatus",
+    "Multiplexer",
+    "MuxState",
     "NeedData",
+    "cmux_command",
     "decode_controls",
     "encode_control",
     "encode_frame",
     "encode_uih",
     "fcs",
+    "looks_like_at_text",
     "modem_status",
     "parse_modem_status",
 ]

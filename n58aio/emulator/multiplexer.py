@@ -280,8 +280,10 @@ class Multiplexer:
                 break
             await (flow.wait() if not flow.is_set() else self._all_flow.wait())
         async with self._line:
-            # room for two pacing slices: the line never idles between two blobs
-            room = max(self._space, 2 * (self._physical.pacer.slice or 0))
+            # room for 50 ms of line: the line does not idle while this task waits its turn
+            # (a command's reply waits about that long behind a stream)
+            rate = self._physical.pacer.rate
+            room = max(self._space, int(rate * 0.05) if rate else 0)
             await self._physical.wait_space(room)
             if self.closed or dlci not in self._flow:
                 return

@@ -15,9 +15,11 @@ Faults. A frame dropped by the codec (bad FCS, lost flag) is a gap in some DLC's
 pipe's ``on_gap`` callback is told (the channel distrusts the line and probes), the DLC named
 by a frame with a bad FCS, every DLC when the frame boundaries themselves were lost. AT text
 where frames are expected (``+PBREADY`` after a restart) means the module left multiplexer mode:
-the text goes to the lowest DLC's protocol (so the channel sees the restart report as it would
-without the multiplexer) and :meth:`Multiplexer.restore` sets the multiplexer up again
-(automatically, and as the recovery path's hook).
+until the multiplexer is back, the lowest DLC's channel talks AT on the raw port (it sees the
+restart report as it would without the multiplexer, and its recovery can reset the module or
+set the line rate), the other DLCs' writes are dropped, and :meth:`Multiplexer.restore` sets the
+multiplexer up again (automatically, retried with a growing delay, and as the recovery path's
+hook).
 """
 
 from __future__ import annotations
@@ -251,6 +253,7 @@ class Multiplexer(asyncio.Protocol):
         self._at_event = asyncio.Event()
         self._restore_lock = asyncio.Lock()
         self._restore_task: asyncio.Task[None] | None = None
+        self._liveness: asyncio.Task[None] | None = None
         self._stale: asyncio.TimerHandle | None = None
         self._reads = 0
 
@@ -362,8 +365,9 @@ class Multiplexer(asyncio.Protocol):
                 self.log.warning("mux.close_unanswered", error=str(exc))
         self.state = MuxState.CLOSED
         self._cancel_timers()
-        if self._restore_task is not asyncio.current_task():
-            await _cancelled(self._restore_task)
+        for task in (self._restore_task, self._liveness):
+            if task is not asyncio.current_task():
+                await _cancelled(task)
         for pipe in list(self.pipes.values()):
             pipe._lost(None)
         if self._transport is not None:
@@ -392,20 +396,24 @@ class Multiplexer(asyncio.Protocol):
                 return
             self.state = MuxState.RESTORING
             self._cancel_timers()
-            for attempt in range(self.retries + 1):
-                self._at_text.clear()
-                self._write(cmux_command(self.n1).encode() + b"\r")
-                if await self._wait_at_ok():
-                    break
-                self.log.info("mux.restore_retry", attempt=attempt + 1)
-            else:
-                self.state = MuxState.VANISHED
-                raise MultiplexerError("the module does not take AT+CMUX again")
-            self._decoder.clear()
-            self.state = MuxState.STARTING
-            await self._establish(0)
-            for dlci in sorted(self.pipes):
-                await self._establish(dlci)
+            try:
+                for attempt in range(self.retries + 1):
+                    self._at_text.clear()
+                    self._write(cmux_command(self.n1).encode() + b"\r")
+                    if await self._wait_at_ok():
+                        break
+                    self.log.info("mux.restore_retry", attempt=attempt + 1)
+                else:
+                    raise MultiplexerError("the module does not take AT+CMUX again")
+                self._decoder.clear()
+                self.state = MuxState.STARTING
+                await self._establish(0)
+                for dlci in sorted(self.pipes):
+                    await self._establish(dlci)
+            except MultiplexerError:
+                if self.state is not MuxState.CLOSED:
+                    self.state = MuxState.VANISHED
+                raise
             self.state = MuxState.OPEN
             self.restores += 1
             self.log.warning("mux.restored", dlcs=sorted(self.pipes))
@@ -457,6 +465,19 @@ class Multiplexer(asyncio.Protocol):
         pipe = self.pipes.get(named) if named is not None else None
         for target in [pipe] if pipe is not None else list(self.pipes.values()):
             target._gap(f"multiplexer frame lost ({error.reason})")
+        self._check_alive()
+
+    def _check_alive(self) -> None:
+        """After damaged input: is the multiplexer still there? (A module that restarted at
+        another line rate sends noise, not text.) One Test command at a time."""
+        if self.state is MuxState.OPEN and (self._liveness is None or self._liveness.done()):
+            self._liveness = asyncio.get_running_loop().create_task(
+                self._liveness_check(), name="n58-mux-liveness"
+            )
+
+    async def _liveness_check(self) -> None:
+        if not await self.test() and self.state is MuxState.OPEN:
+            self._vanished(b"")  # no answer on the control channel: the module left the mux
 
     def _frame(self, frame: Frame) -> None:
         kind, dlci = frame.type, frame.dlci
@@ -525,14 +546,22 @@ class Multiplexer(asyncio.Protocol):
             )
 
     async def _auto_restore(self) -> None:
-        await asyncio.sleep(min(0.2, self.reply_timeout))  # the rest of the boot report
-        try:
-            await self.restore()
-        except MultiplexerError as exc:
-            self.log.error("mux.restore_failed", error=str(exc))
+        """Restore until it works (or the multiplexer is closed): after a restart at another
+        line rate, AT+CMUX fails until the recovery path (on the lowest DLC's channel, talking
+        AT on the raw port meanwhile) has switched the rate back."""
+        delay = min(0.2, self.reply_timeout)  # the rest of the boot report first
+        while self.state is MuxState.VANISHED:
+            await asyncio.sleep(delay)
+            try:
+                await self.restore()
+            except MultiplexerError as exc:
+                self.log.warning("mux.restore_failed", error=str(exc), retry_in=min(8.0, delay * 4))
+                delay = min(8.0, delay * 4)
 
     def _forward_text(self, text: bytes) -> None:
         """Reports of the module in AT mode reach the lowest DLC's protocol."""
+        if not text:
+            return
         for dlci in sorted(self.pipes):
             self.pipes[dlci]._deliver(text)
             return
@@ -585,6 +614,7 @@ class Multiplexer(asyncio.Protocol):
         self.log.info("mux.partial_frame_dropped", size=len(rest))
         for pipe in list(self.pipes.values()):
             pipe._gap("multiplexer partial frame dropped")
+        self._check_alive()
 
     def _cancel_timers(self) -> None:
         if self._stale is not None:
@@ -603,6 +633,11 @@ class Multiplexer(asyncio.Protocol):
         self._write(encode_frame(frame))
 
     def _send_data(self, dlci: int, data: bytes) -> None:
+        if self.state is MuxState.VANISHED and dlci == min(self.pipes, default=None):
+            # the module is in AT mode: the lowest DLC's channel talks to it on the raw port
+            # (its probes find the module, its recovery resets it or sets the line rate)
+            self._write(data)
+            return
         if self.state is not MuxState.OPEN:
             self.dropped_writes += len(data)
             self.log.debug("mux.write_dropped", dlci=dlci, size=len(data), state=self.state.value)
@@ -625,12 +660,17 @@ class Multiplexer(asyncio.Protocol):
     async def _control_exchange(
         self, code: ControlType, value: bytes, timeout: float | None
     ) -> ControlMessage:
+        wait = self.reply_timeout if timeout is None else timeout
+        pending = self._control_waiters.get(code)
+        if pending is not None:  # the same command already in flight: share its answer
+            async with asyncio.timeout(wait):
+                return await asyncio.shield(pending)
         future: asyncio.Future[ControlMessage] = asyncio.get_running_loop().create_future()
         self._control_waiters[code] = future
         try:
             message = ControlMessage(code, True, value)
             self._send_frame(Frame(0, FrameType.UIH, encode_control(message)))
-            async with asyncio.timeout(self.reply_timeout if timeout is None else timeout):
+            async with asyncio.timeout(wait):
                 return await future
         finally:
             self._control_waiters.pop(code, None)

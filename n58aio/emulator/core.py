@@ -181,9 +181,18 @@ class ModuleCore:
             self._spawn(_await(result), "n58-fault-action")
 
     def in_output_order(self, action: Callable[[], object]) -> None:
-        """Run ``action`` when the output queued so far has been written (fault hooks)."""
-        if not self.dead:
-            self.out.put_call(functools.partial(self._run_action, action))
+        """Run ``action`` when the output queued so far has been written (fault hooks,
+        ``AT+IPR``). On a DLC that is when the line has written its frames: the DLC's queue
+        hands them to the line's queue, which runs the action after them."""
+        if self.dead:
+            return
+        run = functools.partial(self._run_action, action)
+        line = self.uart.out
+        out = self.out
+        if out is line:
+            out.put_call(run)
+        else:
+            out.put_call(lambda: line.put_call(run))
 
     # ----------------------------------------------------------------- busy / idle
 

@@ -26,6 +26,7 @@ from .config import EmulatorConfig
 from .faults import Faults, LinkKind
 from .filesystem import ModuleFS
 from .linerate import LineRate
+from .multiplexer import MuxParams
 from .netlink import build_ssl_context
 from .output import OutputChannel
 from .state import Link, ModuleState, Service
@@ -113,6 +114,10 @@ class ModuleCore:
     def muxing(self) -> bool:
         """True in multiplexer mode (implemented by :class:`~.module.Module`)."""
         return False
+
+    def enter_mux(self, params: MuxParams) -> None:
+        """Switch the port to multiplexer mode (implemented by :class:`~.module.Module`)."""
+        raise NotImplementedError
 
     @property
     def out(self) -> OutputChannel:

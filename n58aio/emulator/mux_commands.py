@@ -10,14 +10,9 @@ byte after it. ``<port_speed>`` is checked and kept, the line rate does not chan
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .core import Handler, int_arg
+from .core import Handler, ModuleCore, int_arg
 from .multiplexer import MuxParams
 from .syntax import Command, split_args
-
-if TYPE_CHECKING:
-    from .module import Module
 
 __all__ = ["TEST_REPLY", "MuxCommands", "parse_cmux"]
 
@@ -60,7 +55,7 @@ def parse_cmux(args: str) -> MuxParams | None:
 class MuxCommands:
     """The ``AT+CMUX`` handler."""
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: ModuleCore) -> None:
         self.module = module
 
     def handlers(self) -> dict[str, Handler]:
@@ -77,7 +72,7 @@ class MuxCommands:
             module._ok(TEST_REPLY)
             return
         params = parse_cmux(cmd.args) if cmd.kind == "set" else None
-        if params is None or module.mux is not None:
+        if params is None or module.muxing:
             module._error()
             return
         module._ok()

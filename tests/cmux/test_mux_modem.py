@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from pathlib import Path
 
@@ -39,8 +40,10 @@ async def test_mux_modem_commands_http_and_close_back_to_at_mode(
     assert open_dlcs(emu) is None  # CLD: the module is back in AT mode
 
 
-STREAM_SIZE = 1_000_000  # the figure is 3 MB with an 8 s stall: the point holds smaller
-STALL = 3.0
+# The figure is 3 MB with an 8 s stall (N58_MUX_FULL=1); the point holds smaller.
+FULL = os.environ.get("N58_MUX_FULL") == "1"
+STREAM_SIZE = 3_000_000 if FULL else 1_000_000
+STALL = 8.0 if FULL else 3.0
 
 
 async def test_status_answers_while_a_stream_on_the_other_dlc_is_stalled(
@@ -63,9 +66,9 @@ async def test_status_answers_while_a_stream_on_the_other_dlc_is_stalled(
         deadline = time.monotonic() + STALL
         while time.monotonic() < deadline:
             started = time.monotonic()
-            reply = await modem.command("AT+CSQ")
+            status = await modem.status()  # nine commands: signal, registration, identities ...
             latencies.append(time.monotonic() - started)
-            assert reply.lines[0].startswith("+CSQ: ")
+            assert status.rssi == 24 and status.link_up
             port_paused = port_paused or not serial_transport.is_reading()
             await asyncio.sleep(0.25)
         assert modem.http_channel.read_pauses >= 1  # the DLC was paused ...
@@ -74,7 +77,7 @@ async def test_status_answers_while_a_stream_on_the_other_dlc_is_stalled(
         async for chunk in chunks:
             body += chunk
     assert bytes(body) == pattern_bytes(0, STREAM_SIZE)
-    assert len(latencies) >= 8
+    assert len(latencies) >= 2 * STALL
     assert max(latencies) < 1.0, latencies
     assert open_dlcs(emu) == (1, 2)
 

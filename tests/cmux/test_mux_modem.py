@@ -66,7 +66,7 @@ async def test_status_answers_while_a_stream_on_the_other_dlc_is_stalled(
         deadline = time.monotonic() + STALL
         while time.monotonic() < deadline:
             started = time.monotonic()
-            status = await modem.status()  # nine commands: signal, registration, identities ...
+            status = await modem.status()  # a snapshot: about ten commands
             latencies.append(time.monotonic() - started)
             assert status.rssi == 24 and status.link_up
             port_paused = port_paused or not serial_transport.is_reading()

@@ -8,8 +8,9 @@ that sends ``AT+CMUX``; :meth:`Multiplexer.enter` then opens the control channel
 serial port's extras), on which the same channel class runs unchanged.
 
 Flow control is per DLC: ``pause_reading`` on a pipe sends MSC with the FC bit for its DLC only
-(never pausing the port), and holds the frames still in flight until ``resume_reading``; an MSC
-with FC from the module holds that DLC's writes.
+(never pausing the port), and holds the frames still in flight until ``resume_reading`` (at
+most :data:`MAX_HELD` bytes: a module that ignored the MSC loses the rest, reported as a gap);
+an MSC with FC from the module holds that DLC's writes.
 
 Faults. A frame dropped by the codec (bad FCS, lost flag) is a gap in some DLC's bytes: the
 pipe's ``on_gap`` callback is told (the channel distrusts the line and probes), the DLC named
@@ -67,6 +68,8 @@ __all__ = [
 # (about what a command on another DLC waits behind a stream)
 DEFAULT_N1 = 512
 _AT_TEXT_MAX = 4096
+MAX_HELD = 1 << 20
+"""Bytes a paused DLC holds (what was under way when its MSC went out); beyond, dropped."""
 
 
 def cmux_command(n1: int) -> str:
@@ -112,6 +115,7 @@ class DlcPipe(asyncio.Transport):
         self._closing = False
         self._held: deque[bytes] = deque()
         self.held_bytes = 0
+        self.dropped_bytes = 0
         self.tx_paused = False  # the module's MSC asked us to stop sending
         self._tx_held: deque[bytes] = deque()
 
@@ -192,6 +196,10 @@ class DlcPipe(asyncio.Transport):
             return
         if self._reading and self._connected and not self._held:
             self._protocol.data_received(data)
+        elif self.held_bytes + len(data) > MAX_HELD:
+            # a module that ignores MSC: drop rather than grow, and say bytes were lost
+            self.dropped_bytes += len(data)
+            self._gap("DLC input dropped while paused (the module kept sending)")
         else:
             self._held.append(data)
             self.held_bytes += len(data)

@@ -30,6 +30,11 @@ async def test_mux_modem_commands_http_and_close_back_to_at_mode(
     assert modem.http_channel is not modem.channel
     reply = await modem.command("AT+CGMM")
     assert reply.lines == ["+CGMM: N58"]
+    # AT on both DLCs at once, each channel with its own command in flight
+    first, second = await asyncio.gather(
+        modem.channel.command("AT+CGMM"), modem.http_channel.command("AT+CGMI")
+    )
+    assert (first.lines, second.lines) == (["+CGMM: N58"], ["Neoway"])
     response = await modem.get(origin_server.url("/bytes/5000"))
     assert response.status_code == 200
     assert response.content == pattern_bytes(0, 5000)

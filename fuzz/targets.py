@@ -29,12 +29,18 @@ from typing import Any, cast
 import structlog
 
 from n58aio.cmux import (
+    ControlMessage,
+    ControlType,
     Frame,
     FrameDecoder,
     FrameError,
     FrameType,
+    ModemStatus,
     decode_controls,
+    encode_control,
     encode_frame,
+    encode_uih,
+    modem_status,
 )
 from n58aio.cmux import (
     NeedData as FrameNeedData,
@@ -491,6 +497,25 @@ _MODULE_TOKENS: tuple[bytes, ...] = (
     b"ATI\r",
     b"AT+CSQ\r",
     *LINE_TOKENS,
+    # multiplexer mode: the command, then frames (control channel, DLCs, flow control, CLD)
+    b"AT+CMUX=0\r",
+    b"AT+CMUX=0,0,5,64\r",
+    *(encode_frame(Frame(dlci, FrameType.SABM, pf=True)) for dlci in (0, 1, 2, 3, 5)),
+    encode_frame(Frame(1, FrameType.DISC, pf=True)),
+    encode_uih(1, b"AT+CSQ\r", 64),
+    encode_uih(2, b"AT+HTTPSETUP\r", 64),
+    encode_uih(2, b"AT+HTTPACTION=0\r", 64),
+    encode_uih(1, b"AT+CFUN=1,1\r", 64),
+    *(
+        encode_frame(Frame(0, FrameType.UIH, encode_control(message)))
+        for message in (
+            ControlMessage(ControlType.MSC, True, modem_status(ModemStatus(2, fc=True))),
+            ControlMessage(ControlType.MSC, True, modem_status(ModemStatus(2))),
+            ControlMessage(ControlType.TEST, True, b"ping"),
+            ControlMessage(ControlType.PSC, True),
+            ControlMessage(ControlType.CLD, True),
+        )
+    ),
 )
 
 _loop: asyncio.AbstractEventLoop | None = None

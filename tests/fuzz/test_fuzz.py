@@ -93,9 +93,25 @@ def test_cmux_decoder_never_raises_stays_bounded_and_split_invariant(data: bytes
     targets.cmux_input(data)
 
 
+def module_tokens(*tokens: bytes) -> bytes:
+    """Program operations feeding the module these tokens, each followed by loop turns."""
+    return b"".join(bytes([3, targets._MODULE_TOKENS.index(raw)]) + b"\x05" * 8 for raw in tokens)
+
+
+MUX_SESSION = (
+    b"AT+CMUX=0\r",
+    targets.encode_frame(targets.Frame(0, targets.FrameType.SABM, pf=True)),
+    targets.encode_frame(targets.Frame(1, targets.FrameType.SABM, pf=True)),
+    targets.encode_frame(targets.Frame(2, targets.FrameType.SABM, pf=True)),
+    targets.encode_uih(1, b"AT+CSQ\r", 64),
+    targets.encode_uih(2, b"AT+HTTPSETUP\r", 64),
+)
+
+
 @settings(FUZZ, max_examples=max(10, EXAMPLES // 10))
 @given(st.binary(max_size=600))
 @example(b"\x01\x01\x03\x00\x03\x07\x03\x08")  # attach, HTTP setup and action (no network)
+@example(b"\x01\x01" + module_tokens(*MUX_SESSION, *targets._MODULE_TOKENS[-5:]))  # mux, CLD
 def test_emulated_module_handles_any_input(data: bytes) -> None:
     targets.module_input(data)
 

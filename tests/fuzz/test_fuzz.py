@@ -23,6 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from fuzz import targets  # noqa: E402
+from n58aio.cmux import Frame, FrameType, encode_frame, encode_uih  # noqa: E402
 
 EXAMPLES = int(os.environ.get("N58_FUZZ_EXAMPLES", "300"))
 SECONDS = int(os.environ.get("N58_FUZZ_SECONDS", "0"))
@@ -100,11 +101,11 @@ def module_tokens(*tokens: bytes) -> bytes:
 
 MUX_SESSION = (
     b"AT+CMUX=0\r",
-    targets.encode_frame(targets.Frame(0, targets.FrameType.SABM, pf=True)),
-    targets.encode_frame(targets.Frame(1, targets.FrameType.SABM, pf=True)),
-    targets.encode_frame(targets.Frame(2, targets.FrameType.SABM, pf=True)),
-    targets.encode_uih(1, b"AT+CSQ\r", 64),
-    targets.encode_uih(2, b"AT+HTTPSETUP\r", 64),
+    encode_frame(Frame(0, FrameType.SABM, pf=True)),
+    encode_frame(Frame(1, FrameType.SABM, pf=True)),
+    encode_frame(Frame(2, FrameType.SABM, pf=True)),
+    encode_uih(1, b"AT+CSQ\r", 64),
+    encode_uih(2, b"AT+HTTPSETUP\r", 64),
 )
 
 

@@ -22,7 +22,8 @@ from .control import (
     modem_status,
     parse_modem_status,
 )
-from .mux import DEFAULT_N1, DlcPipe, Multiplexer, MuxState, cmux_command, looks_like_at_text
+from .mux import DEFAULT_N1, Multiplexer, MuxState, cmux_command, looks_like_at_text
+from .pipe import DlcPipe
 
 __all__ = [
     "DEFAULT_N1",

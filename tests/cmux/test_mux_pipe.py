@@ -22,7 +22,7 @@ from n58aio.cmux import (
     encode_uih,
     modem_status,
 )
-from n58aio.cmux.mux import MAX_HELD
+from n58aio.cmux.pipe import MAX_HELD
 
 
 class Wire(asyncio.Transport):

@@ -20,6 +20,7 @@ __all__ = [
     "LinkRefusedError",
     "ModemNotAnswering",
     "ModemUnresponsiveError",
+    "MultiplexerError",
     "N58Error",
     "NoModemAvailable",
     "NoSignalError",
@@ -262,6 +263,9 @@ class ModemNotAnswering(CommandTimeout):
             f"no modem answers on {redact(url)}: tried at {tried} for {timeout:g} s, "
             f"{heard}; likely {causes}",
         )
+class MultiplexerError(N58Error):
+    """27.010 multiplexing (``AT+CMUX``) could not be started, a DLC not opened, or the
+    multiplexer not restored after the module left it."""
 
 
 class ProtocolError(RequestError):

@@ -16,8 +16,15 @@ import structlog
 
 from .bringup import BringUp, ModemStatus, OnStep, read_status
 from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_port
+from .cmux.mux import DEFAULT_N1, Multiplexer
 from .commands.link import LinkStatus
-from .errors import CommandTimeout, ModemNotAnswering, PortClosedError, PortOpenError
+from .errors import (
+    CommandError,
+    CommandTimeout,
+    ModemNotAnswering,
+    PortClosedError,
+    PortOpenError,
+)
 from .http import (
     HttpClient,
     RecvMode,
@@ -65,13 +72,21 @@ class Modem:
         tls: TLSConfig | None = None,
         line_rate: int | None = None,
         initial_rate: int | None = None,
+        http_channel: ModemChannel | None = None,
+        mux: Multiplexer | None = None,
     ) -> None:
         self.channel = channel
+        self.http_channel = http_channel or channel
+        """The channel of HTTP requests and their payload streams: with the multiplexer a DLC
+        of its own, so that :attr:`channel` (commands, status, reports) never waits behind a
+        stream."""
+        self.mux = mux
+        """The 27.010 multiplexer (``open_modem(mux=True)``), None on a single channel."""
         self.url = url
         self.name = channel.name
         self.log = channel.log
         self.http = HttpClient(
-            channel, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
+            self.http_channel, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
         )
         self._files: ModuleFiles | None = None
         self._opened_at = time.monotonic()
@@ -413,10 +428,23 @@ class Modem:
         """True once the port is closed or gone."""
         return self.channel.closed
 
+    async def restore_mux(self) -> None:
+        """The recovery path's hook for the multiplexer: after the module restarted (or left
+        multiplexer mode), set it up again (``AT+CMUX``, SABM on every DLC). Cheap when the
+        multiplexer answers; nothing without one. Raises
+        :class:`~n58aio.errors.MultiplexerError` when the module does not take it."""
+        if self.mux is not None:
+            await self.mux.restore()
+
     async def aclose(self) -> None:
-        """Close the port (and stop the supervision)."""
+        """Close the port (and stop the supervision); with the multiplexer, close it down
+        first (``CLD``), leaving the module in AT mode."""
         self.supervisor.close()
+        if self.http_channel is not self.channel:
+            self.http_channel.close()
         self.channel.close()
+        if self.mux is not None:
+            await self.mux.close()
 
     async def __aenter__(self) -> Modem:
         return self
@@ -438,6 +466,8 @@ def open_modem(
     echoes_data: bool = True,
     baudrate: int = 115200,
     initial_baudrate: int | None = None,
+    mux: bool = False,
+    mux_n1: int = DEFAULT_N1,
     **serial_options: Any,
 ) -> AbstractAsyncContextManager[Modem]:
     """Open the modem at ``url`` (a device path or a pyserial URL such as ``socket://h:p`` or
@@ -461,6 +491,11 @@ def open_modem(
     A port that cannot be opened raises :class:`~n58aio.errors.PortOpenError`; one where
     nothing answers, :class:`~n58aio.errors.ModemNotAnswering` (from the first command, from
     :meth:`Modem.attach`, or on leaving the ``async with`` block).
+
+    ``mux=True`` runs 3GPP TS 27.010 multiplexing (``AT+CMUX``, frames of up to ``mux_n1``
+    bytes): commands, status and reports on DLC 1, HTTP requests and their streams on DLC 2,
+    so that a stalled stream pauses only its DLC (see docs/multiplexing.md). A module that
+    refuses ``AT+CMUX`` is used on one channel, with a warning.
     """
     label = name or f"modem{next(_counter)}"
     log = logger.bind(modem=label) if logger is not None else get_logger(modem=label)
@@ -472,6 +507,7 @@ def open_modem(
         {"recvmode": recvmode, "keepalive": keepalive, "timeouts": timeouts, "tls": tls},
         serial_options,
         (baudrate, initial_rate_for(baudrate, initial_baudrate)),
+        mux_n1 if mux else None,
     )
 
 
@@ -484,34 +520,53 @@ async def _opened_modem(
     http_options: dict[str, Any],
     serial_options: dict[str, Any],
     rates: tuple[int, int],
+    mux_n1: int | None,
 ) -> AsyncIterator[Modem]:
     line_rate, initial = rates
+    channel = ModemChannel(name=label, log=log, baudrate=initial, **channel_options)
+    # with the multiplexer, it is the port's protocol, passing bytes through until AT+CMUX
+    mux = None if mux_n1 is None else Multiplexer(channel, n1=mux_n1, log=log)
     try:
-        _, channel = await open_port(
-            url,
-            lambda: ModemChannel(name=label, log=log, baudrate=initial, **channel_options),
-            baudrate=initial,
-            **serial_options,
+        transport, _ = await open_port(
+            url, lambda: mux if mux is not None else channel, baudrate=initial, **serial_options
         )
     except PortOpenError:
         raise
     except PortClosedError as exc:
         raise _open_error(url, exc) from exc.__cause__
     await channel.wait_connected()
-    modem = Modem(channel, url=url, line_rate=line_rate, initial_rate=initial, **http_options)
     log.info("modem.open", url=redact(url), baudrate=initial)
+    modem: Modem | None = None
     try:
         if line_rate != initial:
             try:
                 await switch_line_rate(channel, line_rate, log)
             except CommandTimeout:
                 log.info("line.switch_deferred", baudrate=line_rate)  # attach() switches
+        http_channel = None
+        if mux is not None:
+            http_channel = await _start_mux(mux, channel, label, log, channel_options)
+        modem = Modem(
+            channel,
+            url=url,
+            line_rate=line_rate,
+            initial_rate=initial,
+            http_channel=http_channel,
+            mux=mux if http_channel is not None else None,
+            **http_options,
+        )
         yield modem
     except CommandTimeout as exc:
+        if modem is None:
+            raise
         # the first request or bring-up of a port where nothing ever answered
         raise modem._first_contact(exc) from exc
     finally:
-        await modem.aclose()
+        if modem is not None:
+            await modem.aclose()
+        else:
+            channel.close()
+            transport.close()
 
 
 #: What to check when a port cannot be opened, by the system's error number.
@@ -543,3 +598,28 @@ def _open_error(url: str, exc: PortClosedError) -> PortOpenError:
     if number is not None:
         return PortOpenError(url, os.strerror(number), number)
     return PortOpenError(url, str(cause or exc))
+
+
+async def _start_mux(
+    mux: Multiplexer,
+    channel: ModemChannel,
+    label: str,
+    log: structlog.typing.FilteringBoundLogger,
+    channel_options: dict[str, Any],
+) -> ModemChannel | None:
+    """``AT+CMUX`` on ``channel``, which then moves to DLC 1; a new channel on DLC 2 for
+    HTTP. None (one channel, AT mode) when the module refuses the command."""
+    try:
+        await mux.enter(channel.command)
+    except CommandError as exc:
+        log.warning("mux.refused", error=str(exc))
+        return None
+    http_channel = ModemChannel(
+        name=f"{label}.http", log=log.bind(dlc=2), baudrate=channel.baudrate, **channel_options
+    )
+    await mux.open_dlc(1, channel, on_gap=lambda reason: channel.distrust(reason))
+    await mux.open_dlc(2, http_channel, on_gap=lambda reason: http_channel.distrust(reason))
+    # each DLC is a fresh interpreter (echo on): both channels prove themselves first
+    await channel.resync()
+    await http_channel.resync()
+    return http_channel

@@ -192,6 +192,12 @@ class Emulator:
         return self._rate.host if self._rate is not None else None
 
     @property
+    def mux_dlcs(self) -> tuple[int, ...] | None:
+        """The open DLCs in multiplexer mode (``AT+CMUX``), None in AT mode."""
+        mux = self._need_module().mux
+        return None if mux is None else tuple(sorted(mux.ports))
+
+    @property
     def sim_unlocked(self) -> bool:
         """Whether the SIM was unlocked with its PIN since the last restart."""
         return self._need_module().state.sim_unlocked

@@ -54,7 +54,8 @@ class ModemPool:
 
     ``urls`` are device paths or pyserial URLs (``socket://``, ``rfc2217://`` ...);
     ``serial_options`` go to pyserial and ``modem_options`` to :func:`~n58aio.open_modem`
-    (``recvmode``, ``keepalive``, ``timeouts``, ``tls``, ``timeout_slack``).
+    (``recvmode``, ``keepalive``, ``timeouts``, ``tls``, ``timeout_slack``, ``mux``: each modem
+    on 27.010 multiplexing, health checks on its command DLC while a request streams).
 
     ``health_interval``: seconds between checks of a modem that has been idle.
     ``reopen_backoff``: first and longest delay between reopen attempts (doubling, jittered).

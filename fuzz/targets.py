@@ -726,6 +726,8 @@ def _decoder_drain(decoder: ContentDecoder, out: list[bytes], fed: int) -> None:
         if isinstance(got, bytes):
             assert 0 < len(got) <= PIECE
             out.append(got)
+
+
 _FRAME_TYPES = tuple(FrameType)
 
 

@@ -263,6 +263,8 @@ class ModemNotAnswering(CommandTimeout):
             f"no modem answers on {redact(url)}: tried at {tried} for {timeout:g} s, "
             f"{heard}; likely {causes}",
         )
+
+
 class MultiplexerError(N58Error):
     """27.010 multiplexing (``AT+CMUX``) could not be started, a DLC not opened, or the
     multiplexer not restored after the module left it."""

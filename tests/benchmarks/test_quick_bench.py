@@ -77,6 +77,8 @@ def test_decoder_benchmark_returns_sane_numbers() -> None:
     for row in rows:
         assert 0 < row["longest_step_work"] < row["work"] <= 3_000_000  # type: ignore[operator]
         assert row["steps"] > 1  # type: ignore[operator]
+
+
 def test_mux_capacity_counts_report_and_frame_overhead() -> None:
     from benchmarks.bench_mux import mux_capacity
 

@@ -10,6 +10,9 @@ reaches every state of the component, not only its line reader.
   leftover, ``abandon_raw``). It must never raise, keep its buffers within their bounds, emit
   well-formed events, and give the same events however the bytes are split.
 * :func:`atline_input`: the emulator's sans-IO line reader and command-line syntax parser.
+* :func:`cmux_input`: the 27.010 frame decoder and control-message decoder with frames, damaged
+  frames and noise: no exception, bounded buffer, only well-formed frames (each re-encodes to
+  the bytes it came from), the same events however the bytes are split.
 * :func:`module_input`: the emulated module itself, fed through its input method (with the
   network stubbed out): no handler may fail, nothing may hang, input buffers stay bounded.
 """
@@ -27,6 +30,23 @@ from typing import Any, cast
 
 import structlog
 
+from n58aio.cmux import (
+    ControlMessage,
+    ControlType,
+    Frame,
+    FrameDecoder,
+    FrameError,
+    FrameType,
+    ModemStatus,
+    decode_controls,
+    encode_control,
+    encode_frame,
+    encode_uih,
+    modem_status,
+)
+from n58aio.cmux import (
+    NeedData as FrameNeedData,
+)
 from n58aio.emulator import http_commands, transfer_commands
 from n58aio.emulator.atline import AtLineReader, CommandLine, DataChunk
 from n58aio.emulator.config import EmulatorConfig
@@ -69,6 +89,7 @@ from .wiresim import Fault, FaultKind, check_invariant, http_response
 __all__ = [
     "Program",
     "atline_input",
+    "cmux_input",
     "decoder_input",
     "module_input",
     "parser_input",
@@ -491,6 +512,25 @@ _MODULE_TOKENS: tuple[bytes, ...] = (
     b"ATI\r",
     b"AT+CSQ\r",
     *LINE_TOKENS,
+    # multiplexer mode: the command, then frames (control channel, DLCs, flow control, CLD)
+    b"AT+CMUX=0\r",
+    b"AT+CMUX=0,0,5,64\r",
+    *(encode_frame(Frame(dlci, FrameType.SABM, pf=True)) for dlci in (0, 1, 2, 3, 5)),
+    encode_frame(Frame(1, FrameType.DISC, pf=True)),
+    encode_uih(1, b"AT+CSQ\r", 64),
+    encode_uih(2, b"AT+HTTPSETUP\r", 64),
+    encode_uih(2, b"AT+HTTPACTION=0\r", 64),
+    encode_uih(1, b"AT+CFUN=1,1\r", 64),
+    *(
+        encode_frame(Frame(0, FrameType.UIH, encode_control(message)))
+        for message in (
+            ControlMessage(ControlType.MSC, True, modem_status(ModemStatus(2, fc=True))),
+            ControlMessage(ControlType.MSC, True, modem_status(ModemStatus(2))),
+            ControlMessage(ControlType.TEST, True, b"ping"),
+            ControlMessage(ControlType.PSC, True),
+            ControlMessage(ControlType.CLD, True),
+        )
+    ),
 )
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -686,3 +726,68 @@ def _decoder_drain(decoder: ContentDecoder, out: list[bytes], fed: int) -> None:
         if isinstance(got, bytes):
             assert 0 < len(got) <= PIECE
             out.append(got)
+
+
+_FRAME_TYPES = tuple(FrameType)
+
+
+def _cmux_wire(program: Program) -> bytes:
+    """Frames (some damaged: a byte flipped, the closing flag lost, cut short) and noise."""
+    parts = []
+    while program:
+        op = program.byte() % 6
+        if op <= 2:
+            frame = Frame(
+                dlci=program.byte() % 62,
+                type=program.pick(_FRAME_TYPES),
+                info=program.take(program.byte() % 80),
+                cr=bool(op & 1),
+                pf=bool(op & 2),
+            )
+            parts.append(encode_frame(frame))
+        elif op == 3:
+            damaged = bytearray(
+                encode_frame(Frame(1, FrameType.UIH, program.take(program.byte() % 40)))
+            )
+            spot = program.byte() % len(damaged)
+            damaged[spot] ^= 1 + program.byte() % 255
+            parts.append(bytes(damaged))
+        elif op == 4:
+            wire = encode_frame(Frame(2, FrameType.UIH, program.take(program.byte() % 40)))
+            parts.append(wire[: program.byte() % len(wire)])
+        else:
+            parts.append(program.take(program.byte() % 32 + 1))
+    return b"".join(parts)
+
+
+def _cmux_run(wire: bytes, n1: int, step: int) -> list[Frame | FrameError]:
+    decoder = FrameDecoder(n1)
+    events: list[Frame | FrameError] = []
+    for pos in range(0, len(wire), step):
+        decoder.receive_data(wire[pos : pos + step])
+        while not isinstance(event := decoder.next_event(), FrameNeedData):
+            events.append(event)
+            if isinstance(event, Frame):
+                assert len(event.info) <= n1, event
+                again = FrameDecoder(n1)
+                again.receive_data(encode_frame(event))
+                assert again.next_event() == event, event
+                if event.dlci == 0 and event.type == FrameType.UIH:
+                    with contextlib.suppress(ValueError):
+                        decode_controls(event.info)
+            else:
+                assert event.dropped > 0 and len(event.sample) <= 64, event
+        assert decoder.buffered <= n1 + 6, f"decoder holds {decoder.buffered} bytes"
+    return events
+
+
+def cmux_input(data: bytes) -> None:
+    """Fuzz target of the 27.010 codec (see the module docstring)."""
+    program = Program(data)
+    n1 = 1 + program.byte() % 128
+    wire = _cmux_wire(program)
+    whole = _cmux_run(wire, n1, max(1, len(wire)))
+    bytewise = _cmux_run(wire, n1, 1)
+    assert [e for e in whole if isinstance(e, Frame)] == [
+        e for e in bytewise if isinstance(e, Frame)
+    ], "frames depend on the split"

@@ -23,11 +23,14 @@ from .errors import (
     LinkRefusedError,
     ModemNotAnswering,
     ModemUnresponsiveError,
+    MultiplexerError,
     N58Error,
     NoModemAvailable,
     NoSignalError,
     NoSimError,
     NotRegisteredError,
+    PinUnclearError,
+    PinWithheldError,
     PoolTimeout,
     PortClosedError,
     PortOpenError,
@@ -60,8 +63,10 @@ from .http import (
 from .logs import enable_logging
 from .modem import Modem, open_modem
 from .pool import ModemPool, ModemStats, PoolDownloadResult, PoolStats
+from .retry import RetryPolicy
 from .supervision import EventKind, SupervisionEvent
 from .transfer import (
+    DownloadOptions,
     DownloadResult,
     FileEntry,
     FileTransferResult,
@@ -102,6 +107,7 @@ __all__ = [
     "DecodingError",
     "DecompressionLimitError",
     "DecompressionLimits",
+    "DownloadOptions",
     "DownloadResult",
     "EventKind",
     "FileEntry",
@@ -126,12 +132,15 @@ __all__ = [
     "ModuleGetResult",
     "ModuleGetStatus",
     "ModuleTransferError",
+    "MultiplexerError",
     "N58Error",
     "NoModemAvailable",
     "NoSignalError",
     "NoSimError",
     "NotRegisteredError",
     "PDPNotActiveError",
+    "PinUnclearError",
+    "PinWithheldError",
     "PoolDownloadResult",
     "PoolStats",
     "PoolTimeout",
@@ -149,6 +158,7 @@ __all__ = [
     "RequestTimeout",
     "RequestTooLarge",
     "Response",
+    "RetryPolicy",
     "SimPinRequired",
     "SimPukRequired",
     "SupervisionEvent",

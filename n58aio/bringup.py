@@ -8,6 +8,7 @@ v2.0 manual ch02 / ch04 and appendix H (see ``docs/power-on.md``).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from .commands.network import (
     csq_dbm,
     parse_cesq_rsrp,
     parse_cops,
-    parse_cpin,
     parse_csq,
     parse_registration,
     parse_value,
@@ -32,13 +32,10 @@ from .errors import (
     InvalidValue,
     LinkRefusedError,
     NoSignalError,
-    NoSimError,
     NotRegisteredError,
     RegistrationDeniedError,
-    SimPinRequired,
-    SimPukRequired,
-    WrongPinError,
 )
+from .sim import unlock_sim
 
 __all__ = ["BringUp", "ModemStatus", "OnStep", "bring_up", "read_status", "registration"]
 
@@ -61,21 +58,33 @@ class BringUp:
             f"password={secret if self.password else None}, pin={secret if self.pin else None})"
         )
 
+    def __post_init__(self) -> None:
+        self.check()
+
     def check(self) -> None:
-        """Refuse values that cannot be sent, before anything is written."""
-        if self.pin is not None and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
-            raise InvalidValue("the PIN must be 4 to 8 digits")
+        """Refuse values that cannot be sent safely, before anything is written: the PIN is 4 to
+        8 ASCII digits; the APN, user and password are printable ASCII without quotes, commas,
+        semicolons or backslashes (no control byte, Ctrl-Z, ESC, NUL, TAB, DEL) and within the
+        module's lengths. The error names the field and the rule, never the value."""
+        if self.pin is not None and _PIN.fullmatch(self.pin) is None:
+            raise InvalidValue("pin: the PIN must be 4 to 8 ASCII digits (0-9)")
         for name, value in (("apn", self.apn), ("user", self.user), ("password", self.password)):
             if value is None:
                 continue
-            if any(char in value for char in '",;\r\n') or len(value) > (
-                100 if name == "apn" else 32
-            ):
-                what = "it" if name == "password" else repr(value)
+            limit = _LIMITS[name]
+            if len(value) > limit:
+                raise InvalidValue(f"{name}: longer than the module's {limit} characters")
+            if not all(" " <= char <= "~" and char not in _UNSAFE for char in value):
                 raise InvalidValue(
-                    f"{name}: {what} holds a quote, comma, semicolon or line break, or is too "
-                    "long (APN 100, user and password 32 characters)"
+                    f"{name}: holds a character the AT command line cannot carry safely (only "
+                    "printable ASCII without quotes, commas, semicolons or backslashes; no "
+                    "control bytes, TAB, DEL or non-ASCII)"
                 )
+
+
+_PIN = re.compile(r"[0-9]{4,8}")
+_UNSAFE = frozenset("\"',;\\")  # quotes, separators and the escape of the command line
+_LIMITS = {"apn": 100, "user": 32, "password": 32}
 
 
 @dataclass(frozen=True)
@@ -121,34 +130,6 @@ async def _wait_for_module(channel: ModemChannel, deadline: float, log: _Log) ->
                 raise
             log.info("bringup.waiting_for_module")
             await asyncio.sleep(POLL)
-
-
-_NO_SIM = frozenset({None, "NO SIM", "NOT INSERTED", "SIM NOT INSERTED"})
-
-
-async def _unlock_sim(channel: ModemChannel, pin: str | None, log: _Log) -> bool:
-    """Unlock the SIM when it asks; True when the PIN was sent."""
-    try:
-        state = parse_cpin((await channel.command("AT+CPIN?")).lines)
-    except CommandError as exc:
-        if exc.code == 10 or "NO SIM" in exc.text.upper():
-            raise NoSimError() from None
-        raise
-    if state in _NO_SIM:  # the captured N58 answer: "+CPIN: NO SIM", then OK
-        raise NoSimError()
-    if state == "READY":
-        return False
-    if state != "SIM PIN":  # SIM PUK, or a lock n58aio cannot open
-        raise SimPukRequired()
-    if pin is None:
-        raise SimPinRequired()
-    log.info("bringup.pin_sent")
-    try:
-        await channel.command(f'AT+CPIN="{pin}"')
-    except CommandError:
-        log.warning("bringup.pin_refused")
-        raise WrongPinError() from None
-    return True
 
 
 async def registration(channel: ModemChannel) -> Registration:
@@ -218,10 +199,13 @@ async def bring_up(
     timeout: float,
     log: _Log,
     on_step: OnStep | None = None,
+    *,
+    port: str | None = None,
 ) -> LinkStatus:
     """Wait for the module, set error codes on, unlock the SIM, wait for the registration,
     set the APN and credentials and bring the data link up; each step only when needed.
-    ``on_step(step, detail)`` is told each step done (see :data:`OnStep`)."""
+    ``on_step(step, detail)`` is told each step done (see :data:`OnStep`). ``port`` names the
+    card in the PIN registry when the module does not tell its ICCID (see :mod:`n58aio.sim`)."""
     params.check()
     step = on_step or _no_step
     deadline = time.monotonic() + timeout
@@ -229,7 +213,7 @@ async def bring_up(
     log.info("bringup.module_answers")
     step("module", f"answers at {channel.baudrate} baud" if channel.baudrate else "answers")
     await channel.command("AT+CMEE=1")
-    pin_sent = await _unlock_sim(channel, params.pin, log)
+    pin_sent = await unlock_sim(channel, params.pin, port or channel.name, log)
     log.info("bringup.sim_ready")
     step("sim", "ready, PIN accepted" if pin_sent else "ready")
     reg = await _wait_registered(channel, deadline, timeout, log)

@@ -20,11 +20,14 @@ __all__ = [
     "LinkRefusedError",
     "ModemNotAnswering",
     "ModemUnresponsiveError",
+    "MultiplexerError",
     "N58Error",
     "NoModemAvailable",
     "NoSignalError",
     "NoSimError",
     "NotRegisteredError",
+    "PinUnclearError",
+    "PinWithheldError",
     "PoolTimeout",
     "PortClosedError",
     "PortOpenError",
@@ -262,6 +265,11 @@ class ModemNotAnswering(CommandTimeout):
         )
 
 
+class MultiplexerError(N58Error):
+    """27.010 multiplexing (``AT+CMUX``) could not be started, a DLC not opened, or the
+    multiplexer not restored after the module left it."""
+
+
 class ProtocolError(RequestError):
     """The modem sent something the protocol does not allow (malformed output, bad framing)."""
 
@@ -419,6 +427,31 @@ class WrongPinError(BringUpError):
         super().__init__(
             "the SIM refused the PIN (not retried: three wrong PINs block the SIM); check the "
             "PIN before trying again"
+        )
+
+
+class PinWithheldError(BringUpError):
+    """The PIN was not sent: this process saw it refused, or its outcome unclear, before, or
+    saw so many failed attempts on this SIM that one more could block it (see
+    :mod:`n58aio.sim`). ``reason`` says which; it never holds the PIN."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"the PIN was not sent: {reason}; check the PIN, then unlock the SIM by hand "
+            "(AT+CPIN?) or restart the process"
+        )
+
+
+class PinUnclearError(BringUpError):
+    """The PIN was sent once, the module's answer was lost or damaged, and the SIM still asks
+    for a PIN: whether the try counted is unknown, so this PIN is not sent again by this
+    process."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the SIM still asks for its PIN after an unclear answer to it (a damaged or lost "
+            "reply); the PIN is not sent again by this process: check the line and the PIN"
         )
 
 

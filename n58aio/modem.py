@@ -2,41 +2,54 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import itertools
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 
 import structlog
 
 from .bringup import BringUp, ModemStatus, OnStep, read_status
 from .channel import ModemChannel, Reply, UrcCallback, UrcSubscription, open_port
+from .cmux.mux import DEFAULT_N1, Multiplexer
 from .commands.link import LinkStatus
-from .errors import CommandTimeout, ModemNotAnswering, PortClosedError, PortOpenError
+from .errors import (
+    CommandError,
+    CommandTimeout,
+    ModemNotAnswering,
+    PortClosedError,
+    PortOpenError,
+)
 from .http import (
     HttpClient,
     RecvMode,
     RequestOptions,
     Response,
-    Timeouts,
     TimeoutTypes,
     TLSConfig,
 )
 from .linespeed import initial_rate_for, switch_line_rate
 from .logs import get_logger
 from .redact import redact
-from .supervision import EventKind, EventStream, SupervisionEvent, Supervisor
+from .retry import RetryPolicy
+from .supervised import supervised_call, supervised_request, supervised_stream
+from .supervision import RECOVERY_TIMEOUT, EventKind, EventStream, SupervisionEvent, Supervisor
 from .transfer import module_files as _module_files
-from .transfer.download import DEFAULT_RANGE_SIZE, DownloadResult, ProgressCallback
+from .transfer.download import DownloadResult
 from .transfer.download import download as _download
+from .transfer.errors import ModuleTransferError, PDPNotActiveError
 from .transfer.files import ModuleFiles
 from .transfer.module_files import FileTransferResult, ModuleGetResult, ModuleGetStatus
+from .transfer.options import DownloadOptions
 
 __all__ = ["Modem", "open_modem"]
+
+_T = TypeVar("_T")
 
 _counter = itertools.count(1)
 
@@ -59,13 +72,21 @@ class Modem:
         tls: TLSConfig | None = None,
         line_rate: int | None = None,
         initial_rate: int | None = None,
+        http_channel: ModemChannel | None = None,
+        mux: Multiplexer | None = None,
     ) -> None:
         self.channel = channel
+        self.http_channel = http_channel or channel
+        """The channel of HTTP requests and their payload streams: with the multiplexer a DLC
+        of its own, so that :attr:`channel` (commands, status, reports) never waits behind a
+        stream."""
+        self.mux = mux
+        """The 27.010 multiplexer (``open_modem(mux=True)``), None on a single channel."""
         self.url = url
         self.name = channel.name
         self.log = channel.log
         self.http = HttpClient(
-            channel, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
+            self.http_channel, recvmode=recvmode, keepalive=keepalive, timeouts=timeouts, tls=tls
         )
         self._files: ModuleFiles | None = None
         self._opened_at = time.monotonic()
@@ -75,8 +96,12 @@ class Modem:
             channel.log,
             line_rate=line_rate or rate,
             initial_rate=initial_rate or rate,
+            port=url,
         )
         """Watches the module and brings it back up (see :mod:`n58aio.supervision`)."""
+        self.retry = RetryPolicy()
+        """The default :class:`~n58aio.RetryPolicy` of requests (a request's ``retry=``
+        overrides it): an idempotent request is sent again once after a recovery."""
 
     @property
     def _bringup(self) -> BringUp | None:
@@ -173,73 +198,62 @@ class Modem:
         The options are :class:`~n58aio.http.RequestOptions`: ``headers``, a body
         (``content``, ``data`` or ``json``), ``offset``/``size`` for a ranged GET, ``tls``,
         ``keepalive`` and ``recvmode`` (overriding the modem's defaults), ``timeouts``
-        (a :class:`~n58aio.Timeouts` or seconds), ``follow_redirects`` and ``max_redirects``.
+        (a :class:`~n58aio.Timeouts` or seconds), ``follow_redirects`` and ``max_redirects``,
+        ``retry`` (a :class:`~n58aio.RetryPolicy`; a stream is sent again only before its
+        response is handed out).
         """
-        return self.http.stream(method, url, **options)
+        return supervised_stream(self.supervisor, self.http, self.retry, method, url, options)
 
     async def request(self, method: str, url: str, **options: Unpack[RequestOptions]) -> Response:
         """Send a request and return the :class:`~n58aio.http.Response` with its body read;
-        takes the same options as :meth:`stream`."""
-        return await self.http.request(method, url, **options)
+        takes the same options as :meth:`stream`.
+
+        Once attached, a request waits for a recovery in progress, and one that fails because
+        of the module (a restart, a lost link, a wedge) has the module recovered; it is then
+        sent again when ``retry`` (the modem's :attr:`retry` by default) allows: GET, HEAD and
+        OPTIONS once, a POST never (see docs/reliability.md). ``response.attempts`` counts."""
+        return await supervised_request(
+            self.supervisor, self.http, self.retry, method, url, options
+        )
 
     async def get(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("GET", url, ...)``."""
-        return await self.http.request("GET", url, **options)
+        return await self.request("GET", url, **options)
 
     async def head(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("HEAD", url, ...)``."""
-        return await self.http.request("HEAD", url, **options)
+        return await self.request("HEAD", url, **options)
 
     async def post(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("POST", url, ...)``."""
-        return await self.http.request("POST", url, **options)
+        return await self.request("POST", url, **options)
 
     async def put(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("PUT", url, ...)``."""
-        return await self.http.request("PUT", url, **options)
+        return await self.request("PUT", url, **options)
 
     async def patch(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("PATCH", url, ...)``."""
-        return await self.http.request("PATCH", url, **options)
+        return await self.request("PATCH", url, **options)
 
     async def delete(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("DELETE", url, ...)``."""
-        return await self.http.request("DELETE", url, **options)
+        return await self.request("DELETE", url, **options)
 
     async def options(self, url: str, **options: Unpack[RequestOptions]) -> Response:
         """``request("OPTIONS", url, ...)``."""
-        return await self.http.request("OPTIONS", url, **options)
+        return await self.request("OPTIONS", url, **options)
 
     # ------------------------------------------------------------------ transfers
     async def download(
-        self,
-        url: str,
-        path: str | os.PathLike[str],
-        *,
-        sha256: str | None = None,
-        md5: str | None = None,
-        range_size: int = DEFAULT_RANGE_SIZE,
-        progress: ProgressCallback | None = None,
-        retries: int = 8,
-        backoff: float = 0.5,
-        tls: TLSConfig | None = None,
-        timeouts: TimeoutTypes = None,
+        self, url: str, path: str | os.PathLike[str], **options: Unpack[DownloadOptions]
     ) -> DownloadResult:
         """Download ``url`` to the local file ``path`` as verified ranged GETs, surviving
-        faults and resuming an interrupted download; see :func:`n58aio.transfer.download`."""
-        return await _download(
-            self,
-            url,
-            path,
-            sha256=sha256,
-            md5=md5,
-            range_size=range_size,
-            progress=progress,
-            retries=retries,
-            backoff=backoff,
-            tls=tls,
-            timeouts=Timeouts.of(timeouts),
-        )
+        faults and resuming an interrupted download; the options are
+        :class:`~n58aio.transfer.DownloadOptions` (``sha256``, ``md5``, ``range_size``,
+        ``progress``, ``retries``, ``backoff``, ``tls``, ``timeouts``); see
+        :func:`n58aio.transfer.download`."""
+        return await _download(self, url, path, **options)
 
     async def module_get(
         self,
@@ -250,11 +264,37 @@ class Modem:
         tls: TLSConfig | None = None,
         timeout: float = 300.0,
         unzip_grace: float = 2.0,
+        retry: RetryPolicy | None = None,
     ) -> ModuleGetResult:
         """Have the module download ``url`` into its own file system (``AT+HTTPGET``) and
-        wait for its reports; see :func:`n58aio.transfer.module_get`."""
-        return await _module_files.module_get(
-            self, url, md5=md5, unzip=unzip, tls=tls, timeout=timeout, unzip_grace=unzip_grace
+        wait for its reports; see :func:`n58aio.transfer.module_get`. Supervised like a GET
+        (``retry``: the modem's :attr:`retry` by default)."""
+        return await self._module_transfer(
+            "GET",
+            url,
+            retry,
+            lambda: _module_files.module_get(
+                self, url, md5=md5, unzip=unzip, tls=tls, timeout=timeout, unzip_grace=unzip_grace
+            ),
+        )
+
+    async def _module_transfer(
+        self,
+        method: str,
+        url: str,
+        retry: RetryPolicy | None,
+        operation: Callable[[], Awaitable[_T]],
+    ) -> _T:
+        """A module-side transfer under the supervision (see :func:`supervised_call`)."""
+        return await supervised_call(
+            self.supervisor,
+            retry or self.retry,
+            method,
+            url,
+            operation,
+            self.log,
+            failures=(ModuleTransferError,),
+            suspects=(PDPNotActiveError,),
         )
 
     async def module_get_status(self, https: bool = False) -> ModuleGetStatus:
@@ -270,11 +310,18 @@ class Modem:
         tls: TLSConfig | None = None,
         connect: bool = True,
         timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
     ) -> FileTransferResult:
         """GET a range of ``url`` into the module's file system (``AT+FILEHTTPACTION=0``);
-        see :func:`n58aio.transfer.file_download`."""
-        return await _module_files.file_download(
-            self, url, offset, size, tls=tls, connect=connect, timeout=timeout
+        see :func:`n58aio.transfer.file_download`. Supervised like a GET: sent again once
+        after a recovery (``retry``: the modem's :attr:`retry` by default)."""
+        return await self._module_transfer(
+            "GET",
+            url,
+            retry,
+            lambda: _module_files.file_download(
+                self, url, offset, size, tls=tls, connect=connect, timeout=timeout
+            ),
         )
 
     async def file_upload(
@@ -287,18 +334,25 @@ class Modem:
         tls: TLSConfig | None = None,
         connect: bool = True,
         timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
     ) -> FileTransferResult:
         """POST a file of the module's file system to ``url`` (``AT+FILEHTTPACTION=1``);
-        see :func:`n58aio.transfer.file_upload`."""
-        return await _module_files.file_upload(
-            self,
+        see :func:`n58aio.transfer.file_upload`. Supervised like a POST: never sent again
+        unless ``retry`` names POST."""
+        return await self._module_transfer(
+            "POST",
             url,
-            filename,
-            length,
-            content_type=content_type,
-            tls=tls,
-            connect=connect,
-            timeout=timeout,
+            retry,
+            lambda: _module_files.file_upload(
+                self,
+                url,
+                filename,
+                length,
+                content_type=content_type,
+                tls=tls,
+                connect=connect,
+                timeout=timeout,
+            ),
         )
 
     # ------------------------------------------------------------------ AT
@@ -318,9 +372,17 @@ class Modem:
         ``timeout`` defaults to the manual's value for the command. Raises
         :class:`~n58aio.errors.CommandError` (``code`` holds the CME code),
         :class:`~n58aio.errors.CommandTimeout` (:class:`~n58aio.errors.ModemNotAnswering`
-        when nothing on the port has ever answered) or
-        :class:`~n58aio.errors.PortClosedError`.
+        when nothing on the port has ever answered) or :class:`~n58aio.errors.PortClosedError`.
+        Once attached, a command (and so every file operation) waits for a recovery in
+        progress (within ``timeout``, else 60 s: then :class:`~n58aio.errors.CommandTimeout`),
+        and a command that times out has the module checked in the background.
         """
+        wait = RECOVERY_TIMEOUT if timeout is None else timeout
+        try:
+            async with asyncio.timeout(wait):
+                await self.supervisor.ready()
+        except TimeoutError:
+            raise CommandTimeout(command, wait) from None  # a recovery still running
         try:
             return await self.channel.command(
                 command,
@@ -331,6 +393,7 @@ class Modem:
                 max_reply_lines=max_reply_lines,
             )
         except CommandTimeout as exc:
+            self.supervisor.check_soon()
             raise self._first_contact(exc) from exc
 
     def _first_contact(self, exc: CommandTimeout) -> CommandTimeout:
@@ -365,10 +428,23 @@ class Modem:
         """True once the port is closed or gone."""
         return self.channel.closed
 
+    async def restore_mux(self) -> None:
+        """The recovery path's hook for the multiplexer: after the module restarted (or left
+        multiplexer mode), set it up again (``AT+CMUX``, SABM on every DLC). Cheap when the
+        multiplexer answers; nothing without one. Raises
+        :class:`~n58aio.errors.MultiplexerError` when the module does not take it."""
+        if self.mux is not None:
+            await self.mux.restore()
+
     async def aclose(self) -> None:
-        """Close the port (and stop the supervision)."""
+        """Close the port (and stop the supervision); with the multiplexer, close it down
+        first (``CLD``), leaving the module in AT mode."""
         self.supervisor.close()
+        if self.http_channel is not self.channel:
+            self.http_channel.close()
         self.channel.close()
+        if self.mux is not None:
+            await self.mux.close()
 
     async def __aenter__(self) -> Modem:
         return self
@@ -390,6 +466,8 @@ def open_modem(
     echoes_data: bool = True,
     baudrate: int = 115200,
     initial_baudrate: int | None = None,
+    mux: bool = False,
+    mux_n1: int = DEFAULT_N1,
     **serial_options: Any,
 ) -> AbstractAsyncContextManager[Modem]:
     """Open the modem at ``url`` (a device path or a pyserial URL such as ``socket://h:p`` or
@@ -413,6 +491,11 @@ def open_modem(
     A port that cannot be opened raises :class:`~n58aio.errors.PortOpenError`; one where
     nothing answers, :class:`~n58aio.errors.ModemNotAnswering` (from the first command, from
     :meth:`Modem.attach`, or on leaving the ``async with`` block).
+
+    ``mux=True`` runs 3GPP TS 27.010 multiplexing (``AT+CMUX``, frames of up to ``mux_n1``
+    bytes): commands, status and reports on DLC 1, HTTP requests and their streams on DLC 2,
+    so that a stalled stream pauses only its DLC (see docs/multiplexing.md). A module that
+    refuses ``AT+CMUX`` is used on one channel, with a warning.
     """
     label = name or f"modem{next(_counter)}"
     log = logger.bind(modem=label) if logger is not None else get_logger(modem=label)
@@ -424,6 +507,7 @@ def open_modem(
         {"recvmode": recvmode, "keepalive": keepalive, "timeouts": timeouts, "tls": tls},
         serial_options,
         (baudrate, initial_rate_for(baudrate, initial_baudrate)),
+        mux_n1 if mux else None,
     )
 
 
@@ -436,34 +520,53 @@ async def _opened_modem(
     http_options: dict[str, Any],
     serial_options: dict[str, Any],
     rates: tuple[int, int],
+    mux_n1: int | None,
 ) -> AsyncIterator[Modem]:
     line_rate, initial = rates
+    channel = ModemChannel(name=label, log=log, baudrate=initial, **channel_options)
+    # with the multiplexer, it is the port's protocol, passing bytes through until AT+CMUX
+    mux = None if mux_n1 is None else Multiplexer(channel, n1=mux_n1, log=log)
     try:
-        _, channel = await open_port(
-            url,
-            lambda: ModemChannel(name=label, log=log, baudrate=initial, **channel_options),
-            baudrate=initial,
-            **serial_options,
+        transport, _ = await open_port(
+            url, lambda: mux if mux is not None else channel, baudrate=initial, **serial_options
         )
     except PortOpenError:
         raise
     except PortClosedError as exc:
         raise _open_error(url, exc) from exc.__cause__
     await channel.wait_connected()
-    modem = Modem(channel, url=url, line_rate=line_rate, initial_rate=initial, **http_options)
     log.info("modem.open", url=redact(url), baudrate=initial)
+    modem: Modem | None = None
     try:
         if line_rate != initial:
             try:
                 await switch_line_rate(channel, line_rate, log)
             except CommandTimeout:
                 log.info("line.switch_deferred", baudrate=line_rate)  # attach() switches
+        http_channel = None
+        if mux is not None:
+            http_channel = await _start_mux(mux, channel, label, log, channel_options)
+        modem = Modem(
+            channel,
+            url=url,
+            line_rate=line_rate,
+            initial_rate=initial,
+            http_channel=http_channel,
+            mux=mux if http_channel is not None else None,
+            **http_options,
+        )
         yield modem
     except CommandTimeout as exc:
+        if modem is None:
+            raise
         # the first request or bring-up of a port where nothing ever answered
         raise modem._first_contact(exc) from exc
     finally:
-        await modem.aclose()
+        if modem is not None:
+            await modem.aclose()
+        else:
+            channel.close()
+            transport.close()
 
 
 #: What to check when a port cannot be opened, by the system's error number.
@@ -495,3 +598,28 @@ def _open_error(url: str, exc: PortClosedError) -> PortOpenError:
     if number is not None:
         return PortOpenError(url, os.strerror(number), number)
     return PortOpenError(url, str(cause or exc))
+
+
+async def _start_mux(
+    mux: Multiplexer,
+    channel: ModemChannel,
+    label: str,
+    log: structlog.typing.FilteringBoundLogger,
+    channel_options: dict[str, Any],
+) -> ModemChannel | None:
+    """``AT+CMUX`` on ``channel``, which then moves to DLC 1; a new channel on DLC 2 for
+    HTTP. None (one channel, AT mode) when the module refuses the command."""
+    try:
+        await mux.enter(channel.command)
+    except CommandError as exc:
+        log.warning("mux.refused", error=str(exc))
+        return None
+    http_channel = ModemChannel(
+        name=f"{label}.http", log=log.bind(dlc=2), baudrate=channel.baudrate, **channel_options
+    )
+    await mux.open_dlc(1, channel, on_gap=lambda reason: channel.distrust(reason))
+    await mux.open_dlc(2, http_channel, on_gap=lambda reason: http_channel.distrust(reason))
+    # each DLC is a fresh interpreter (echo on): both channels prove themselves first
+    await channel.resync()
+    await http_channel.resync()
+    return http_channel

@@ -29,9 +29,14 @@ from .commands.network import parse_registration
 from .errors import (
     CommandError,
     CommandTimeout,
+    ConnectError,
     ModemUnresponsiveError,
     N58Error,
+    PinUnclearError,
+    PinWithheldError,
+    PoolTimeout,
     PortClosedError,
+    RequestTimeout,
     WrongPinError,
 )
 from .linespeed import find_module, switch_line_rate
@@ -56,6 +61,11 @@ RESET_WAIT = 10.0
 """Seconds given to a module to boot after ``AT+CFUN=1,1`` before it is probed again."""
 RECOVERY_TIMEOUT = 60.0
 _LOST_REGISTRATION = ("+CREG:", "+CGREG:", "+CEREG:")
+_SUSPECTS: tuple[type[Exception], ...] = (CommandTimeout, RequestTimeout, ConnectError)
+"""Failures that may hide a module fault no report told (a restart without ``+PBREADY``, a
+wedge, a lost data link): a command or a response that never came, a link setup refused.
+Other failures (a link closed, damaged output) are the server's or the line's, or come with a
+report that already started a recovery: they are not a reason to query the module."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +129,10 @@ class Supervisor:
         *,
         line_rate: int,
         initial_rate: int,
+        port: str | None = None,
     ) -> None:
         self.channel = channel
+        self.port = port or channel.name
         self.log = log
         self.line_rate = line_rate
         self.initial_rate = initial_rate
@@ -134,6 +146,11 @@ class Supervisor:
         self._unsubscribe: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._baseline: tuple[str | None, ...] | None = None
+        self.resends = 0
+        """Requests sent again after a recovery (see :mod:`n58aio.supervised`)."""
+        self.repairs = 0
+        """How many times the module was found at fault and brought back (each ``recovered``
+        event): an operation that failed while this changed may be tried again."""
 
     # ------------------------------------------------------------------ events
     def events(self, maxlen: int = 256) -> EventStream:
@@ -175,7 +192,9 @@ class Supervisor:
         restart resets, and watch the reports. ``on_step`` is told each step done."""
         params.check()
         async with self._lock:
-            status = await bring_up(self.channel, params, timeout, self.log, on_step)
+            status = await bring_up(
+                self.channel, params, timeout, self.log, on_step, port=self.port
+            )
             before = self.channel.baudrate
             if before != self.line_rate:
                 await switch_line_rate(self.channel, self.line_rate, self.log)
@@ -184,7 +203,7 @@ class Supervisor:
             self._start(params)
             self._baseline = await self._markers()
             if self._noticed:  # what the reports told meanwhile is repaired
-                self._emit("recovered", f"attached again, address {status.address}")
+                self._repaired(f"attached again, address {status.address}")
             self._noticed.clear()
         return status
 
@@ -220,6 +239,12 @@ class Supervisor:
             stream.close()
 
     def _on_report(self, line: str) -> None:
+        if self._lock.locked():
+            # A bring-up or recovery is running: its own steps make these reports (the
+            # +PBREADY of a PIN taken, +CEREG while registering) and it judges the module by
+            # its state, not by them.
+            self.log.debug("supervision.report_during_recovery", report=line.split(":", 1)[0])
+            return
         if line.startswith("+PBREADY"):
             self._notice("restart", "boot report +PBREADY")
         elif line.startswith("GPRS DISCONNECTION"):
@@ -233,6 +258,12 @@ class Supervisor:
         else:
             return
         self._schedule()
+
+    def check_soon(self) -> None:
+        """Have the module checked (and repaired) in the background, as after a report: an
+        operation failed in a way that may be the module's (a command timed out)."""
+        if not self._lock.locked():
+            self._schedule()
 
     def _schedule(self) -> None:
         if self.channel.closed or self.params is None:
@@ -269,9 +300,63 @@ class Supervisor:
                 self._failed(exc)
                 raise
             if self._noticed - {"recovered"}:
-                self._emit("recovered", f"data link up, address {status.address}")
+                self._repaired(f"data link up, address {status.address}")
             self._noticed.clear()
             return status
+
+    def _repaired(self, detail: str) -> None:
+        self.repairs += 1
+        self._emit("recovered", detail)
+
+    def explains(self, line: str) -> bool:
+        """Whether the report ``line`` may be one the supervisor's own bring-up caused (the
+        ``+PBREADY`` of a PIN taken, ``+CEREG`` while registering): it comes while a bring-up
+        or recovery runs. A download or a pool does not abandon a request because of it (the
+        recovery judges the module by its state)."""
+        return self._lock.locked()
+
+    @property
+    def supervising(self) -> bool:
+        """True once :meth:`attach` ran (there are parameters to bring the module up with)."""
+        return self.params is not None and not self.channel.closed
+
+    async def ready(self) -> None:
+        """Wait until no recovery (nor attach) is scheduled or running; its outcome is not
+        raised here (the operation that waits finds out by trying)."""
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait({task})
+        if self._lock.locked():
+            async with self._lock:
+                pass
+
+    async def after_failure(
+        self,
+        exc: BaseException,
+        timeout: float = RECOVERY_TIMEOUT,
+        *,
+        suspect: bool | None = None,
+    ) -> None:
+        """An operation failed with ``exc``: wait for a recovery the reports started; when the
+        failure may hide a module fault no report told (:data:`_SUSPECTS`: a timeout, a refused
+        link setup), check the module by its state and repair it (:meth:`recover`). Never for a
+        wait for a busy modem, an HTTP status or a refused value; never a reset because of what
+        a server sent (a damaged or forged response is not a suspect). A recovery that fails
+        is reported (``recovery_failed``), not raised: the caller raises its own error.
+        ``suspect`` overrides the judgement by type (a module-side transfer's "no data link")."""
+        if not self.supervising:
+            return
+        await self.ready()
+        if suspect is None:
+            suspect = isinstance(exc, _SUSPECTS) and not isinstance(exc, PoolTimeout)
+        if not suspect:
+            return
+        try:
+            await self.recover(timeout)
+        except PortClosedError:
+            return
+        except N58Error as error:
+            self.log.warning("supervision.after_failure", error=f"{type(error).__name__}")
 
     def _failed(self, exc: N58Error) -> None:
         if not isinstance(exc, PortClosedError):
@@ -294,8 +379,8 @@ class Supervisor:
             self._notice("registration_lost", reg.state)
         params = self.params or BringUp()
         try:
-            status = await bring_up(channel, params, timeout, self.log)
-        except WrongPinError:
+            status = await bring_up(channel, params, timeout, self.log, port=self.port)
+        except (WrongPinError, PinWithheldError, PinUnclearError):
             self.params = replace(params, pin=None)  # never sent again
             raise
         if channel.baudrate != self.line_rate or (switched and "restart" in self._noticed):

@@ -14,9 +14,16 @@ from n58aio.emulator import Emulator, EmulatorConfig
 from n58aio.emulator.nginx import NginxOrigin, find_nginx
 from n58aio.emulator.origin import OriginServer
 from n58aio.emulator.tlsfiles import TLSFiles
+from n58aio.sim import PIN_REGISTRY
 
 ModemFactory = Callable[..., Awaitable[tuple[Emulator, n58aio.Modem]]]
 ContentOrigin = OriginServer | NginxOrigin
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pin_registry() -> None:
+    """Every test starts with a process that sent no PIN yet (emulated SIMs share an ICCID)."""
+    PIN_REGISTRY.forget()
 
 
 @pytest.fixture(scope="session")

@@ -262,8 +262,8 @@ def size(text: str) -> int:
 
 
 def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> None:
-    """Add ``--device``, ``--baud``, ``--timeout`` and, with ``http``, the bring-up options
-    (``--pin``, ``--apn``, ``--user``, ``--password``) and the HTTP(S) options."""
+    """Add ``--device``, ``--baud``, ``--mux``, ``--timeout`` and, with ``http``, the bring-up
+    options (``--pin``, ``--apn``, ``--user``, ``--password``) and the HTTP(S) options."""
     group = parser.add_argument_group("modem")
     group.add_argument(
         "--device",
@@ -275,6 +275,12 @@ def add_modem_options(parser: argparse.ArgumentParser, *, http: bool = True) -> 
     )
     group.add_argument(
         "--baud", type=_baud, default=115200, help="serial baud rate (default: 115200)"
+    )
+    group.add_argument(
+        "--mux",
+        action="store_true",
+        help="27.010 multiplexing (AT+CMUX): commands on one virtual port, HTTP on another "
+        "(see docs/multiplexing.md); one channel if the module refuses",
     )
     group.add_argument(
         "--timeout",
@@ -395,7 +401,7 @@ def modem_from_args(args: argparse.Namespace) -> AbstractAsyncContextManager[Mod
     https = urlsplit(target).scheme.lower() == "https"
     if https and hasattr(args, "insecure") and tls_from_args(args) is None:
         raise CliError(_HTTPS_OPTIONS, EXIT_USAGE)
-    options: dict[str, Any] = {"baudrate": args.baud}
+    options: dict[str, Any] = {"baudrate": args.baud, "mux": args.mux}
     if hasattr(args, "recvmode"):
         options["recvmode"] = args.recvmode
         options["tls"] = tls_from_args(args)

@@ -58,9 +58,9 @@ class BasicCommands:
         """``ATE0`` / ``ATE1``."""
         module = self.module
         if cmd.args in ("", "0"):
-            module.state.echo = False
+            module.line.echo = False
         elif cmd.args == "1":
-            module.state.echo = True
+            module.line.echo = True
         else:
             module._error()
             return
@@ -96,7 +96,7 @@ class BasicCommands:
         if cmd.args not in ("", "0", "1"):
             self.module._error()
             return
-        self.module.state.verbose = cmd.args == "1"
+        self.module.line.verbose = cmd.args == "1"
         self.module._ok()
 
     async def quiet(self, cmd: Command) -> None:
@@ -104,7 +104,7 @@ class BasicCommands:
         if cmd.args not in ("", "0", "1"):
             self.module._error()
             return
-        self.module.state.quiet = cmd.args == "1"
+        self.module.line.quiet = cmd.args == "1"
         self.module._ok()
 
     async def defaults(self, cmd: Command) -> None:
@@ -113,8 +113,8 @@ class BasicCommands:
         if cmd.args not in ("", "0"):
             self.module._error()
             return
-        state, cfg = self.module.state, self.module.cfg
-        state.echo, state.cmee, state.verbose, state.quiet = cfg.echo, cfg.cmee, True, False
+        line, cfg = self.module.line, self.module.cfg
+        line.echo, line.cmee, line.verbose, line.quiet = cfg.echo, cfg.cmee, True, False
         self.module._ok()
 
     async def ipr(self, cmd: Command) -> None:
@@ -158,11 +158,11 @@ class BasicCommands:
         """``AT+CMEE``: error report mode 0 (ERROR), 1 (codes) or 2 (texts)."""
         module = self.module
         if cmd.kind == "query":
-            module._ok(f"+CMEE: {module.state.cmee}")
+            module._ok(f"+CMEE: {module.line.cmee}")
         elif cmd.kind == "test":
             module._ok("+CMEE: (0-2)")
         elif cmd.kind == "set" and (value := int_arg(cmd.args, 0, 2)) is not None:
-            module.state.cmee = value
+            module.line.cmee = value
             module._ok()
         else:
             module._error()

@@ -33,6 +33,7 @@ class EmulatorConfig:
     ``"denied"`` with ``reject_cause``, ``"idle"``); ``csq`` (0-31, 99 unknown); ``auto_baud``:
     silent after boot until the first ``AT``, then ``OK`` and ``+PBREADY`` (ch02);
     ``boot_report``: False boots (and restarts) without a ``+PBREADY`` the host can see.
+    ``cmux``: False answers ``AT+CMUX`` with ``ERROR`` (firmware without multiplexing).
     """
 
     resolve: dict[str, str] = field(default_factory=dict)
@@ -66,6 +67,7 @@ class EmulatorConfig:
     csq: int = 24
     auto_baud: bool = False
     boot_report: bool = True
+    cmux: bool = True
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:

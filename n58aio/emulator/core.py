@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import inspect
 import ssl
@@ -20,10 +21,12 @@ import structlog
 
 from . import framing
 from .atline import AtLineReader, CommandLine, DataChunk
+from .atport import CURRENT_PORT, AtPort, LineSettings
 from .config import EmulatorConfig
 from .faults import Faults, LinkKind
 from .filesystem import ModuleFS
 from .linerate import LineRate
+from .multiplexer import MuxParams
 from .netlink import build_ssl_context
 from .output import OutputChannel
 from .state import Link, ModuleState, Service
@@ -78,32 +81,92 @@ class ModuleCore:
         )
         self.rate = rate or LineRate(lambda: None, config.auto_baud)
         self.fs = fs
-        self.out = output
         self.log = log
         self.ident = ident
-        self.reader = AtLineReader()
+        self.uart = AtPort("uart", output, self._fresh_settings())
         self.state = self._fresh_state(config.pdp_up)
         self.dead = False
-        self._input = asyncio.Event()
-        self._busy = False
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._session: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._attach: asyncio.Task[None] | None = None
 
     def _fresh_state(self, pdp_up: bool) -> ModuleState:
-        return ModuleState(
-            echo=self.cfg.echo,
-            cmee=self.cfg.cmee,
-            pdp_up=pdp_up,
-            ip_suffix=2 + self.ident % 250,
-        )
+        return ModuleState(pdp_up=pdp_up, ip_suffix=2 + self.ident % 250)
+
+    def _fresh_settings(self) -> LineSettings:
+        return LineSettings(echo=self.cfg.echo, cmee=self.cfg.cmee)
+
+    # ----------------------------------------------------------------- AT ports
+
+    def default_port(self) -> AtPort:
+        """The port for code outside any DLC (implemented by :class:`~.module.Module`: the
+        serial port, or a DLC in multiplexer mode)."""
+        return self.uart
+
+    @property
+    def port(self) -> AtPort:
+        """The AT port the running code works for (see :mod:`.atport`)."""
+        port = CURRENT_PORT.get()
+        if port is None or port.closed or (port is self.uart and self.muxing):
+            return self.default_port()
+        return port
+
+    @property
+    def muxing(self) -> bool:
+        """True in multiplexer mode (implemented by :class:`~.module.Module`)."""
+        return False
+
+    def enter_mux(self, params: MuxParams) -> None:
+        """Switch the port to multiplexer mode (implemented by :class:`~.module.Module`)."""
+        raise NotImplementedError
+
+    @property
+    def out(self) -> OutputChannel:
+        """The output of the current port."""
+        return self.port.out
+
+    @property
+    def reader(self) -> AtLineReader:
+        """The line reader of the current port."""
+        return self.port.reader
+
+    @property
+    def line(self) -> LineSettings:
+        """The V.250 settings (echo, result format, error mode) of the current port."""
+        return self.port.settings
+
+    @property
+    def _input(self) -> asyncio.Event:
+        return self.port.input
+
+    @property
+    def _idle(self) -> asyncio.Event:
+        return self.port.idle
+
+    @property
+    def _busy(self) -> bool:
+        return self.port.busy
+
+    @property
+    def _session(self) -> asyncio.Task[None] | None:
+        return self.port.session
+
+    @_session.setter
+    def _session(self, task: asyncio.Task[None] | None) -> None:
+        self.port.session = task
 
     # ----------------------------------------------------------------- tasks
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro, name=f"{name}-{self.ident}")
+    def _spawn(
+        self, coro: Coroutine[Any, Any, Any], name: str, port: AtPort | None = None
+    ) -> asyncio.Task[Any]:
+        """A tracked task; with ``port``, it (and every task it spawns) works for that port."""
+        context = None
+        if port is not None:
+            context = contextvars.copy_context()
+            context.run(CURRENT_PORT.set, port)
+        task = asyncio.get_running_loop().create_task(
+            coro, name=f"{name}-{self.ident}", context=context
+        )
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -123,18 +186,28 @@ class ModuleCore:
             self._spawn(_await(result), "n58-fault-action")
 
     def in_output_order(self, action: Callable[[], object]) -> None:
-        """Run ``action`` when the output queued so far has been written (fault hooks)."""
-        if not self.dead:
-            self.out.put_call(functools.partial(self._run_action, action))
+        """Run ``action`` when the output queued so far has been written (fault hooks,
+        ``AT+IPR``). On a DLC that is when the line has written its frames: the DLC's queue
+        hands them to the line's queue, which runs the action after them."""
+        if self.dead:
+            return
+        run = functools.partial(self._run_action, action)
+        line = self.uart.out
+        out = self.out
+        if out is line:
+            out.put_call(run)
+        else:
+            out.put_call(lambda: line.put_call(run))
 
     # ----------------------------------------------------------------- busy / idle
 
     def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
+        port = self.port
+        port.busy = busy
         if busy:
-            self._idle.clear()
+            port.idle.clear()
         else:
-            self._idle.set()
+            port.idle.set()
 
     async def _wait_idle(self) -> None:
         """Wait until no command is being handled.
@@ -142,8 +215,8 @@ class ModuleCore:
         Callers must queue their output right after this returns, without awaiting anything
         in between, or a new command could start first.
         """
-        while self._busy:
-            await self._idle.wait()
+        while (port := self.port).busy:
+            await port.idle.wait()
 
     async def _put_when_idle(self, data: bytes) -> None:
         await self._wait_idle()
@@ -161,15 +234,15 @@ class ModuleCore:
 
     def _result(self, verbose: bytes, numeric: bytes) -> bytes:
         """A final result as ``ATV`` / ``ATQ`` want it (appendix E: 0 = OK, 4 = ERROR)."""
-        if self.state.quiet:
+        if self.line.quiet:
             return b""
-        return verbose if self.state.verbose else numeric + b"\r"
+        return verbose if self.line.verbose else numeric + b"\r"
 
     def _cme(self, code: int) -> None:
-        if self.state.cmee == 0 or self.state.quiet or not self.state.verbose:
+        if self.line.cmee == 0 or self.line.quiet or not self.line.verbose:
             self._error()  # ATV0 / ATQ1: the numeric (or no) result code
         else:
-            self._reply(framing.cme_error(code, self.state.cmee))
+            self._reply(framing.cme_error(code, self.line.cmee))
 
     def _ok(self, *lines: str) -> None:
         if lines:  # the captured form: OK follows the information text with no empty line
@@ -283,7 +356,7 @@ class ModuleCore:
                         self._run_action(action)
                     if self._session is not me or self.dead:
                         return None  # the action rebooted the module or dropped the port
-                    if self.state.echo and self.cfg.echo_body:
+                    if self.line.echo and self.cfg.echo_body:
                         self.out.put(event.data)
         except TimeoutError:
             self.reader.cancel_data()

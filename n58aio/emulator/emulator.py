@@ -45,6 +45,7 @@ class Emulator:
         self._closed = asyncio.Event()
         self._started = False
         self._rate: LineRate | None = None
+        self._received = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -131,6 +132,7 @@ class Emulator:
         await self._front.write(data)
 
     def _on_input(self, data: bytes) -> None:
+        self._received += len(data)
         if self._module is not None:
             self._module.feed(data)
 
@@ -190,6 +192,12 @@ class Emulator:
         return self._rate.host if self._rate is not None else None
 
     @property
+    def mux_dlcs(self) -> tuple[int, ...] | None:
+        """The open DLCs in multiplexer mode (``AT+CMUX``), None in AT mode."""
+        mux = self._need_module().mux
+        return None if mux is None else tuple(sorted(mux.ports))
+
+    @property
     def sim_unlocked(self) -> bool:
         """Whether the SIM was unlocked with its PIN since the last restart."""
         return self._need_module().state.sim_unlocked
@@ -198,6 +206,11 @@ class Emulator:
     def bytes_written(self) -> int:
         """Bytes written to the serial port so far."""
         return self._output.written if self._output is not None else 0
+
+    @property
+    def bytes_received(self) -> int:
+        """Bytes the host wrote to the module so far."""
+        return self._received
 
     @property
     def pending_output(self) -> int:

@@ -4,14 +4,41 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from .output import ByteDamage, OutputFaults
 from .world import Registration, SimState
 
-__all__ = ["FaultTarget", "Faults", "LinkKind"]
+__all__ = ["FaultTarget", "Faults", "FrameFaults", "LinkKind"]
 
 LinkKind = Literal["http", "https"]
+
+
+@dataclass
+class FrameFaults:
+    """Pending faults on the frames the module sends in multiplexer mode, each for one DLC or
+    any (``None``): frames whose FCS is damaged, frames whose closing flag is lost (the frame
+    runs into the next one, which loses its opening flag: both are dropped by the host)."""
+
+    damage: int = 0
+    damage_dlci: int | None = None
+    lost_flags: int = 0
+    lost_flag_dlci: int | None = None
+
+    def take_damage(self, dlci: int) -> bool:
+        """True when the next frame of ``dlci`` is to be damaged (one fault used up)."""
+        if self.damage and self.damage_dlci in (None, dlci):
+            self.damage -= 1
+            return True
+        return False
+
+    def take_lost_flag(self, dlci: int) -> bool:
+        """True when the next frame of ``dlci`` loses its closing flag (one fault used up)."""
+        if self.lost_flags and self.lost_flag_dlci in (None, dlci):
+            self.lost_flags -= 1
+            return True
+        return False
 
 
 class FaultTarget(Protocol):
@@ -87,6 +114,7 @@ class Faults:
         self._read_corruptions = 0
         self._read_swaps = 0
         self._swaps_done = 0
+        self.frames = FrameFaults()
 
     @property
     def relayed_bytes(self) -> int:
@@ -112,8 +140,21 @@ class Faults:
         """Hold all output for ``seconds`` from now."""
         self._output.stall_until = max(self._output.stall_until, time.monotonic() + seconds)
 
+    def damage_frames(self, count: int = 1, *, dlci: int | None = None) -> None:
+        """Multiplexer mode: send the next ``count`` frames (of ``dlci``, or any) with a
+        damaged FCS."""
+        self.frames.damage += _non_negative(count)
+        self.frames.damage_dlci = dlci
+
+    def lose_flags(self, count: int = 1, *, dlci: int | None = None) -> None:
+        """Multiplexer mode: lose the closing flag of the next ``count`` frames (of ``dlci``,
+        or any); each such frame and the one after it are lost to the host."""
+        self.frames.lost_flags += _non_negative(count)
+        self.frames.lost_flag_dlci = dlci
+
     def clear(self) -> None:
         """Cancel pending output faults and body hooks."""
+        self.frames.damage = self.frames.lost_flags = 0
         self._output.drop_left = 0
         self._output.garble_left = 0
         self._output.stall_until = 0.0

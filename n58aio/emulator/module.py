@@ -21,6 +21,7 @@ import structlog
 from ..redact import redact
 from . import framing
 from .atline import CommandLine
+from .atport import AtPort
 from .basic_commands import MANUFACTURER, MODEL, REVISION, BasicCommands
 from .config import EmulatorConfig
 from .core import Handler, ModuleCore
@@ -31,6 +32,8 @@ from .http_commands import CONTENT_TYPES, HttpCommands
 from .httpscfg import TlsCommands
 from .linerate import LineRate
 from .link_commands import LinkCommands
+from .multiplexer import Multiplexer, MuxParams
+from .mux_commands import MuxCommands
 from .network_commands import NetworkCommands
 from .output import OutputChannel, OutputFaults
 from .sms_commands import SmsCommands
@@ -63,6 +66,7 @@ class Module(ModuleCore):
         self._wedge_seen = b""
         self.faults = Faults(output_faults, self, self.in_output_order)
         self._on_drop_port = on_drop_port
+        self.mux: Multiplexer | None = None
         self._handlers = self._build_handlers()
 
     def _build_handlers(self) -> dict[str, Handler]:
@@ -76,6 +80,7 @@ class Module(ModuleCore):
             TransferCommands(self),
             FileCommands(self),
             SmsCommands(self),
+            MuxCommands(self),
         ):
             handlers.update(group.handlers())
         return handlers
@@ -89,7 +94,55 @@ class Module(ModuleCore):
             report = self.cfg.boot_report
         self._waiting_for_at = self.cfg.auto_baud
         self._autobaud_seen = b""
-        self._session = self._spawn(self._session_loop(report), "n58-session")
+        self.uart.session = self._spawn(self._session_loop(report), "n58-session", self.uart)
+
+    # ----------------------------------------------------------------- multiplexer mode
+
+    @property
+    def muxing(self) -> bool:
+        """True in multiplexer mode (``AT+CMUX``)."""
+        return self.mux is not None
+
+    def default_port(self) -> AtPort:
+        """The serial port; in multiplexer mode the lowest open DLC (reports of no DLC)."""
+        return self.mux.report_port() if self.mux is not None else self.uart
+
+    def enter_mux(self, params: MuxParams) -> None:
+        """Multiplexer mode from the next input byte on (the ``OK`` is already queued): the
+        serial port's own interpreter stops, the frames open DLC interpreters."""
+        self.mux = Multiplexer(
+            params,
+            self.uart.out,
+            self.faults.frames,
+            self._fresh_settings,
+            self._start_dlc_session,
+            self._close_down,
+            self.log,
+        )
+        uart = self.uart
+        uart.reader.clear()
+        session, uart.session = uart.session, None
+        uart.busy = False
+        uart.idle.set()
+        if session is not None:
+            session.cancel()  # the AT+CMUX handler's own session: it ends at its next wait
+        self.log.info("multiplexer mode", n1=params.n1)
+
+    def _start_dlc_session(self, port: AtPort) -> None:
+        port.session = self._spawn(self._command_loop(False), f"n58-{port.name}", port)
+
+    def _close_down(self) -> None:
+        """CLD (or DISC on DLCI 0): back to AT mode on the serial port."""
+        if self.mux is None or self.dead:
+            return
+        self._leave_mux()
+        self.log.info("multiplexer closed down")
+        self.uart.session = self._spawn(self._command_loop(False), "n58-session", self.uart)
+
+    def _leave_mux(self) -> None:
+        mux, self.mux = self.mux, None
+        if mux is not None:
+            mux.close()
 
     def feed(self, data: bytes) -> None:
         """Bytes received from the serial port."""
@@ -104,8 +157,10 @@ class Module(ModuleCore):
             data = self._autobaud(data)
             if not data:
                 return
-        self.reader.feed(data)
-        self._input.set()
+        if self.mux is not None:
+            self.mux.feed(data)
+            return
+        self.uart.feed(data)
 
     def _autobaud(self, data: bytes) -> bytes:
         """At auto-baud the module ignores everything until it sees ``AT`` at a rate it can
@@ -156,6 +211,7 @@ class Module(ModuleCore):
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def _stop_everything(self) -> None:
+        self._leave_mux()
         current = asyncio.current_task()
         for svc in (self.state.http, self.state.https):
             self._drop_link(svc)
@@ -164,12 +220,13 @@ class Module(ModuleCore):
                 task.cancel()
         if current is not None and current in self._tasks:
             current.cancel()
-        self._session = None
+        uart = self.uart
+        uart.session = None
         self._attach = None
-        self.reader.clear()
-        self.out.clear()
-        self._busy = False
-        self._idle.set()
+        uart.reader.clear()
+        uart.out.clear()
+        uart.busy = False
+        uart.idle.set()
 
     def reboot(self) -> None:
         """Module reboot: everything dropped and cleared, then ``+PBREADY`` again."""
@@ -184,6 +241,7 @@ class Module(ModuleCore):
         self._wedged = False
         self._stop_everything()
         self.state = self._fresh_state(False)
+        self.uart.settings = self._fresh_settings()
         self.rate.reset()
         if self.cfg.baud is not None:
             self.out.pacer.set_baud(self.cfg.baud)
@@ -242,6 +300,10 @@ class Module(ModuleCore):
         ready_after_first = report and self._waiting_for_at
         if report and not ready_after_first:
             self.out.put(framing.line("+PBREADY"))
+        await self._command_loop(ready_after_first)
+
+    async def _command_loop(self, ready_after_first: bool) -> None:
+        """Answer the command lines of the current port, one at a time."""
         me = asyncio.current_task()
         first = True
         while True:
@@ -254,7 +316,7 @@ class Module(ModuleCore):
                     self._run_action(action)
                 if self._session is not me or self.dead:
                     return  # the action rebooted the module or dropped the port
-                if self.state.echo:
+                if self.line.echo:
                     self.out.put(event.echo)
                 await self._handle_line(event)
                 if first and ready_after_first:

@@ -90,11 +90,14 @@ class NetworkCommands:
         module.announce_registration()
 
     async def sim_ident(self, stem: str, cmd: Command) -> None:
-        """``AT+CIMI`` / ``AT+CCID``: ``+CIMI: <IMSI>``; ERROR without a usable SIM (ch04)."""
+        """``AT+CIMI`` / ``AT+CCID``: ``+CIMI: <IMSI>``; ERROR without a SIM (ch04). The ICCID
+        is readable while the card asks for its PIN (the card's EF_ICCID needs none), the IMSI
+        is not."""
         module = self.module
+        usable = module.sim.present if stem == "CCID" else module.sim_ready
         if cmd.kind == "test":
             module._ok()
-        elif cmd.kind != "exec" or not module.sim_ready:
+        elif cmd.kind != "exec" or not usable:
             module._error()
         else:
             module._ok(f"+{stem}: {module.sim.imsi if stem == 'CIMI' else module.sim.iccid}")

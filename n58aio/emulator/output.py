@@ -126,6 +126,12 @@ class OutputChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    def stop(self) -> None:
+        """Cancel the writer task now (a channel that is discarded, e.g. a closed DLC's)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+
     def put(self, blob: bytes) -> None:
         """Queue a blob; it is written whole, after everything queued before."""
         if not blob:

@@ -175,10 +175,6 @@ class Service:
 class ModuleState:
     """Everything a reboot clears."""
 
-    echo: bool = True
-    cmee: int = 1
-    verbose: bool = True
-    quiet: bool = False
     pdp_up: bool = False
     sim_unlocked: bool = False
     cfun: int = 1

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 
 from ..errors import InvalidOption
+from ..retry import RetryPolicy
 from .headers import HeaderTypes
 from .timeouts import TimeoutTypes
 from .tls import TLSConfig
@@ -32,6 +33,8 @@ class RequestOptions(TypedDict, total=False):
     ``compress`` (default True, as httpx): offer compressed responses (``Accept-Encoding``);
     a plain GET then goes as a custom packet (the module writes no such header itself). False
     asks for nothing: a plain GET stays ``AT+HTTPACTION=0``. Ranged GETs never ask.
+    ``retry``: the :class:`~n58aio.RetryPolicy` of this request (the modem's by default: an
+    idempotent request is sent again once after a recovery, a POST never).
     """
 
     headers: HeaderTypes | None
@@ -47,6 +50,7 @@ class RequestOptions(TypedDict, total=False):
     follow_redirects: bool
     max_redirects: int
     compress: bool
+    retry: RetryPolicy | None
 
 
 _KNOWN = frozenset(RequestOptions.__annotations__)
@@ -60,6 +64,9 @@ def check_request_options(options: Mapping[str, object]) -> None:
             hint = f"; did you mean {close[0]!r}?" if close else ""
             known = ", ".join(sorted(_KNOWN))
             raise InvalidOption(f"unknown request option {name!r}{hint} (known: {known})")
+    retry = options.get("retry")
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise InvalidOption(f"retry must be a RetryPolicy, not {type(retry).__name__}")
     max_redirects = options.get("max_redirects")
     if max_redirects is not None and (
         isinstance(max_redirects, bool) or not isinstance(max_redirects, int) or max_redirects < 0

@@ -50,6 +50,9 @@ class Response:
         self.num_bytes_downloaded = 0
         self.history: list[Response] = []
         """The redirect responses followed to reach this one, oldest first."""
+        self.attempts = 1
+        """How many times the request was sent to get this response (more than 1 when it was
+        sent again after a recovery; see :class:`~n58aio.RetryPolicy`)."""
         self._started = time.monotonic() if started is None else started
         self._elapsed: float | None = None
         self._body = body

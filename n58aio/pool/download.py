@@ -15,31 +15,32 @@ import asyncio
 import contextlib
 import math
 import os
-import random
 import time
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Unpack
 
 from ..errors import (
     HTTPStatusError,
     InvalidValue,
     LinkClosedError,
+    N58Error,
     NoModemAvailable,
-    PortClosedError,
     ProtocolError,
     TooManyRedirects,
     TransferError,
 )
-from ..http import DEFAULT_MAX_REDIRECTS, Headers, ModuleURL, Response, Timeouts, TLSConfig
+from ..http import DEFAULT_MAX_REDIRECTS, Headers, ModuleURL, Response
 from ..http.redirects import redirect_request
 from ..redact import redact
+from ..retry import Attempts
 from ..transfer.download import DEFAULT_RANGE_SIZE, DownloadResult
 from ..transfer.errors import IntegrityError, RangeMismatchError
 from ..transfer.integrity import Hashes, check_digests, fsync_directory, hash_file
-from ..transfer.options import LINK_FAULTS, RETRY_STATUSES, DownloadOptions
 from ..transfer.options import MAX_BACKOFF as MAX_BACKOFF
-from ..transfer.progress import ProgressCallback, ProgressReporter
+from ..transfer.options import DownloadOptions, DownloadSettings
+from ..transfer.progress import ProgressReporter
 from ..transfer.ranges import changed_validator, content_range
 from .member import PoolMember
 from .pool_api import DownloadPool
@@ -60,8 +61,6 @@ MIN_RANGE_SIZE = 16 * 1024
 RANGES_PER_MODEM = 4
 """A file is cut into at least this many ranges per modem (ranges of at least
 :data:`MIN_RANGE_SIZE`), so that a slow modem does not hold up the end."""
-
-_FAULTS: tuple[type[Exception], ...] = (PortClosedError, *LINK_FAULTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,29 +99,18 @@ async def parallel_download(
     pool: DownloadPool,
     url: str,
     path: str | PathLike[str],
-    *,
-    sha256: str | None = None,
-    md5: str | None = None,
-    range_size: int = DEFAULT_RANGE_SIZE,
-    progress: ProgressCallback | None = None,
-    retries: int = 8,
-    backoff: float = 0.5,
-    tls: TLSConfig | None = None,
-    timeouts: Timeouts | None = None,
+    **options: Unpack[DownloadOptions],
 ) -> PoolDownloadResult:
     """Download ``url`` to ``path`` over the modems of ``pool`` (see :meth:`ModemPool.download
     <n58aio.pool.ModemPool.download>`)."""
     ModuleURL.parse(url)  # refuse a bad URL before anything is written
-    options = DownloadOptions.checked(
-        sha256, md5, range_size, progress, retries, backoff, tls, timeouts
-    )
-    return await _Job(pool, url, Path(path), options).run()
+    return await _Job(pool, url, Path(path), DownloadSettings.of(options)).run()
 
 
 class _Job:
     """One parallel download: the probe, the range queue and its workers, the final checks."""
 
-    def __init__(self, pool: DownloadPool, url: str, path: Path, options: DownloadOptions) -> None:
+    def __init__(self, pool: DownloadPool, url: str, path: Path, options: DownloadSettings) -> None:
         self.pool = pool
         self.url = url  # where the ranges come from, after redirects
         self.headers: list[tuple[str, str]] | None = None  # credentials kept by a redirect
@@ -130,6 +118,7 @@ class _Job:
         self.path = path
         self.part = path.with_name(path.name + ".part")
         self.options = options
+        self.policy = options.policy(other_modems=True)
         self.log = pool.log.bind(url=self.shown, path=str(path))
         self.total: int | None = None
         self.etag: str | None = None
@@ -282,23 +271,22 @@ class _Job:
                 raise
             self.queue.put_nowait(piece)  # modems are in service, all busy: queue again
             return
-        except HTTPStatusError as exc:
-            if exc.status_code not in RETRY_STATUSES:
+        except N58Error as exc:
+            if not self.policy.retryable(exc):
                 raise
             error: Exception = exc
-        except _FAULTS as exc:
-            error = exc
         else:
             return
         piece.failures = 1 if piece.start > before else piece.failures + 1
         self.retries += 1
         self.pool._retries += 1
-        if piece.failures > self.options.retries:
+        if piece.failures >= self.policy.attempts:
             raise TransferError(
                 f"range {piece.start}-{piece.end - 1} of {self.shown} failed {piece.failures} "
                 f"times in a row; last error: {type(error).__name__}: {error}"
             ) from error
-        delay = self.options.delay(piece.failures)
+        # the first failure moves the range to another modem at once; then the policy's delay
+        delay = self.policy.delay(piece.failures) if piece.failures > 1 else 0.0
         self.log.info(
             "pool.download.range_retry",
             start=piece.start,
@@ -307,8 +295,7 @@ class _Job:
             error=f"{type(error).__name__}: {error}",
             delay=round(delay, 3),
         )
-        if piece.failures > 1:  # it moved to another modem already: give it time
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+        await asyncio.sleep(delay)
         self.queue.put_nowait(piece)
 
     async def _fetch(self, piece: _Piece) -> None:
@@ -368,17 +355,21 @@ class _Job:
     # ------------------------------------------------------------------ no ranges
     async def _run_whole(self) -> int:
         """One plain GET, started over on another modem after a fault."""
-        failures = 0
+        attempts = Attempts(self.policy)
         while True:
             try:
                 return await self._whole()
-            except _FAULTS as exc:
-                failures += 1
+            except N58Error as exc:
+                if not self.policy.retryable(exc):
+                    raise
                 self.retries += 1
-                if failures > self.options.retries:
+                delay = attempts.after(exc)
+                if delay is None:
                     raise TransferError(f"download of {self.shown} failed: {exc}") from exc
-                self.log.info("pool.download.restart", error=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(self.options.delay(failures))
+                self.log.info(
+                    "pool.download.restart", error=f"{type(exc).__name__}: {exc}", delay=delay
+                )
+                await asyncio.sleep(delay)
 
     async def _whole(self) -> int:
         os.ftruncate(self.fd, 0)

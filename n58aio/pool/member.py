@@ -58,6 +58,7 @@ class PoolMember:
         self.bytes = 0
         self.errors = 0
         self._supervision: dict[EventKind, int] = {}  # counts of the modems closed before this one
+        self._resends = 0  # likewise, requests sent again after a recovery
         self.reopens = 0
         self.last_error: str | None = None
         self.last_used = 0.0
@@ -101,6 +102,9 @@ class PoolMember:
             registration_losses=self.supervision("registration_lost"),
             resets=self.supervision("reset"),
             recoveries=self.supervision("recovered"),
+            unresponsive=self.supervision("unresponsive"),
+            recovery_failures=self.supervision("recovery_failed"),
+            resends=self._resends + (self.modem.supervisor.resends if self.modem else 0),
         )
 
     def supervision(self, kind: EventKind) -> int:
@@ -149,6 +153,7 @@ class PoolMember:
         if self.modem is not None:
             for kind, count in self.modem.supervision_counts.items():
                 self._supervision[kind] = self._supervision.get(kind, 0) + count
+            self._resends += self.modem.supervisor.resends
         self.modem = None
         if stack is not None:
             with contextlib.suppress(Exception):

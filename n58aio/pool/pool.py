@@ -20,40 +20,31 @@ from typing import Any, Unpack
 import structlog
 
 from ..errors import (
-    CommandError,
     CommandTimeout,
-    LinkClosedError,
     N58Error,
     NoModemAvailable,
     PoolTimeout,
     PortClosedError,
     ProtocolError,
-    RequestTimeout,
 )
-from ..http import RequestOptions, Response, Timeouts, TimeoutTypes, TLSConfig
+from ..http import RequestOptions, Response, Timeouts
 from ..http.options import check_request_options
 from ..logs import get_logger
 from ..redact import loggable_line, redact
-from ..transfer.download import DEFAULT_RANGE_SIZE, ProgressCallback
+from ..retry import IDEMPOTENT_METHODS, RECOVERABLE_ERRORS, RetryPolicy
+from ..transfer.options import DownloadOptions
 from .download import PoolDownloadResult, parallel_download
 from .member import PoolMember
 from .stats import PoolStats
 
 __all__ = ["HARD_FAULTS", "IDEMPOTENT_METHODS", "RETRYABLE_FAULTS", "ModemPool"]
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-"""Methods sent again on another modem after a fault (the request may have reached the server)."""
-
 HARD_FAULTS: tuple[type[N58Error], ...] = (PortClosedError, CommandTimeout, ProtocolError)
 """Faults that quarantine the modem at once (its port or its AT stream cannot be trusted)."""
 
-RETRYABLE_FAULTS: tuple[type[N58Error], ...] = (
-    *HARD_FAULTS,
-    LinkClosedError,
-    RequestTimeout,
-    CommandError,
-)
-"""Faults after which an idempotent request is tried on another modem."""
+RETRYABLE_FAULTS: tuple[type[N58Error], ...] = RECOVERABLE_ERRORS
+"""Faults after which an idempotent request is tried on another modem (those of
+:class:`~n58aio.RetryPolicy`)."""
 
 _ids = itertools.count(1)
 
@@ -63,7 +54,8 @@ class ModemPool:
 
     ``urls`` are device paths or pyserial URLs (``socket://``, ``rfc2217://`` ...);
     ``serial_options`` go to pyserial and ``modem_options`` to :func:`~n58aio.open_modem`
-    (``recvmode``, ``keepalive``, ``timeouts``, ``tls``, ``timeout_slack``).
+    (``recvmode``, ``keepalive``, ``timeouts``, ``tls``, ``timeout_slack``, ``mux``: each modem
+    on 27.010 multiplexing, health checks on its command DLC while a request streams).
 
     ``health_interval``: seconds between checks of a modem that has been idle.
     ``reopen_backoff``: first and longest delay between reopen attempts (doubling, jittered).
@@ -184,6 +176,7 @@ class ModemPool:
         """
         check_request_options(options)
         wait = _pool_wait(options)
+        policy = self._policy(options)
         avoid: list[PoolMember] = []
         for attempt in itertools.count():
             yielded = False
@@ -200,7 +193,7 @@ class ModemPool:
                             member.bytes += response.num_bytes_downloaded
                 return
             except Exception as exc:
-                if yielded or current is None or not self._may_retry(method, exc, attempt):
+                if yielded or current is None or not self._may_retry(policy, method, exc, attempt):
                     raise
                 self._note_retry(current, method, url, exc)
                 avoid.append(current)
@@ -210,6 +203,7 @@ class ModemPool:
         idempotent request is sent again on another modem when its modem faults."""
         check_request_options(options)
         wait = _pool_wait(options)
+        policy = self._policy(options)
         avoid: list[PoolMember] = []
         for attempt in itertools.count():
             current: PoolMember | None = None
@@ -221,7 +215,7 @@ class ModemPool:
                     member.bytes += len(response.content)
                 return response
             except Exception as exc:
-                if current is None or not self._may_retry(method, exc, attempt):
+                if current is None or not self._may_retry(policy, method, exc, attempt):
                     raise
                 self._note_retry(current, method, url, exc)
                 avoid.append(current)
@@ -256,22 +250,12 @@ class ModemPool:
         return await self.request("OPTIONS", url, **options)
 
     async def download(
-        self,
-        url: str,
-        path: str | PathLike[str],
-        *,
-        sha256: str | None = None,
-        md5: str | None = None,
-        range_size: int = DEFAULT_RANGE_SIZE,
-        progress: ProgressCallback | None = None,
-        retries: int = 8,
-        backoff: float = 0.5,
-        tls: TLSConfig | None = None,
-        timeouts: TimeoutTypes = None,
+        self, url: str, path: str | PathLike[str], **options: Unpack[DownloadOptions]
     ) -> PoolDownloadResult:
         """Download ``url`` to ``path`` in ranges fetched in parallel across the modems.
 
-        Ranges of at most ``range_size`` bytes (finer for small files, so every modem gets
+        The options are :class:`~n58aio.transfer.DownloadOptions`. Ranges of at most
+        ``range_size`` bytes (finer for small files, so every modem gets
         work) are written at their offsets into a preallocated ``<path>.part``, which is
         hash-checked (``sha256``/``md5``, hex) and renamed to ``path`` once complete. A range
         whose modem faults continues on another modem from where it stopped; ``retries``
@@ -283,19 +267,7 @@ class ModemPool:
         :class:`~n58aio.transfer.RangeMismatchError` when the server answers other ranges;
         the partial file is deleted.
         """
-        return await parallel_download(
-            self,
-            url,
-            path,
-            sha256=sha256,
-            md5=md5,
-            range_size=range_size,
-            progress=progress,
-            retries=retries,
-            backoff=backoff,
-            tls=tls,
-            timeouts=Timeouts.of(timeouts),
-        )
+        return await parallel_download(self, url, path, **options)
 
     # ------------------------------------------------------------------ monitoring
     def stats(self) -> PoolStats:
@@ -396,11 +368,16 @@ class ModemPool:
             member.log.info("pool.modem.suspect", error=str(error) or type(error).__name__)
             self._spawn(self._recheck(member), f"check-{member.name}")
 
-    def _may_retry(self, method: str, exc: Exception, attempt: int) -> bool:
+    def _policy(self, options: RequestOptions) -> RetryPolicy:
+        """The request's ``retry``, else ``request_retries`` moves of an idempotent request."""
+        given = options.get("retry")
+        return given if given is not None else RetryPolicy(attempts=self.request_retries + 1)
+
+    def _may_retry(self, policy: RetryPolicy, method: str, exc: Exception, attempt: int) -> bool:
         return (
-            method.upper() in IDEMPOTENT_METHODS
-            and attempt < self.request_retries
-            and isinstance(exc, RETRYABLE_FAULTS)
+            policy.resends(method)
+            and attempt + 1 < policy.attempts
+            and policy.retryable(exc)
             and self._phase == "open"
         )
 
@@ -506,6 +483,8 @@ class ModemPool:
             self._quarantine(member, exc, noted=False)
 
     def _on_reset(self, member: PoolMember, line: str) -> None:
+        if member.modem is not None and member.modem.supervisor.explains(line):
+            return  # the modem's own bring-up (the +PBREADY of a PIN taken)
         member.needs_check = True
         shown = loggable_line(line)
         if member.abort(f"the modem reported {shown!r}"):

@@ -21,7 +21,9 @@ class ModemStats:
     failed attempts and failed health checks, ``reopens`` successful reopens after a
     quarantine, ``recent_errors`` errors within the scheduling window. The supervision's
     counts: ``restarts`` of the module, ``link_losses`` and ``registration_losses``,
-    ``resets`` sent to a module that answered nothing, ``recoveries`` (brought up again).
+    ``resets`` sent to a module that answered nothing, ``recoveries`` (brought up again),
+    ``unresponsive`` (no answer at any rate), ``recovery_failures``; ``resends``: requests
+    sent again on this modem after it recovered (see :class:`~n58aio.RetryPolicy`).
     """
 
     name: str
@@ -38,6 +40,9 @@ class ModemStats:
     registration_losses: int = 0
     resets: int = 0
     recoveries: int = 0
+    unresponsive: int = 0
+    recovery_failures: int = 0
+    resends: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,16 @@ class PoolStats:
     def recoveries(self) -> int:
         """Times a modem was brought up again by the supervision, all modems."""
         return sum(modem.recoveries for modem in self.modems)
+
+    @property
+    def recovery_failures(self) -> int:
+        """Recoveries that failed, all modems."""
+        return sum(modem.recovery_failures for modem in self.modems)
+
+    @property
+    def resends(self) -> int:
+        """Requests sent again on the same modem after it recovered, all modems."""
+        return sum(modem.resends for modem in self.modems)
 
     @property
     def healthy(self) -> int:

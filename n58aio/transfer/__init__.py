@@ -25,9 +25,11 @@ from .module_files import (
     module_get,
     module_get_status,
 )
+from .options import DownloadOptions
 
 __all__ = [
     "DEFAULT_RANGE_SIZE",
+    "DownloadOptions",
     "DownloadResult",
     "FileEntry",
     "FileTransferResult",

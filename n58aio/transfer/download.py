@@ -20,12 +20,11 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Unpack
 
 import structlog
 
@@ -38,15 +37,17 @@ from ..errors import (
     TooManyRedirects,
     TransferError,
 )
-from ..http import DEFAULT_MAX_REDIRECTS, Headers, ModuleURL, Response, Timeouts, TLSConfig
+from ..http import DEFAULT_MAX_REDIRECTS, Headers, ModuleURL, Response
 from ..http.redirects import redirect_request
 from ..redact import loggable_line, redact
+from ..retry import Attempts
 from .errors import IntegrityError, RangeMismatchError
 from .integrity import Hashes, check_digests, fsync_directory, hash_file
 from .modem_api import DownloadModem
-from .options import LINK_FAULTS, DownloadOptions
+from .options import DEFAULT_RANGE_SIZE as DEFAULT_RANGE_SIZE
 from .options import MAX_BACKOFF as MAX_BACKOFF
 from .options import RETRY_STATUSES as RETRY_STATUSES
+from .options import DownloadOptions, DownloadSettings
 from .progress import PROGRESS_INTERVAL as PROGRESS_INTERVAL
 from .progress import RATE_WINDOW as RATE_WINDOW
 from .progress import Progress, ProgressCallback, ProgressReporter
@@ -60,7 +61,6 @@ __all__ = [
     "download",
 ]
 
-DEFAULT_RANGE_SIZE = 256 * 1024
 SIDECAR_VERSION = 1
 CHECKPOINT_INTERVAL = 1.0
 """Seconds between two sidecar updates while ranges complete."""
@@ -95,22 +95,17 @@ async def download(
     modem: DownloadModem,
     url: str,
     path: str | os.PathLike[str],
-    *,
-    sha256: str | None = None,
-    md5: str | None = None,
-    range_size: int = DEFAULT_RANGE_SIZE,
-    progress: ProgressCallback | None = None,
-    retries: int = 8,
-    backoff: float = 0.5,
-    tls: TLSConfig | None = None,
-    timeouts: Timeouts | None = None,
+    **options: Unpack[DownloadOptions],
 ) -> DownloadResult:
     """Download ``url`` to ``path`` with ranged GETs of ``range_size`` bytes; resumable.
+    The options are :class:`~n58aio.transfer.DownloadOptions`.
 
     ``sha256``/``md5`` (hex) are checked over the whole file before it gets its final name
     (:class:`~n58aio.transfer.IntegrityError` otherwise, and the partial file is deleted).
     A failed range is retried up to ``retries`` times in a row (the count restarts after each
-    completed range), waiting ``backoff`` seconds, doubled after each failure (at most 30 s).
+    completed range) under :meth:`DownloadSettings.policy
+    <n58aio.transfer.options.DownloadSettings.policy>`: a delay drawn below ``backoff`` seconds,
+    a ceiling doubled after each failure (at most 30 s; full jitter), and the modem recovered.
     ``progress`` is called with a :class:`Progress` at most every 0.1 s and once at the end.
     ``tls`` and ``timeouts`` apply to every request.
 
@@ -120,17 +115,15 @@ async def download(
     error status that is not worth retrying, ``OSError`` for local file errors.
     """
     target = ModuleURL.parse(url)
-    options = DownloadOptions.checked(
-        sha256, md5, range_size, progress, retries, backoff, tls, timeouts
-    )
-    return await _Download(modem, target, Path(path), options).run()
+    settings = DownloadSettings.of(options)
+    return await _Download(modem, target, Path(path), settings).run()
 
 
 class _Download:
     """State of one :func:`download` call."""
 
     def __init__(
-        self, modem: DownloadModem, target: ModuleURL, path: Path, options: DownloadOptions
+        self, modem: DownloadModem, target: ModuleURL, path: Path, options: DownloadSettings
     ) -> None:
         self.modem = modem
         self.target = target
@@ -199,7 +192,8 @@ class _Download:
         return result
 
     async def _fetch_all(self) -> None:
-        failures = 0
+        policy = self.options.policy()
+        attempts = Attempts(policy)
         while self.total is None or self.verified < self.total:
             try:
                 await self._watched_attempt()
@@ -212,20 +206,19 @@ class _Download:
                 self._start_over()
                 continue
             except N58Error as exc:
-                if not _retryable(exc):
+                if not policy.retryable(exc):
                     raise
-                failures += 1
                 self.retries += 1
-                if failures > self.options.retries:
+                delay = attempts.after(exc)
+                if delay is None:
                     raise TransferError(
                         f"download of {self.target.redacted()} gave up at byte {self.verified} "
-                        f"after {failures} failed attempts: {exc}"
+                        f"after {attempts.failures} failed attempts: {exc}"
                     ) from exc
-                delay = self.options.delay(failures) * random.uniform(0.8, 1.2)
                 self.log.warning(
                     "download.retry",
                     offset=self.verified,
-                    attempt=failures,
+                    attempt=attempts.failures,
                     error=f"{type(exc).__name__}: {exc}",
                     delay=round(delay, 3),
                 )
@@ -234,7 +227,7 @@ class _Download:
                 await asyncio.sleep(delay)
                 await self._recover()
                 continue
-            failures = 0
+            attempts.succeeded()
             if time.monotonic() - self._last_checkpoint >= CHECKPOINT_INTERVAL:
                 await asyncio.to_thread(self._checkpoint)
 
@@ -256,6 +249,8 @@ class _Download:
             raise
 
     def _on_reset(self, line: str) -> None:
+        if self.modem.supervisor.explains(line):
+            return  # the supervisor's own bring-up (a PIN taken): not a restart
         self._reset_line = line
         scope = self._scope
         if scope is not None and not scope.expired():
@@ -560,12 +555,6 @@ class _Download:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _retryable(exc: N58Error) -> bool:
-    if isinstance(exc, HTTPStatusError):
-        return exc.status_code in RETRY_STATUSES
-    return isinstance(exc, LINK_FAULTS)
 
 
 def _content_length(response: Response) -> int | None:

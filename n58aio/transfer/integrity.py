@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .errors import IntegrityError
 
 if TYPE_CHECKING:
-    from .options import DownloadOptions
+    from .options import DownloadSettings
 
 __all__ = ["Hashes", "check_digests", "fsync_directory", "hash_file"]
 
@@ -56,7 +56,7 @@ def hash_file(fd: int, size: int, hashes: Hashes) -> int:
     return offset
 
 
-def check_digests(options: DownloadOptions, sha256: str, md5: str | None, url: str) -> None:
+def check_digests(options: DownloadSettings, sha256: str, md5: str | None, url: str) -> None:
     """Raise :class:`~n58aio.transfer.IntegrityError` for the first digest that the options
     expect and the file does not have (SHA-256 first)."""
     for algorithm, expected, actual in (

@@ -16,6 +16,7 @@ import structlog
 from ..channel import ModemChannel, Reply, UrcCallback, UrcSubscription
 from ..commands.link import LinkStatus
 from ..http import HttpClient, RequestOptions, Response
+from ..supervision import Supervisor
 
 __all__ = ["DownloadModem", "ModuleFilesModem"]
 
@@ -31,6 +32,9 @@ class DownloadModem(Protocol):
     async def link_status(self) -> LinkStatus: ...
 
     async def recover(self, timeout: float = ...) -> LinkStatus: ...
+
+    @property
+    def supervisor(self) -> Supervisor: ...
 
     def stream(
         self, method: str, url: str, **options: Unpack[RequestOptions]

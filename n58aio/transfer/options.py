@@ -1,52 +1,56 @@
-"""The checked options of a download and its retry policy, shared by
-:func:`n58aio.transfer.download` and ``ModemPool.download``."""
+"""The options of a download, defined once, and their checked form with its retry policy.
+
+:class:`DownloadOptions` is what ``Modem.download``, :func:`n58aio.transfer.download` and
+``ModemPool.download`` take as ``**options: Unpack[DownloadOptions]`` (as requests take
+:class:`~n58aio.http.RequestOptions`); :meth:`DownloadSettings.of` checks them before anything
+is written and gives the :class:`~n58aio.RetryPolicy` of a range.
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from ..errors import (
-    CommandError,
-    CommandTimeout,
-    InvalidValue,
-    LinkClosedError,
-    N58Error,
-    ProtocolError,
-    RequestTimeout,
-)
+from ..errors import InvalidOption, InvalidValue, N58Error
+from ..http import Timeouts, TimeoutTypes, TLSConfig
+from ..retry import DOWNLOAD_STATUSES, LINK_ERRORS, MAX_BACKOFF, RECOVERABLE_ERRORS, RetryPolicy
 
 if TYPE_CHECKING:
-    from ..http import Timeouts, TLSConfig
     from .progress import ProgressCallback
 
 __all__ = [
+    "DEFAULT_RANGE_SIZE",
     "LINK_FAULTS",
     "MAX_BACKOFF",
     "RETRY_STATUSES",
     "DownloadOptions",
+    "DownloadSettings",
     "hex_digest",
 ]
 
-MAX_BACKOFF = 30.0
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+DEFAULT_RANGE_SIZE = 256 * 1024
+RETRY_STATUSES = DOWNLOAD_STATUSES
 """HTTP statuses retried like a lost link; other 4xx/5xx end the download."""
-LINK_FAULTS: tuple[type[N58Error], ...] = (
-    LinkClosedError,
-    ProtocolError,
-    RequestTimeout,
-    CommandTimeout,
-    CommandError,
-)
-"""Faults after which a range is fetched again (the link or the modem's output failed)."""
+LINK_FAULTS: tuple[type[N58Error], ...] = LINK_ERRORS
+"""Faults after which a range is fetched again on the same modem (the link or the modem's
+output failed; a port that vanished is not one of them)."""
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
-@dataclass(frozen=True, slots=True)
-class DownloadOptions:
-    """The keyword options of a download, checked (see :meth:`checked`)."""
+class DownloadOptions(TypedDict, total=False):
+    """The keyword options of a download (every one may be left out).
+
+    ``sha256`` / ``md5``: hex digests checked over the whole file. ``range_size``: bytes per
+    ranged GET (256 KiB). ``progress``: called with a :class:`~n58aio.transfer.Progress` at most
+    every 0.1 s and once at the end. ``retries`` (8): failed attempts of one range in a row
+    before giving up; ``backoff`` (0.5 s): the first delay's ceiling, doubled after each failure
+    up to 30 s, full jitter (the range's :class:`~n58aio.RetryPolicy`). ``tls`` and ``timeouts``:
+    for every request (else the modem's defaults).
+    """
 
     sha256: str | None
     md5: str | None
@@ -55,44 +59,65 @@ class DownloadOptions:
     retries: int
     backoff: float
     tls: TLSConfig | None
-    timeouts: Timeouts | None
+    timeouts: TimeoutTypes
+
+
+_KNOWN = frozenset(DownloadOptions.__annotations__)
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadSettings:
+    """:class:`DownloadOptions` checked, with their defaults (see :meth:`of`)."""
+
+    sha256: str | None = None
+    md5: str | None = None
+    range_size: int = DEFAULT_RANGE_SIZE
+    progress: ProgressCallback | None = None
+    retries: int = 8
+    backoff: float = 0.5
+    tls: TLSConfig | None = None
+    timeouts: Timeouts | None = None
 
     @classmethod
-    def checked(
-        cls,
-        sha256: str | None,
-        md5: str | None,
-        range_size: int,
-        progress: ProgressCallback | None,
-        retries: int,
-        backoff: float,
-        tls: TLSConfig | None,
-        timeouts: Timeouts | None,
-        /,
-    ) -> DownloadOptions:
-        """The options in the order of the download signature; raises
-        :class:`~n58aio.errors.InvalidValue` for a bad size, count, delay or digest, and
-        gives the digests in lower case."""
+    def of(cls, options: Mapping[str, Any]) -> DownloadSettings:
+        """Check ``options`` before anything is written: an unknown name raises
+        :class:`~n58aio.errors.InvalidOption` (naming the closest), a bad size, count, delay
+        or digest :class:`~n58aio.errors.InvalidValue`; digests come out in lower case."""
+        for name in options:
+            if name not in _KNOWN:
+                close = difflib.get_close_matches(name, sorted(_KNOWN), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise InvalidOption(f"unknown download option {name!r}{hint}")
+        range_size = options.get("range_size", DEFAULT_RANGE_SIZE)
+        retries = options.get("retries", 8)
+        backoff = options.get("backoff", 0.5)
         if range_size < 1:
             raise InvalidValue(f"range_size must be >= 1, not {range_size}")
         if retries < 0 or not backoff >= 0:
             raise InvalidValue("retries and backoff must be >= 0")
         return cls(
-            hex_digest(sha256, 64, "sha256"),
-            hex_digest(md5, 32, "md5"),
+            hex_digest(options.get("sha256"), 64, "sha256"),
+            hex_digest(options.get("md5"), 32, "md5"),
             range_size,
-            progress,
+            options.get("progress"),
             retries,
             backoff,
-            tls,
-            timeouts,
+            options.get("tls"),
+            Timeouts.of(options.get("timeouts")),
         )
 
-    def delay(self, failures: int) -> float:
-        """Seconds to wait after ``failures`` failed attempts in a row: ``backoff``, doubled
-        after each failure, at most :data:`MAX_BACKOFF` (without jitter)."""
-        delay: float = min(self.backoff * 2 ** (failures - 1), MAX_BACKOFF)
-        return delay
+    def policy(self, *, other_modems: bool = False) -> RetryPolicy:
+        """The :class:`~n58aio.RetryPolicy` of one range: ``retries`` + 1 attempts in a row,
+        ``backoff`` doubling up to :data:`MAX_BACKOFF` with full jitter, the link faults and
+        :data:`RETRY_STATUSES`; with ``other_modems`` (the pool) a vanished port too."""
+        return RetryPolicy(
+            attempts=self.retries + 1,
+            backoff=self.backoff,
+            max_backoff=MAX_BACKOFF,
+            errors=RECOVERABLE_ERRORS if other_modems else LINK_FAULTS,
+            statuses=RETRY_STATUSES,
+            methods=frozenset({"GET"}),
+        )
 
 
 def hex_digest(value: str | None, length: int, name: str) -> str | None:

@@ -54,8 +54,12 @@ class Terminal:
         os.set_blocking(master, False)
         return cls(process, master)
 
-    def type(self, keys: bytes) -> None:
-        os.write(self.master, keys)
+    async def type(self, keys: bytes) -> None:
+        """Type ``keys`` one at a time, as a person does: a burst written before readline has
+        put the terminal in its mode can lose a key to the mode switch (seen under load)."""
+        for key in keys:
+            os.write(self.master, bytes([key]))
+            await asyncio.sleep(0.01)
 
     async def expect(self, marker: bytes) -> bytes:
         """What the terminal shows up to ``marker`` (consumed)."""
@@ -84,19 +88,19 @@ async def test_line_editing_history_and_ctrl_d(emulator: Emulator, tmp_path: Pat
     terminal = await Terminal.start(emulator.device, tmp_path)
     try:
         await terminal.expect(b"AT> ")
-        terminal.type(b"AT+CSX\x7fQ\r")  # a typo fixed with backspace
+        await terminal.type(b"AT+CSX\x7fQ\r")  # a typo fixed with backspace
         assert b"+CSQ: 24,99\r\nOK\r\n" in await terminal.expect(b"AT> ")
-        terminal.type(b'AT+CPIN="1234"\r')  # a secret: answered, never kept
+        await terminal.type(b'AT+CPIN="1234"\r')  # a secret: answered, never kept
         assert b"+CME ERROR: 3" in await terminal.expect(b"AT> ")
-        terminal.type(UP + b"\r")  # the previous line kept is AT+CSQ, not the PIN
+        await terminal.type(UP + b"\r")  # the previous line kept is AT+CSQ, not the PIN
         assert b"+CSQ: 24,99\r\nOK\r\n" in await terminal.expect(b"AT> ")
-        terminal.type(b"AT+C")  # a report while typing: above the prompt, the typing kept
+        await terminal.type(b"AT+C")  # a report while typing: above the prompt, the typing kept
         await terminal.expect(b"AT+C")
         emulator.faults.inject(b"\r\n+CREG: 1\r\n")
         await terminal.expect(b"\r\x1b[KURC +CREG: 1\r\nAT> AT+C")
-        terminal.type(b"SQ\r")
+        await terminal.type(b"SQ\r")
         assert b"+CSQ: 24,99\r\nOK\r\n" in await terminal.expect(b"AT> ")
-        terminal.type(CTRL_D)
+        await terminal.type(CTRL_D)
         assert await terminal.close() == EXIT_OK  # interactive: a person saw the error
     finally:
         if terminal.process.returncode is None:
@@ -111,9 +115,9 @@ async def test_line_editing_history_and_ctrl_d(emulator: Emulator, tmp_path: Pat
     terminal = await Terminal.start(emulator.device, tmp_path)
     try:
         await terminal.expect(b"AT> ")
-        terminal.type(UP + b"\r")
+        await terminal.type(UP + b"\r")
         assert b"+CSQ: 24,99\r\nOK\r\n" in await terminal.expect(b"AT> ")
-        terminal.type(b"exit\r")
+        await terminal.type(b"exit\r")
         assert await terminal.close() == EXIT_OK
     finally:
         if terminal.process.returncode is None:

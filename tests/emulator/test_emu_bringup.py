@@ -41,6 +41,7 @@ async def test_pin_locked_sim(make_emu: EmuFactory) -> None:
     emu, port = await make_emu(sim="pin", sim_pin="4711")
     await port.cmd(b"AT+CPIN?", _info("+CPIN: SIM PIN"))
     await port.cmd(b"AT+CIMI", ERROR)
+    await port.cmd(b"AT+CCID", _info("+CCID: 89860012345678901234"))  # readable while locked
     await port.cmd(b"AT+CREG?", _info("+CREG: 0,0"))
     await port.cmd(b"AT+XIIC=1", b"\r\n+CME ERROR: 11\r\n")
     await port.cmd(b'AT+CPIN="0000"', b"\r\n+CME ERROR: 16\r\n")

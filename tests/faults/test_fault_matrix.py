@@ -74,13 +74,16 @@ _expect("inject", command=OK, prompt=OK, upload="ok|ProtocolError", header=OK, b
 # Finals that answer nothing, written between replies: no command takes them.
 _expect("duplicate", command=OK, prompt=OK, upload=OK, header=OK, body=OK, close=OK)
 # A restart nobody sees (its +PBREADY lost): the command in flight is lost (its timeout); the
-# link is gone with no report (the response's idle timeout, or the link's failure).
+# link is gone with no report (the response's idle timeout, or the link's failure). Before the
+# response is handed out, the failed GET has the module recovered (told by its state) and is
+# sent again: the caller gets the response (#23). A POST is never sent again; a body already
+# handed out fails.
 _expect(
     "silent_reset",
-    command="CommandTimeout|CommandError",
+    command=OK,
     prompt="CommandTimeout|CommandError",
     upload="CommandTimeout|CommandError|ProtocolError",
-    header="RequestTimeout|LinkClosedError",
+    header=OK,
     body="RequestTimeout|LinkClosedError",
     close=OK,
 )
@@ -93,13 +96,14 @@ _expect(
     body="LinkClosedError",
     close=OK,
 )
-# A restart loses the command in flight (its timeout, or the +PBREADY grace) and the link.
+# A restart loses the command in flight (its timeout, or the +PBREADY grace) and the link;
+# a GET not handed out yet is sent again after the recovery, as above.
 _expect(
     "reset",
-    command="CommandTimeout|CommandError",
+    command=OK,
     prompt="CommandTimeout|CommandError",
     upload="CommandTimeout|CommandError|ProtocolError",
-    header="LinkClosedError",
+    header=OK,
     body="LinkClosedError",
     close=OK,
 )
@@ -123,6 +127,10 @@ MODE0: dict[tuple[str, str], frozenset[str]] = {
     ("garble", "command"): frozenset({"CommandTimeout", "ProtocolError"}),
     # "between replies" is inside the raw response there: the head may break
     ("duplicate", "header"): frozenset({"ok", "ProtocolError"}),
+    # The +PBREADY that ends raw bytes is not believed as a report (a server could send its
+    # text): nothing is repaired because of it, the request fails; the next one finds the
+    # module restarted by its state (a refused link setup) and recovers.
+    ("reset", "header"): frozenset({"ok", "LinkClosedError"}),
 }
 MODE0_BLIND = frozenset(
     {("drop", "body"), ("garble", "body"), ("inject", "body"), ("duplicate", "body")}

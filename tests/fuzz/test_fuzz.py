@@ -23,6 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from fuzz import targets  # noqa: E402
+from n58aio.cmux import Frame, FrameType, encode_frame, encode_uih  # noqa: E402
 
 EXAMPLES = int(os.environ.get("N58_FUZZ_EXAMPLES", "300"))
 SECONDS = int(os.environ.get("N58_FUZZ_SECONDS", "0"))
@@ -86,9 +87,32 @@ def test_emulator_line_reader_and_syntax(data: bytes) -> None:
     targets.atline_input(data)
 
 
+@FUZZ
+@given(st.binary(max_size=2000))
+@example(b"\x1f" + b"\x00\x01\x05hello" + b"\x03\x05\x07\x80" + b"\x05\x03\xf9\xf9\xf9")
+def test_cmux_decoder_never_raises_stays_bounded_and_split_invariant(data: bytes) -> None:
+    targets.cmux_input(data)
+
+
+def module_tokens(*tokens: bytes) -> bytes:
+    """Program operations feeding the module these tokens, each followed by loop turns."""
+    return b"".join(bytes([3, targets._MODULE_TOKENS.index(raw)]) + b"\x05" * 8 for raw in tokens)
+
+
+MUX_SESSION = (
+    b"AT+CMUX=0\r",
+    encode_frame(Frame(0, FrameType.SABM, pf=True)),
+    encode_frame(Frame(1, FrameType.SABM, pf=True)),
+    encode_frame(Frame(2, FrameType.SABM, pf=True)),
+    encode_uih(1, b"AT+CSQ\r", 64),
+    encode_uih(2, b"AT+HTTPSETUP\r", 64),
+)
+
+
 @settings(FUZZ, max_examples=max(10, EXAMPLES // 10))
 @given(st.binary(max_size=600))
 @example(b"\x01\x01\x03\x00\x03\x07\x03\x08")  # attach, HTTP setup and action (no network)
+@example(b"\x01\x01" + module_tokens(*MUX_SESSION, *targets._MODULE_TOKENS[-5:]))  # mux, CLD
 def test_emulated_module_handles_any_input(data: bytes) -> None:
     targets.module_input(data)
 
@@ -110,7 +134,7 @@ def test_content_decoder_is_bounded_and_exact(data: bytes) -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("atheris") is None, reason="atheris not installed")
-@pytest.mark.parametrize("target", ["parser", "atline", "decoder"])
+@pytest.mark.parametrize("target", ["parser", "atline", "decoder", "cmux"])
 def test_atheris_short_run(target: str, tmp_path: Path) -> None:
     """A short coverage-guided run; longer with N58_FUZZ_SECONDS (see docs/reliability.md)."""
     budget = ["-max_total_time=" + str(SECONDS)] if SECONDS else ["-runs=3000"]

@@ -58,10 +58,11 @@ async def test_sixteen_modems_three_faults_every_request_completes(
     assert time.monotonic() - started < 60
     assert completed == REQUESTS
     assert not dropped.alive
-    # every faulty modem failed a request, which was sent again on another modem
+    # every faulty modem failed a request, which was sent again on another modem, or (the
+    # rebooted one may) recovered by itself and sent it again (#23)
     faulty = [stats.modems[index] for index in (3, 7, 11)]
-    assert all(modem.errors >= 1 and modem.last_error for modem in faulty), faulty
-    assert stats.retries >= 3
+    assert all((m.errors >= 1 and m.last_error) or m.resends >= 1 for m in faulty), faulty
+    assert stats.retries + stats.resends >= 3
     assert faulty[0].state in ("quarantined", "reopening")  # its port is gone for good
     # the rebooted modem was checked, attached again, and is back in service
     assert faulty[1].state in ("healthy", "busy")

@@ -38,3 +38,20 @@ async def test_restart_and_link_drop_are_counted_and_repaired(
         for _ in range(4):  # both modems serve again
             response = await pool.get(origin_server.url("/bytes/5000"))
             assert response.content == pattern_bytes(0, 5000)
+
+
+async def test_a_request_sent_again_after_a_recovery_is_counted(
+    emulators: EmulatorFactory, origin_server: OriginServer
+) -> None:
+    (emu,) = await emulators(1)
+    async with n58aio.ModemPool(emulators.urls([emu]), **FAST) as pool:
+        member = pool.stats().modems[0]
+        assert member.resends == 0 and member.recovery_failures == 0
+        # a restart nobody sees, in the middle of the body: the idle timeout, the module told
+        # restarted by its state, brought up again, the GET sent again on the same modem
+        emu.faults.after_body_bytes(20_000, lambda: emu.faults.restart(report=False))
+        response = await pool.get(origin_server.url("/bytes/60000"), timeouts=n58aio.Timeouts(1.0))
+        assert response.content == pattern_bytes(0, 60000) and response.attempts == 2
+        stats = pool.stats()
+        assert stats.resends == 1 and stats.modems[0].resends == 1
+        assert stats.restarts >= 1 and stats.recoveries >= 1 and stats.recovery_failures == 0

@@ -82,7 +82,7 @@ async def faulty_download(
     counts: dict[str, int],
     seed: int,
     stop_at: float,
-) -> tuple[n58aio.DownloadResult, list[Fault], list[Fault], float]:
+) -> tuple[n58aio.DownloadResult, list[Fault], list[Fault], float, int]:
     emu, modem = await make_modem(config=FAST)
     url = origin.url(f"/bytes/{size}")
     target = tmp_path / "big.bin"
@@ -124,9 +124,14 @@ async def faulty_download(
     assert len(second_run) == result.retries
     # a module reset is noticed at once from +PBREADY, not after an idle timeout
     restarts = [e for e in retries if "module restarted" in e["error"]]
+    restarts += [e for e in logs if e["event"] == "request.resent"]  # noticed by the request
     assert restarts or not any(f.kind == "reset" for f in fired)
+    # sent again, in both calls: the download's retries, and the ranges whose request failed
+    # before its response came, sent again by the modem itself after a recovery (#23); which
+    # faults land in the second call depends on how many bytes the first fetched again
+    resent = len(retries) + len([e for e in logs if e["event"] == "request.resent"])
     target.unlink()  # pytest keeps recent temporary directories: do not keep 200 MB files
-    return result, faults, fired, elapsed
+    return result, faults, fired, elapsed, resent
 
 
 async def test_20mb_download_survives_faults_and_a_kill(
@@ -134,7 +139,7 @@ async def test_20mb_download_survives_faults_and_a_kill(
 ) -> None:
     counts = {"close": 3, "garble": 3, "reset": 1, "stall": 1}
     async with asyncio.timeout(110):
-        result, faults, fired, elapsed = await faulty_download(
+        result, faults, fired, elapsed, resent = await faulty_download(
             make_modem,
             origin_server,
             tmp_path,
@@ -145,7 +150,7 @@ async def test_20mb_download_survives_faults_and_a_kill(
             stop_at=0.45,
         )
     assert sorted(fired, key=lambda f: f.at) == faults  # every fault happened
-    assert result.retries >= 1
+    assert resent >= 1
     print(f"20 MB with {len(faults)} faults: {elapsed:.1f} s, {result.retries} retries")
 
 
@@ -155,7 +160,7 @@ async def test_200mb_download_survives_faults_and_a_kill(
 ) -> None:
     counts = {"close": 5, "garble": 5, "reset": 2, "stall": 2}
     async with asyncio.timeout(280):
-        result, faults, fired, elapsed = await faulty_download(
+        result, faults, fired, elapsed, resent = await faulty_download(
             make_modem,
             origin_server,
             tmp_path,
@@ -166,5 +171,5 @@ async def test_200mb_download_survives_faults_and_a_kill(
             stop_at=0.4,
         )
     assert sorted(fired, key=lambda f: f.at) == faults
-    assert result.retries >= 2
+    assert resent >= 2
     print(f"200 MB with {len(faults)} faults: {elapsed:.1f} s, {result.retries} retries")

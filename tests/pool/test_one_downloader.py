@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ FAST: dict[str, Any] = {
 }
 _RANGE = re.compile(r"bytes=(\d+)-(\d+)", re.I)
 
-Download = Callable[..., Awaitable[n58aio.DownloadResult]]
+Download = Callable[..., Coroutine[Any, Any, n58aio.DownloadResult]]
 
 
 class RefusingOrigin:
@@ -86,11 +86,11 @@ async def downloader_fixture(
     async def make(kind: str) -> Download:
         if kind == "modem":
             (emu,) = await emulators(1)
-            context: Any = n58aio.open_modem(emu.device)
-            modem = await context.__aenter__()
+            context = n58aio.open_modem(emu.device)
+            modem: n58aio.Modem = await context.__aenter__()
             opened.append(context)
             await modem.attach()
-            return modem.download  # type: ignore[no-any-return]
+            return modem.download
         pool = n58aio.ModemPool(emulators.urls(await emulators(2)), **FAST)
         await pool.__aenter__()
         opened.append(pool)

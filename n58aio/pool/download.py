@@ -66,7 +66,6 @@ async def parallel_download(
     settings = DownloadSettings.of(options)
     source = PoolSource(pool, settings)
     engine = RangeEngine(source, target, Path(path), settings)
-    engine.on_retry = source.count_retry
     result = await engine.run()
     return PoolDownloadResult(
         **asdict(result), ranges=engine.ranges, bytes_by_modem=dict(engine.by_modem)
@@ -108,7 +107,8 @@ class PoolSource:
         """Modems in service but all busy: the range waits; a closed or dead pool fails."""
         return not self.pool.closed and self.pool.stats().healthy > 0
 
-    def count_retry(self) -> None:
+    def retried(self) -> None:
+        """Counted in ``pool.stats().retries``."""
         self.pool._retries += 1
 
 

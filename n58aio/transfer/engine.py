@@ -130,6 +130,10 @@ class RangeSource(Protocol):
         """Whether a range that found no modem free goes back to the queue (else it fails)."""
         ...
 
+    def retried(self) -> None:
+        """A range failed and is tried again (a pool counts it in its stats)."""
+        ...
+
 
 class ModemSource:
     """One worker, the modem; after a fault the modem recovers (restart, lost link)."""
@@ -140,7 +144,7 @@ class ModemSource:
         self.modem = modem
         self.log = modem.log
         self.policy = settings.policy()
-        self._worker = Worker(getattr(modem, "name", None) or "modem", modem)
+        self._worker = Worker("modem", modem)
 
     @contextlib.asynccontextmanager
     async def _lease(self) -> AsyncIterator[Worker]:
@@ -161,6 +165,9 @@ class ModemSource:
 
     def waits(self, error: NoModemAvailable) -> bool:
         return False
+
+    def retried(self) -> None:
+        """Nothing: the result's ``retries`` counts them."""
 
 
 class _Restart(Exception):
@@ -225,7 +232,6 @@ class RangeEngine:
         self.by_modem: dict[str, int] = {}
         self.done = 0  # bytes on disk counted for progress
         self._progress = ProgressReporter(options.progress)
-        self.on_retry: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ main
     async def run(self) -> DownloadResult:
@@ -335,8 +341,7 @@ class RangeEngine:
         if piece.start > before:
             piece.attempts.succeeded()  # bytes came: the count in a row starts again
         self.retries += 1
-        if self.on_retry is not None:
-            self.on_retry()
+        self.source.retried()
         delay = piece.attempts.after(error)
         if delay is None:
             raise TransferError(
@@ -372,19 +377,20 @@ class RangeEngine:
             if not scope.expired():
                 scope.reschedule(loop.time())
 
-        unsubscribe = [worker.modem.on_urc(prefix, on_reset) for prefix in _RESET_REPORTS]
         try:
             async with asyncio.timeout(None) as scope:
-                await self._fetch(worker, piece)
+                unsubscribe = [worker.modem.on_urc(p, on_reset) for p in _RESET_REPORTS]
+                try:
+                    await self._fetch(worker, piece)
+                finally:
+                    for undo in unsubscribe:
+                        undo()
         except TimeoutError:
             if reset and scope.expired():
                 raise LinkClosedError(
                     f"module restarted or lost the link ({loggable_line(reset[0])})"
                 ) from None
             raise
-        finally:
-            for undo in unsubscribe:
-                undo()
 
     async def _fetch(self, worker: Worker, piece: _Piece) -> None:
         if piece.hashes is None and piece.start == self.verified:

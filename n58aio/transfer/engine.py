@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -553,10 +553,12 @@ class RangeEngine:
             while self.verified in self._completed:
                 start = self.verified
                 stop = self._completed.pop(start)
-                await asyncio.to_thread(_hash_range, self.fd, start, stop, self._hashes)
-                self.verified = stop
+                hashes = self._hashes.copy()  # prefix and hashes change together, or not at all
+                await asyncio.to_thread(_hash_range, self.fd, start, stop, hashes)
+                self._hashes, self.verified = hashes, stop
+            record = self._record()  # taken here: consistent whatever the other workers do
         if time.monotonic() - self._last_checkpoint >= CHECKPOINT_INTERVAL:
-            await asyncio.to_thread(self._checkpoint)
+            await asyncio.to_thread(self._checkpoint, record)
 
     # ------------------------------------------------------------------ files
     async def _open(self) -> None:
@@ -599,25 +601,26 @@ class RangeEngine:
         self._hashes = Hashes.new(md5=self.options.md5 is not None)
         self._progress.restart()
 
-    def _checkpoint(self) -> None:
-        """Make the verified prefix durable, then record it in the sidecar."""
-        with self._checkpoint_lock:
-            self._write_checkpoint(self.fd)
+    def _record(self) -> dict[str, Any]:
+        """What the sidecar says of the verified prefix, as it stands now."""
+        return {
+            "url": self.shown,
+            "total": self.total,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "verified": self.verified,
+            "range_size": self.options.range_size,
+            "sha256_prefix": self._hashes.sha256.hexdigest(),
+        }
 
-    def _write_checkpoint(self, fd: int) -> None:
-        self._last_checkpoint = write_sidecar(
-            self.sidecar,
-            fd,
-            {
-                "url": self.shown,
-                "total": self.total,
-                "etag": self.etag,
-                "last_modified": self.last_modified,
-                "verified": self.verified,
-                "range_size": self.options.range_size,
-                "sha256_prefix": self._hashes.sha256.hexdigest(),
-            },
-        )
+    def _checkpoint(self, record: dict[str, Any] | None = None) -> None:
+        """Make the verified prefix durable, then record it (``record``, taken on the event
+        loop, or the state now) in the sidecar."""
+        with self._checkpoint_lock:
+            self._write_checkpoint(self.fd, record or self._record())
+
+    def _write_checkpoint(self, fd: int, record: dict[str, Any]) -> None:
+        self._last_checkpoint = write_sidecar(self.sidecar, fd, record)
 
     def _close(self) -> None:
         """Leave the partial file and its sidecar consistent (also on cancellation); with
@@ -632,7 +635,7 @@ class RangeEngine:
             if not self._finished:
                 with self._checkpoint_lock:
                     os.ftruncate(fd, self.verified)
-                    self._write_checkpoint(fd)
+                    self._write_checkpoint(fd, self._record())
                 self.log.info("download.paused", verified=self.verified, total=self.total)
         except OSError as exc:
             self.log.warning("download.checkpoint_failed", error=str(exc))

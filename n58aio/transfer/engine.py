@@ -5,7 +5,7 @@ with one worker per modem of the pool. A :class:`RangeSource` says what differs:
 workers, how a worker gets a modem (a pool leases one, preferring another than the one that just
 failed), and what to do after a fault (a modem recovers itself; a pool supervises its members).
 
-The first range (``range_size`` bytes, or :data:`MIN_RANGE_SIZE` with several workers) is
+The first range (``range_size`` bytes, or :data:`FIRST_OF_MANY` with several workers) is
 fetched alone: it learns the size and validators (``ETag``, ``Last-Modified``) and whether the
 server takes ranges. A ``200`` to it is the whole file (no ranges: one worker, started over from
 0 after a fault). Then the rest is cut by :func:`plan_ranges` and queued; each worker writes its
@@ -56,11 +56,12 @@ from .integrity import Hashes, check_digests, fsync_directory
 from .modem_api import DownloadModem
 from .options import DownloadSettings
 from .progress import ProgressReporter
-from .ranges import MIN_RANGE_SIZE, changed_validator, content_range, plan_ranges
+from .ranges import changed_validator, content_range, plan_ranges
 from .sidecar import hash_prefix, read_sidecar, write_sidecar
 
 __all__ = [
     "CHECKPOINT_INTERVAL",
+    "FIRST_OF_MANY",
     "DownloadResult",
     "ModemSource",
     "RangeEngine",
@@ -70,6 +71,10 @@ __all__ = [
 
 CHECKPOINT_INTERVAL = 1.0
 """Seconds between two sidecar updates while ranges complete."""
+
+FIRST_OF_MANY = 1
+"""Bytes of the first range when there are several workers: it only learns the size and the
+validators before the others start (its byte is kept, not fetched again)."""
 
 _RESET_REPORTS = ("+PBREADY", "GPRS DISCONNECTION")
 """Reports after which the range in flight is abandoned at once (a restart, a lost link)."""
@@ -265,9 +270,7 @@ class RangeEngine:
         while True:
             if self.total is not None and self.verified >= self.total:
                 return
-            first = self.options.range_size
-            if self.source.workers > 1:
-                first = min(first, MIN_RANGE_SIZE)
+            first = self.options.range_size if self.source.workers == 1 else FIRST_OF_MANY
             end = self.verified + first
             if self.total is not None:
                 end = min(end, self.total)

@@ -50,8 +50,7 @@ def changed_validator(
 
 
 MIN_RANGE_SIZE = 16 * 1024
-"""Smallest range when a file is cut finer than ``range_size`` to keep several workers busy;
-also the first range of a download with several workers (it learns the size)."""
+"""Smallest range when a file is cut finer than ``range_size`` to keep several workers busy."""
 
 RANGES_PER_MODEM = 4
 """With several workers a file is cut into at least this many ranges per worker (of at least

@@ -1,8 +1,9 @@
 """Modem.download and ModemPool.download are one engine: the same faults end the same way.
 
 Each case runs through the emulator once with a modem (one worker) and once with a pool of two
-(two workers): a server that refuses ranges part-way, a download killed under one and resumed
-under the other (they share the sidecar), and a digest mismatch.
+(two workers): a server that refuses ranges part-way, a server without ranges whose answer is
+cut, a download killed under one and resumed under the other (they share the sidecar), and a
+digest mismatch.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class RefusingOrigin:
 
     def __init__(self) -> None:
         self.refuse_from: int | None = None
+        self.cut_once = False  # the next answer stops half-way through its body
         self.starts: list[int] = []
         self.port = 0
 
@@ -59,8 +61,9 @@ class RefusingOrigin:
         writer.write(
             f"HTTP/1.1 {status}\r\n{extra}Content-Length: {len(body)}\r\n"
             'ETag: "v1"\r\nConnection: close\r\n\r\n'.encode()
-            + body
+            + (body[: len(body) // 2] if self.cut_once else body)
         )
+        self.cut_once = False
         await writer.drain()
         writer.close()
 
@@ -133,6 +136,34 @@ async def test_ranges_refused_part_way_keep_the_prefix_then_resume(
     assert (result.resumed_from, result.fetched) == (verified, SIZE - verified)
     assert min(refusing.starts) == verified  # nothing before the prefix was asked again
     assert result.retries == 0
+
+
+@pytest.mark.parametrize("kind", ["modem", "pool"])
+async def test_whole_file_fallback_starts_over_after_a_cut(
+    kind: str,
+    downloader: Callable[[str], Awaitable[Download]],
+    refusing: RefusingOrigin,
+    tmp_path: Path,
+) -> None:
+    """A server without ranges: the 200 to the first range is the file; cut half-way, it is
+    asked for again from byte 0 (there is no other way) and hashed from the start."""
+    download = await downloader(kind)
+    target = tmp_path / "whole.bin"
+    refusing.refuse_from = 0
+    refusing.cut_once = True
+    async with asyncio.timeout(20):
+        result = await download(
+            f"http://127.0.0.1:{refusing.port}/whole.bin",
+            target,
+            range_size=RANGE,
+            sha256=pattern_sha256(SIZE),
+            backoff=0.05,
+        )
+    assert target.read_bytes() == CONTENT
+    assert refusing.starts == [0, 0]
+    assert (result.requests, result.retries, result.size) == (2, 1, SIZE)
+    assert result.fetched == SIZE // 2 + SIZE
+    assert leftovers(target) == ["whole.bin"]
 
 
 @pytest.mark.parametrize(("first", "second"), [("modem", "pool"), ("pool", "modem")])

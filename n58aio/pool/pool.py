@@ -254,18 +254,20 @@ class ModemPool:
     ) -> PoolDownloadResult:
         """Download ``url`` to ``path`` in ranges fetched in parallel across the modems.
 
-        The options are :class:`~n58aio.transfer.DownloadOptions`. Ranges of at most
-        ``range_size`` bytes (finer for small files, so every modem gets
-        work) are written at their offsets into a preallocated ``<path>.part``, which is
-        hash-checked (``sha256``/``md5``, hex) and renamed to ``path`` once complete. A range
-        whose modem faults continues on another modem from where it stopped; ``retries``
-        bounds its failures in a row, with ``backoff`` seconds (doubling) between them.
+        The engine of :meth:`Modem.download <n58aio.Modem.download>` with one worker per modem;
+        the options are :class:`~n58aio.transfer.DownloadOptions`. Ranges of at most
+        ``range_size`` bytes (finer for small files, so every modem gets work) are written at
+        their offsets into ``<path>.part``, which is hash-checked (``sha256``/``md5``, hex) and
+        renamed to ``path`` once complete; ``<path>.part.json`` records the verified prefix, so
+        an interrupted download resumes (by a pool or a modem). A range whose modem faults goes
+        on from where it stopped, on another modem when one is free; ``retries`` bounds its
+        failures in a row, with ``backoff`` seconds (doubling, full jitter) between them.
         ``progress`` gets a :class:`~n58aio.transfer.Progress` at most every 0.1 s.
 
-        Raises :class:`~n58aio.transfer.IntegrityError` on a hash mismatch,
-        :class:`~n58aio.errors.TransferError` when a range keeps failing,
-        :class:`~n58aio.transfer.RangeMismatchError` when the server answers other ranges;
-        the partial file is deleted.
+        Raises :class:`~n58aio.transfer.IntegrityError` on a hash mismatch (the partial file is
+        deleted), :class:`~n58aio.errors.TransferError` when a range keeps failing,
+        :class:`~n58aio.transfer.RangeMismatchError` when the server answers other ranges (the
+        verified prefix is kept for the next call).
         """
         return await parallel_download(self, url, path, **options)
 

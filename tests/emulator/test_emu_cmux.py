@@ -24,6 +24,7 @@ from n58aio.cmux import (
 )
 from n58aio.emulator import Emulator
 
+INFO_OK = b"OK\r\n"  # after information text, the final comes with no empty line (captured)
 TEST_REPLY = b"\r\n+CMUX: (0,1),(0),(1-6),(1-2048),(1-255),(0-100),(2-255),(1-255),(1-7)\r\n"
 
 
@@ -99,7 +100,7 @@ async def start_mux(port: Port, command: bytes = b"AT+CMUX=0", n1: int = 31) -> 
 
 async def test_cmux_command_forms(emu_port: tuple[Emulator, Port]) -> None:
     emu, port = emu_port
-    await port.cmd(b"AT+CMUX=?", TEST_REPLY + OK)
+    await port.cmd(b"AT+CMUX=?", TEST_REPLY + INFO_OK)
     for bad in (
         b"AT+CMUX?",
         b"AT+CMUX=2",
@@ -136,19 +137,19 @@ async def test_sabm_ua_on_dlci_0_to_2_and_at_on_two_dlcs(emu_port: tuple[Emulato
     frames.send_data(1, b"AT+CGMM\r")
     frames.send_data(2, b"ATE0\r")
     got: dict[int, bytes] = {}
-    first = await frames.read_dlc(1, len(b"AT+CGMM\r\r\n+CGMM: N58\r\n\r\nOK\r\n"), got)
-    assert first == b"AT+CGMM\r\r\n+CGMM: N58\r\n\r\nOK\r\n"
+    first = await frames.read_dlc(1, len(b"AT+CGMM\r\r\n+CGMM: N58\r\nOK\r\n"), got)
+    assert first == b"AT+CGMM\r\r\n+CGMM: N58\r\nOK\r\n"
     second = got.get(2, b"")
     second += await frames.read_dlc(2, len(b"ATE0\r" + OK) - len(second))
     assert second == b"ATE0\r" + OK
     frames.send_data(2, b"AT+CGMM\r")
-    reply = b"\r\n+CGMM: N58\r\n" + OK
+    reply = b"\r\n+CGMM: N58\r\n" + INFO_OK
     assert await frames.read_dlc(2, len(reply)) == reply
     frames.send_data(1, b"AT+CMUX=0\r")
     assert await frames.read_dlc(1, len(b"AT+CMUX=0\r" + ERROR)) == b"AT+CMUX=0\r" + ERROR
     # a long reply is cut at N1
     frames.send_data(1, b"AT+CMUX=?\r")
-    reply = b"AT+CMUX=?\r" + TEST_REPLY + OK
+    reply = b"AT+CMUX=?\r" + TEST_REPLY + INFO_OK
     sizes = []
     data = b""
     while len(data) < len(reply):
@@ -186,7 +187,7 @@ async def test_control_channel_commands_and_cld(emu_port: tuple[Emulator, Port])
     await asyncio.sleep(0.05)
     assert dlcs(emu) is None
     await port.cmd(b"AT", OK)
-    await port.cmd(b"AT+CGMM", b"\r\n+CGMM: N58\r\n" + OK)
+    await port.cmd(b"AT+CGMM", b"\r\n+CGMM: N58\r\n" + INFO_OK)
 
 
 async def test_msc_flow_control_pauses_only_its_dlc(emu_port: tuple[Emulator, Port]) -> None:
@@ -201,7 +202,7 @@ async def test_msc_flow_control_pauses_only_its_dlc(emu_port: tuple[Emulator, Po
     assert await frames.read_dlc(1, len(b"AT\r" + OK)) == b"AT\r" + OK
     frames.send_data(1, b"AT+CGMM\r")
     other: dict[int, bytes] = {}
-    await frames.read_dlc(1, len(b"AT+CGMM\r\r\n+CGMM: N58\r\n" + OK), other)
+    await frames.read_dlc(1, len(b"AT+CGMM\r\r\n+CGMM: N58\r\n" + INFO_OK), other)
     assert other == {}  # DLC 2 holds its reply while paused
     frames.control(ControlType.MSC, modem_status(ModemStatus(2, fc=False)))
     await frames.next()
@@ -216,14 +217,14 @@ async def test_frame_faults_and_restart_back_to_at_mode(emu_port: tuple[Emulator
     frames.send_data(1, b"AT\r")
     frames.send_data(1, b"AT+CGMM\r")
     # the first frame (the echo "AT\r") is dropped for its bad FCS, the reply comes through
-    expected = OK + b"AT+CGMM\r\r\n+CGMM: N58\r\n" + OK
+    expected = OK + b"AT+CGMM\r\r\n+CGMM: N58\r\n" + INFO_OK
     assert await frames.read_dlc(1, len(expected)) == expected
     assert [e.reason for e in frames.errors] == ["bad FCS"]
     emu.faults.lose_flags(1, dlci=1)
     frames.send_data(1, b"AT\r")
     frames.send_data(1, b"ATI\r")
     frames.send_data(1, b"AT+CGMM\r")
-    tail = b"AT+CGMM\r\r\n+CGMM: N58\r\n" + OK
+    tail = b"AT+CGMM\r\r\n+CGMM: N58\r\n" + INFO_OK
     data = b""
     while not data.endswith(tail):
         data += await frames.read_dlc(1, 1)

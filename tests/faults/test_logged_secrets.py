@@ -336,6 +336,9 @@ def test_rendered_tracebacks_show_no_frame_locals(capsys: pytest.CaptureFixture[
         raise n58aio.WrongPinError()
 
     pin = str(73914264 + 1)  # in the frames' locals, not in their source lines
+    # an earlier test of this process may have configured structlog: the library's events go
+    # there while it is configured, and this part is about the stdlib route of enable_logging
+    structlog.reset_defaults()
     stream = io.StringIO()
     handler = n58aio.enable_logging("console", "DEBUG", stream=stream)
     try:

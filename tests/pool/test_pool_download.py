@@ -48,9 +48,10 @@ async def test_download_over_four_paced_modems(
     assert result.size == size
     assert result.sha256 == pattern_sha256(size)
     assert result.md5 == hashlib.md5(pattern_bytes(0, size)).hexdigest()
-    assert result.ranges == 16  # cut finer than 64 KiB: 4 ranges per modem
+    # the first range (1 byte) learns the size, the rest is cut finer than 64 KiB: 4 per modem
+    assert result.ranges == 1 + 16
     assert result.fetched == size and result.retries == 0
-    assert result.requests == result.ranges + 1  # the probe
+    assert result.requests == result.ranges  # the first byte is kept, not fetched again
     assert sorted(result.bytes_by_modem) == [f"{pool.name}.{n}" for n in range(4)]
     assert sum(result.bytes_by_modem.values()) == size
     assert reports[-1].done == reports[-1].total == size
@@ -141,7 +142,7 @@ async def rangeless_url_fixture() -> AsyncIterator[str]:
     await server.wait_closed()
 
 
-async def test_server_without_ranges_gets_one_plain_get(
+async def test_server_without_ranges_streams_the_whole_file_from_the_first_answer(
     emulators: EmulatorFactory, rangeless_url: str, tmp_path: Path
 ) -> None:
     emus = await emulators(2)
@@ -149,7 +150,7 @@ async def test_server_without_ranges_gets_one_plain_get(
         result = await pool.download(rangeless_url, tmp_path / "f", sha256=pattern_sha256(40000))
     assert (tmp_path / "f").read_bytes() == pattern_bytes(0, 40000)
     assert result.ranges == 1
-    assert result.requests == 2  # the probe, then the whole file
+    assert result.requests == 1  # the 200 to the first range is the whole file
 
 
 async def test_download_with_credentials_in_the_url(
@@ -166,8 +167,8 @@ async def test_download_with_credentials_in_the_url(
     assert target.read_bytes() == pattern_bytes(0, size)
     assert result.size == size and result.retries == 0
     seen = [r for r in origin_server.requests if r.path == f"/bytes/{size}"]
-    assert len(seen) == result.requests == result.ranges + 1
+    assert len(seen) == result.requests == result.ranges
     assert all(r.header("authorization") == basic for r in seen)
-    assert seen[0].header("range") == "bytes=0-0"  # the probe
-    starts = sorted(int((r.header("range") or "=-").split("=")[1].split("-")[0]) for r in seen[1:])
-    assert starts[0] == 0 and len(starts) == result.ranges
+    assert seen[0].header("range") == "bytes=0-0"  # the first range, alone
+    starts = sorted(int((r.header("range") or "=-").split("=")[1].split("-")[0]) for r in seen)
+    assert starts[:2] == [0, 1] and len(starts) == result.ranges

@@ -69,7 +69,11 @@ async def test_download_survives_two_restarts_and_a_link_drop(
             origin_server.url(f"/bytes/{size}"), target, timeouts=n58aio.Timeouts(4)
         )
     assert hashlib.sha256(target.read_bytes()).hexdigest() == pattern_sha256(size)
-    assert result.sha256 == pattern_sha256(size) and result.retries >= 3
+    assert result.sha256 == pattern_sha256(size) and result.retries >= 1
+    # each fault had a range asked for again: by the download (a retry from the byte where it
+    # stopped), or re-sent by the request's own supervision when the response was not out yet
+    ranged = [r for r in origin_server.requests if r.header("range")]
+    assert len(ranged) >= 3 + 3  # 3 ranges of 256 KiB
     assert emu.line_rate == 921600 and modem.line_rate == 921600  # switched back
     assert emu.sim_unlocked  # the PIN was sent again after each restart
     counts = modem.supervision_counts

@@ -32,7 +32,7 @@ from n58aio.emulator.origin import OriginServer, pattern_bytes, pattern_sha256
 from n58aio.transfer import DEFAULT_RANGE_SIZE
 
 # the package exports the function under the module's name: take the module itself
-download_module = importlib.import_module("n58aio.transfer.download")
+engine_module = importlib.import_module("n58aio.transfer.engine")
 
 SIZE = 3_000_000
 CONTENT = pattern_bytes(0, 100_000)
@@ -361,7 +361,7 @@ async def test_killed_process_state_resumes_from_the_last_checkpoint(
 ) -> None:
     """A kill leaves a sidecar from the last checkpoint and a .part with more (unverified)
     bytes after it: the next call must take the checkpoint, not the file length."""
-    monkeypatch.setattr(download_module, "CHECKPOINT_INTERVAL", 0.0)  # after every range
+    monkeypatch.setattr(engine_module, "CHECKPOINT_INTERVAL", 0.0)  # after every range
     _, modem = await make_modem(config=FAST)
     size = 4_000_000
     url = origin_server.url(f"/bytes/{size}?drip=0.002&chunk=16384")

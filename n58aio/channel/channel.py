@@ -76,6 +76,7 @@ class ModemChannel(asyncio.Protocol):
             echoes_data=echoes_data,
             module_buffer=module_buffer,
         )
+        self.core.resync_grace = RESYNC_GRACE  # (read here: tests patch this module's value)
         self.parser = self.core.parser
         self.urcs = UrcRouter(self.log)
         self.bytes_written = 0

@@ -353,12 +353,9 @@ class ModemChannel(asyncio.Protocol):
     def _run(self) -> None:
         """Carry out the core's actions, then arm the timer for its next deadline."""
         for action in self.core.take_actions():
-            kind = type(action)
-            if kind is Write:
-                assert isinstance(action, Write)
+            if isinstance(action, Write):
                 self._write(action.data)
-            elif kind is Settle:
-                assert isinstance(action, Settle)
+            elif isinstance(action, Settle):
                 future = self._futures.pop(action.call_id, None)
                 if future is not None and not future.done():
                     outcome = action.outcome
@@ -366,19 +363,17 @@ class ModemChannel(asyncio.Protocol):
                         future.set_exception(outcome)
                     else:
                         future.set_result(outcome)
-            elif kind is Report:
-                assert isinstance(action, Report)
+            elif isinstance(action, Report):
                 self.urcs.dispatch(action.line)
-            elif kind is PauseReading:
+            elif isinstance(action, PauseReading):
                 transport = self._transport
                 if isinstance(transport, asyncio.ReadTransport):
                     transport.pause_reading()
-            elif kind is ResumeReading:
+            elif isinstance(action, ResumeReading):
                 transport = self._transport
                 if isinstance(transport, asyncio.ReadTransport) and not transport.is_closing():
                     transport.resume_reading()
-            elif kind is Notify:
-                assert isinstance(action, Notify)
+            elif isinstance(action, Notify):
                 for callback in list(self._event_callbacks):
                     callback(action.event)
         self._arm()

@@ -24,6 +24,7 @@ The states, each an enum with its transition table (see docs/architecture.md):
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import secrets
@@ -110,6 +111,8 @@ def sync_probe() -> str:
 class Exchange(Enum):
     """The command in flight."""
 
+    __hash__ = object.__hash__  # members are singletons: the C hash (hot path)
+
     IDLE = "idle"  # nothing written waits for an answer
     ECHO = "echo"  # written, its echo awaited (with echo on, nothing answers it before)
     REPLY = "reply"  # echo seen: reply lines and the final result awaited
@@ -120,6 +123,8 @@ class Exchange(Enum):
 class Trust(Enum):
     """Whether the line is in step with the module."""
 
+    __hash__ = object.__hash__  # members are singletons: the C hash (hot path)
+
     TRUSTED = "trusted"  # every answer is the command's own
     SUSPECT = "suspect"  # a probe must prove the line in step before the next command
     DISTRUSTED = "distrusted"  # every byte is discarded until a probe's echo
@@ -127,6 +132,8 @@ class Trust(Enum):
 
 class Recovery(Enum):
     """The background procedure that proves the line in step (one probe at a time)."""
+
+    __hash__ = object.__hash__  # members are singletons: the C hash (hot path)
 
     IDLE = "idle"
     DATA_WAIT = "data_wait"  # the module may be in a data phase: wait until it gave up
@@ -185,14 +192,14 @@ class LinkClosed:
 ModuleEvent = ModuleRestarted | LinkClosed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Write:
     """Write ``data`` to the port."""
 
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Settle:
     """Call ``call_id`` ended with ``outcome``."""
 
@@ -297,6 +304,9 @@ class ChannelCore:
     ) -> None:
         self.name = name
         self.log = log or structlog.get_logger("n58aio").bind(modem=name)
+        check = getattr(self.log, "is_enabled_for", None)
+        self._debug = True if check is None else bool(check(logging.DEBUG))
+        """Whether debug events are wanted (their fields are not even built otherwise)."""
         self.baudrate = baudrate
         self.timeout_slack = timeout_slack
         self.module_buffer = module_buffer
@@ -382,11 +392,14 @@ class ChannelCore:
 
     def next_deadline(self) -> float | None:
         """The real time at which :meth:`tick` has something to do, or None."""
+        flight = self._flight
+        in_payload = self.parser.in_payload
+        if flight is None and not self._queue and not in_payload and self.recovery is Recovery.IDLE:
+            return None  # (the common case between commands and during downloads)
         deadline = math.inf
         for call in self._queue:
             if call.deadline < deadline:
                 deadline = call.deadline
-        flight = self._flight
         if flight is not None and flight.call is not None and flight.call.deadline < deadline:
             deadline = flight.call.deadline
         if self.recovery is Recovery.DATA_WAIT and self._rec_until < deadline:
@@ -397,7 +410,7 @@ class ChannelCore:
                 line = min(flight.line_deadline, flight.restart_deadline)
             if self.recovery is Recovery.SETTLE:
                 line = min(line, self._rec_until)
-            if self.parser.in_payload:
+            if in_payload:
                 line = min(line, self._stall_deadline())
             deadline = min(deadline, line + self._paused_total)
         return None if deadline == math.inf else deadline
@@ -647,7 +660,8 @@ class ChannelCore:
             command, call.data, call, False, now, line_now, line_now + call.timeout
         )
         self._move(Exchange.ECHO)
-        self.log.debug("command.sent", command=redact(command))
+        if self._debug:
+            self.log.debug("command.sent", command=redact(command))
         self._actions.append(Write(call.line))
 
     def _send_own(self, command: str, now: float) -> None:
@@ -750,20 +764,20 @@ class ChannelCore:
                 self._lose_trust("the line is not trusted", (), now, expected=False)
 
     def _dispatch(self, event: object, now: float) -> None:
-        if isinstance(event, RawData):
-            self._deliver(event.source, event.data, True, now)
+        if isinstance(event, Echo):
+            if self.exchange is Exchange.ECHO:
+                self._move(Exchange.REPLY)
+        elif isinstance(event, FinalResult):
+            self._final(event, now)
         elif isinstance(event, InfoLine):
             if self._flight is not None:
                 self._flight.lines.append(event.text)
-        elif isinstance(event, FinalResult):
-            self._final(event, now)
+        elif isinstance(event, RawData):
+            self._deliver(event.source, event.data, True, now)
         elif isinstance(event, Urc):
             self._report(event.line, now)
         elif isinstance(event, Prompt):
             self._prompt(now)
-        elif isinstance(event, Echo):
-            if self.exchange is Exchange.ECHO:
-                self._move(Exchange.REPLY)
         elif isinstance(event, RawStart):
             self.log.debug("payload.raw_start", source=event.source)
         elif isinstance(event, RawEnd):
@@ -844,7 +858,9 @@ class ChannelCore:
                 self.log.info("command.error", command=redact(flight.command), final=event.text)
             return
         if event.ok:
-            self.log.debug("command.ok", command=redact(flight.command), lines=len(flight.lines))
+            if self._debug:
+                lines = len(flight.lines)
+                self.log.debug("command.ok", command=redact(flight.command), lines=lines)
             self._track_settings(flight.command)
             self._settle(call, Reply(flight.command, list(flight.lines), event.text))
         else:

@@ -8,6 +8,7 @@ and :mod:`~n58aio.commands.timeouts` read this table; nothing else keeps a copy.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ..wire import Source, command_name
@@ -89,8 +90,9 @@ LINK_CLOSED: dict[Source, tuple[str, str]] = {
 """The report prefixes that say each family's link closed."""
 
 
+@functools.lru_cache(maxsize=512)
 def spec_for(command: str) -> CommandSpec:
-    """The :class:`CommandSpec` of a command line."""
+    """The :class:`CommandSpec` of a command line (cached: the same lines recur)."""
     name = command_name(command)
     if name is None:
         return DEFAULT_SPEC

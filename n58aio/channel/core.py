@@ -855,7 +855,7 @@ class ChannelCore:
             elif event.ok:
                 self._track_settings(flight.command)  # the core's own ATE0
             else:
-                self.log.info("command.error", command=redact(flight.command), final=event.text)
+                self._log_error(flight.command, event)
             return
         if event.ok:
             if self._debug:
@@ -864,8 +864,14 @@ class ChannelCore:
             self._track_settings(flight.command)
             self._settle(call, Reply(flight.command, list(flight.lines), event.text))
         else:
-            self.log.info("command.error", command=redact(flight.command), final=event.text)
+            self._log_error(flight.command, event)
             self._settle(call, CommandError(flight.command, event.text, event.code))
+
+    def _log_error(self, command: str, event: FinalResult) -> None:
+        # the module's text is not logged (a line may carry what others chose): kind and size
+        self.log.info(
+            "command.error", command=redact(command), code=event.code, size=len(event.text)
+        )
 
     def _prompt(self, now: float) -> None:
         flight = self._flight

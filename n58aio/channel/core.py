@@ -96,8 +96,9 @@ RESYNC_ATTEMPTS = 3
 ECHO_ON_SETTLE = 0.2
 """Seconds between a blind ``ATE1`` and the probe that follows it."""
 CHUNK_STALL = 1.0
-"""Seconds of line silence (beyond the line time of its missing bytes) after which a payload
-chunk that stopped arriving is a lost frame (a restart, a lost byte count)."""
+"""Seconds of line silence in the middle of a payload chunk after which the chunk is a lost
+frame (a restart cut it, or its length was wrong). The module writes a chunk in one go: while
+reading is not paused, its bytes arrive without gaps (each read moves the mark)."""
 _ECHO_SETTING = re.compile(r"^ATE([01]?)$")
 _PROFILE_RESET = frozenset({"ATZ", "ATZ0", "AT&F", "AT&F0"})
 
@@ -1002,7 +1003,7 @@ class ChannelCore:
             self._next_probe(now)
 
     def _stall_deadline(self) -> float:
-        return self._last_rx + CHUNK_STALL + self.line_time(self.parser.payload_missing)
+        return self._last_rx + CHUNK_STALL
 
     # ------------------------------------------------------------------ recovery
     def _start_recovery(self, now: float) -> None:

@@ -2,7 +2,7 @@
 
 The module restarts (without its boot report) in the middle of a ``+HTTPRECV`` chunk, so the
 chunk's remaining bytes never come. The channel notices the lost frame within 2 s (1 s of line
-silence plus the line time of the missing bytes), fails the response at the offset it reached,
+silence), fails the response at the offset it reached,
 and proves the line in step again; it used to wait for the idle timeout and the close.
 """
 

@@ -335,6 +335,7 @@ class ChannelCore:
         self._before_probe: list[str] = []
         self._data_risk_until = 0.0  # real clock
         self._streams: dict[Source, StreamSink] = {}
+        self._discard_marks: dict[Source, int] = {}  # parser.discarded when each was opened
         self._actions: list[Action] = []
         # the line clock: real time less the time reading was kept paused
         self._paused = False
@@ -374,6 +375,11 @@ class ChannelCore:
         if self._paused:
             return self._paused_at - self._paused_total
         return now - self._paused_total
+
+    def _due(self, line_deadline: float, now: float) -> bool:
+        """Whether a line-clock deadline has passed at real time ``now`` (never while paused).
+        The same sum as in :meth:`next_deadline`, so that a tick at that time finds it due."""
+        return not self._paused and line_deadline + self._paused_total <= now
 
     def default_timeout(self, command: str, data: bytes | None = None) -> float:
         """The manual's timeout for ``command``, plus slack and the line time of the bytes."""
@@ -512,6 +518,7 @@ class ChannelCore:
         if current is not None and not current.finished:
             raise RuntimeError(f"a {source} payload stream is already open")
         self._streams[source] = stream
+        self._discard_marks[source] = self.parser.discarded
 
     def close_stream(self, stream: StreamSink, now: float) -> None:
         """Stop routing payload to ``stream``; later payload of its family is dropped."""
@@ -556,7 +563,7 @@ class ChannelCore:
         for late in [call for call in self._queue if call.deadline <= now]:
             self._queue.remove(late)
             self._settle(late, CommandTimeout(late.command or _PROBE_NAME, late.timeout))
-        line = self.line_now(now)
+        due = self._due
         flight = self._flight
         if flight is not None:
             call = flight.call
@@ -566,15 +573,15 @@ class ChannelCore:
                 )
                 self._settle(call, CommandTimeout(flight.command, call.timeout))
                 self._abandon(flight, now, timed_out=True)
-            elif not self._paused and flight.restart_deadline <= line:
+            elif due(flight.restart_deadline, now):
                 self._lost_to_restart(flight, now)
-            elif not self._paused and flight.line_deadline <= line:
+            elif due(flight.line_deadline, now):
                 self._silent(flight, now)
         if self.recovery is Recovery.DATA_WAIT and self._rec_until <= now:
             self._after_data_wait(now)
-        elif self.recovery is Recovery.SETTLE and not self._paused and self._rec_until <= line:
+        elif self.recovery is Recovery.SETTLE and due(self._rec_until, now):
             self._write_probe(now)
-        if not self._paused and self.parser.in_payload and self._stall_deadline() <= line:
+        if self.parser.in_payload and due(self._stall_deadline(), now):
             self.lost_frames += 1
             self._lose_trust(
                 "a payload chunk stopped arriving (lost frame)", (), now, expected=False
@@ -625,7 +632,7 @@ class ChannelCore:
         if exchange is Exchange.ZOMBIE:
             flight = self._flight
             assert flight is not None
-            if flight.line_deadline > self.line_now(now) and self.trust is Trust.TRUSTED:
+            if not self._due(flight.line_deadline, now) and self.trust is Trust.TRUSTED:
                 return  # its answer may still be coming (reading was kept paused)
             self._suspect()
         if queue and queue[0].command is None and self.trust is Trust.TRUSTED:
@@ -684,7 +691,7 @@ class ChannelCore:
             self._move(Exchange.ZOMBIE)
         if not timed_out:
             flight.line_deadline = self.line_now(now)
-        if flight.line_deadline <= self.line_now(now):
+        if not timed_out or self._due(flight.line_deadline, now):
             self._suspect()
             self._eager = True
 
@@ -768,6 +775,8 @@ class ChannelCore:
         if isinstance(event, Echo):
             if self.exchange is Exchange.ECHO:
                 self._move(Exchange.REPLY)
+                if self._rec_hunt and self._streams and self.recovery is Recovery.PROBE:
+                    self._hunt_ended(now)
         elif isinstance(event, FinalResult):
             self._final(event, now)
         elif isinstance(event, InfoLine):
@@ -781,6 +790,11 @@ class ChannelCore:
             self._prompt(now)
         elif isinstance(event, RawStart):
             self.log.debug("payload.raw_start", source=event.source)
+            stream = self._streams.get(event.source)
+            if stream is not None and stream.bytes_received:
+                # A response does not switch receive modes: a chunk header cut short (by a
+                # restart) and a line end look like a mode-0 start; nothing of it is data.
+                self._lose_trust("a receive-mode-0 start amid a response", (), now, expected=False)
         elif isinstance(event, RawEnd):
             self._raw_end(event, now)
         elif isinstance(event, WireError):
@@ -964,6 +978,17 @@ class ChannelCore:
             stream.fail(error(f"{source} payload: {reason} (after byte {offset})"))
         self._resume_if_drained(now)
 
+    def _hunt_ended(self, now: float) -> None:
+        """The hunt found the probe's echo: a stream opened during the hunt fails if any byte
+        was discarded since it opened (the streams open when it began failed then)."""
+        discarded = self.parser.discarded
+        for source, stream in list(self._streams.items()):
+            if discarded > self._discard_marks.get(source, discarded):
+                del self._streams[source]
+                reason = "bytes discarded to find a probe's echo"
+                stream.fail(ProtocolError(f"{source} payload: {reason} (after byte 0)"))
+        self._resume_if_drained(now)
+
     def _lose_trust(
         self, reason: str, before_probe: Iterable[str], now: float, *, expected: bool
     ) -> None:
@@ -974,9 +999,11 @@ class ChannelCore:
         first = self.trust is not Trust.DISTRUSTED
         self._set_trust(Trust.DISTRUSTED)
         self._eager = True
-        for command in before_probe:
-            if command not in self._before_probe:
-                self._before_probe.append(command)
+        added = [command for command in before_probe if command not in self._before_probe]
+        self._before_probe += added
+        if added and self.recovery is Recovery.SETTLE:
+            for command in added:  # the probe after the ATE1 follows them
+                self._actions.append(Write(encode_command(command)))
         if not self.parser.distrusted:
             self.parser.distrust()
         flight = self._flight

@@ -15,8 +15,8 @@ LINTED := n58aio tests benchmarks $(wildcard fuzz soak mkdocs_hooks.py)
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# compat: a plain path in a .pth file, which mypy and pyright follow (not an import hook)
-	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	# hatchling's editable install is a plain path in a .pth file, which mypy and pyright follow
+	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -29,8 +29,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite mostly waits on ptys and timers, so more processes than cores still pay.
+PYTEST_WORKERS ?= 3
+
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks --quick

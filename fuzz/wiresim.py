@@ -246,7 +246,8 @@ async def run_case(post: bytes | None, response: bytes, fault: Fault, pieces: in
         async with asyncio.timeout(30):
             try:
                 if post is None:
-                    answer = await client.request("GET", "http://origin.test/x")
+                    # compress=False: the module's own GET (the simulated module writes it)
+                    answer = await client.request("GET", "http://origin.test/x", compress=False)
                 else:
                     headers = {"Content-Type": "text/plain"}
                     answer = await client.request(

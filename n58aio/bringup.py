@@ -116,20 +116,23 @@ async def _wait_for_module(channel: ModemChannel, deadline: float, log: _Log) ->
             await asyncio.sleep(POLL)
 
 
+_NO_SIM = frozenset({None, "NO SIM", "NOT INSERTED", "SIM NOT INSERTED"})
+
+
 async def _unlock_sim(channel: ModemChannel, pin: str | None, log: _Log) -> bool:
     """Unlock the SIM when it asks; True when the PIN was sent."""
     try:
         state = parse_cpin((await channel.command("AT+CPIN?")).lines)
     except CommandError as exc:
-        if exc.code == 10:
+        if exc.code == 10 or "NO SIM" in exc.text.upper():
             raise NoSimError() from None
         raise
+    if state in _NO_SIM:  # the captured N58 answer: "+CPIN: NO SIM", then OK
+        raise NoSimError()
     if state == "READY":
         return False
-    if state == "SIM PUK":
+    if state != "SIM PIN":  # SIM PUK, or a lock n58aio cannot open
         raise SimPukRequired()
-    if state != "SIM PIN":
-        raise NoSimError() if state is None else SimPukRequired()
     if pin is None:
         raise SimPinRequired()
     log.info("bringup.pin_sent")

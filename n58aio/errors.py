@@ -5,6 +5,7 @@ from __future__ import annotations
 from .redact import redact
 
 __all__ = [
+    "CME_CODES",
     "BringUpError",
     "CommandError",
     "CommandTimeout",
@@ -40,6 +41,94 @@ __all__ = [
     "WriteTimeout",
     "WrongPinError",
 ]
+
+
+CME_CODES: dict[int, tuple[str, str]] = {
+    # code: (the manual's text, printed with AT+CMEE=2; what the code means on an N58)
+    0: ("phone failure", "phone failure"),
+    1: ("no connection to phone", "no connection to phone"),
+    2: ("phone-adaptor link reserved", "phone-adaptor link reserved"),
+    3: ("operation not allowed", "operation not allowed (busy, or a setting is missing)"),
+    4: ("operation not supported", "operation not supported"),
+    5: ("PH-SIM PIN required", "PH-SIM PIN required"),
+    6: ("PH-FSIM PIN required", "PH-FSIM PIN required"),
+    7: ("PH-FSIM PUK required", "PH-FSIM PUK required"),
+    10: ("SIM not inserted", "SIM not inserted"),
+    11: ("SIM PIN required", "SIM PIN required"),
+    12: ("SIM PUK required", "SIM PUK required"),
+    13: ("SIM failure", "SIM failure"),
+    14: ("SIM busy", "SIM busy"),
+    15: ("SIM wrong", "SIM wrong"),
+    16: ("incorrect password", "incorrect password (PIN or PUK)"),
+    17: ("SIM PIN2 required", "SIM PIN2 required"),
+    18: ("SIM PUK2 required", "SIM PUK2 required"),
+    20: ("memory full", "memory full (the module's disk)"),
+    21: ("invalid index", "invalid index"),
+    22: ("not found", "not found"),
+    23: ("memory failure", "memory failure"),
+    24: ("text string too long", "text string too long"),
+    25: ("invalid characters in text string", "invalid characters in text string"),
+    26: ("dial string too long", "dial string too long"),
+    27: ("invalid characters in dial string", "invalid characters in dial string"),
+    30: ("no network service", "no network service"),
+    31: ("network timeout", "network timeout"),
+    32: ("network not allowed - emergency calls only", "network not allowed: emergency calls only"),
+    40: ("network personalization PIN required", "network personalization PIN required"),
+    41: ("network personalization PUK required", "network personalization PUK required"),
+    49: ("EAP method not supported", "EAP method not supported"),
+    # captured: AT+XIIC=1 without a SIM; the manual: incorrect parameters (FILEHTTPACTION)
+    50: ("Incorrect parameters", "incorrect parameters, or not possible now (no SIM, no link)"),
+    51: ("command implemented but currently disabled", "command currently disabled"),
+    52: ("command aborted by user", "command aborted"),
+    # captured: a parameter out of range (AT+XIIC=9); the manual's text is 27.007's
+    53: (
+        "not attached to network due to MT functionality restrictions",
+        "invalid parameter (a value out of range or of the wrong form)",
+    ),
+    54: ("modem not allowed - MT restricted to emergency calls only", "emergency calls only"),
+    55: (
+        "operation not allowed because of MT functionality restrictions",
+        "operation not allowed in this functionality mode (AT+CFUN)",
+    ),
+    57: ("temporarily out of service due to other MT usage", "temporarily out of service"),
+    # captured: a command the firmware does not know (a typo, or not in this firmware)
+    58: ("language/alphabet not supported", "unknown command (not in this firmware)"),
+    59: ("unexpected data value", "unexpected data value"),
+    60: ("system failure", "system failure"),
+    61: ("data missing", "data missing"),
+    62: ("call barred", "call barred"),
+    100: ("unknown", "unknown error"),
+    900: (
+        "APN, user or password refused by the network",
+        "the network refused the dial-up (APN, user or password; or the SIM's plan)",
+    ),
+    901: ("PDP not active", "PDP not active (no data link)"),
+    902: ("PDP already active", "PDP already active"),
+    910: ("TCP connection refused", "TCP connection refused by the server"),
+    911: ("TCP connection timeout", "TCP connection timed out (address or port wrong?)"),
+    912: ("socket already connected", "socket already connected"),
+    913: ("socket not connected", "socket not connected"),
+    914: ("buffer full", "send buffer full: send again"),
+    915: ("send timeout", "sending data timed out"),
+    916: ("domain name not found", "domain name not found"),
+    917: ("domain name resolution timeout", "domain name resolution timed out"),
+    918: ("domain name resolution error", "domain name resolution failed"),
+    980: ("invalid input parameter", "invalid input parameter"),
+    981: ("other error", "other error"),
+    # seen from real modules for HTTP without a data link (appendix H lists 901 for it)
+    1001: ("PDP not active", "PDP not active (no data link: attach first)"),
+}
+"""``+CME ERROR`` codes: appendix H of the N58 AT manual v2.0 (27.007 9.2 and Neoway's 900s),
+with what the captures of a real N58 show where they differ from the manual's words: 50 is
+also a refusal without a SIM (``AT+XIIC=1``), 53 a bad parameter (``AT+XIIC=9``), 58 an
+unknown command. :attr:`CommandError.meaning` reads it; the emulator prints the first column
+for ``AT+CMEE=2``."""
+
+
+def cme_meaning(code: int | None) -> str | None:
+    """What a ``+CME ERROR`` code means on an N58 (:data:`CME_CODES`), None when unknown."""
+    entry = CME_CODES.get(code) if code is not None else None
+    return entry[1] if entry else None
 
 
 class N58Error(Exception):
@@ -81,14 +170,22 @@ class CommandError(N58Error):
     """The modem answered a command with ``ERROR``, ``+CME ERROR`` or a failure reply.
 
     ``code`` holds the numeric CME error code when there is one (None for a plain ``ERROR``),
-    ``text`` the final result line as received.
+    ``text`` the final result line as received, :attr:`meaning` what the code means
+    (:data:`CME_CODES`); the message gives it.
     """
 
     def __init__(self, command: str, text: str, code: int | None = None) -> None:
         self.command = command
         self.text = text
         self.code = code
-        super().__init__(f"{redact(command)!r} failed: {text}")
+        meaning = cme_meaning(code)
+        shown = f"{text} ({meaning})" if meaning and meaning.lower() not in text.lower() else text
+        super().__init__(f"{redact(command)!r} failed: {shown}")
+
+    @property
+    def meaning(self) -> str | None:
+        """What :attr:`code` means on an N58 (:data:`CME_CODES`), None without a known code."""
+        return cme_meaning(self.code)
 
 
 class CommandTimeout(N58Error, TimeoutError):
@@ -217,7 +314,7 @@ class BringUpError(N58Error):
 
 
 class NoSimError(BringUpError):
-    """No SIM card in the module (``+CME ERROR: 10``)."""
+    """No SIM card in the module (``+CPIN: NO SIM`` as captured, or ``+CME ERROR: 10``)."""
 
     def __init__(self) -> None:
         super().__init__("no SIM card: insert a SIM card (power the module off first)")

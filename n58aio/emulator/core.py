@@ -166,13 +166,17 @@ class ModuleCore:
         return verbose if self.state.verbose else numeric + b"\r"
 
     def _cme(self, code: int) -> None:
-        if self.state.cmee == 0:
-            self._error()
+        if self.state.cmee == 0 or self.state.quiet or not self.state.verbose:
+            self._error()  # ATV0 / ATQ1: the numeric (or no) result code
         else:
             self._reply(framing.cme_error(code, self.state.cmee))
 
     def _ok(self, *lines: str) -> None:
-        self._reply((framing.info(*lines) if lines else b"") + self._result(framing.OK, b"0"))
+        if lines:  # the captured form: OK follows the information text with no empty line
+            final = self._result(framing.OK_AFTER_INFO, b"0")
+            self._reply(framing.info(*lines) + final)
+        else:
+            self._reply(self._result(framing.OK, b"0"))
 
     def _error(self) -> None:
         self._reply(self._result(framing.ERROR, b"4"))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from ..errors import CME_CODES
+
 __all__ = [
     "CME_TEXT",
     "ERROR",
     "OK",
+    "OK_AFTER_INFO",
     "cme_error",
     "info",
     "line",
@@ -16,21 +19,12 @@ __all__ = [
 CRLF = b"\r\n"
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
+#: ``OK`` right after information text: the real module writes no empty line between them
+#: (captured: ``\r\n+XIIC:    0,0.0.0.0\r\nOK\r\n``; the v2.0 manual's tables agree).
+OK_AFTER_INFO = b"OK\r\n"
 
-#: Texts of the CME error codes the emulator uses (for ``AT+CMEE=2``).
-CME_TEXT: dict[int, str] = {
-    3: "operation not allowed",
-    10: "SIM not inserted",
-    11: "SIM PIN required",
-    12: "SIM PUK required",
-    16: "incorrect password",
-    30: "no network service",
-    4: "operation not supported",
-    50: "incorrect parameters",
-    100: "unknown",
-    900: "APN, user or password refused by the network",
-    1001: "PDP not active",
-}
+#: Texts of the CME error codes (for ``AT+CMEE=2``): the manual's, from the client's one table.
+CME_TEXT: dict[int, str] = {code: text for code, (text, _) in CME_CODES.items()}
 
 
 def line(text: str | bytes) -> bytes:

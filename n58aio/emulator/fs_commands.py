@@ -151,7 +151,8 @@ class FileCommands:
             data = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
             module.log.info("file read corrupted", name=name, position=position + middle)
         head = f"+FSRFEX: {len(data)},{check}," if checksum else f"+FSRF: {len(data)},"
-        module._reply(b"\r\n" + head.encode("ascii") + data + b"\r\n" + framing.OK)
+        final = module._result(framing.OK_AFTER_INFO, b"0")  # no empty line, as captured
+        module._reply(b"\r\n" + head.encode("ascii") + data + b"\r\n" + final)
 
     async def delete(self, cmd: Command) -> None:
         """``AT+FSDF=<name>``: a file, or a directory with its files."""

@@ -1,9 +1,11 @@
 """Data link commands of the emulated N58 (manual v2.0 ch04): ``AT+CGDCONT``, ``AT+XGAUTH``,
 ``AT+XIIC``.
 
-``AT+XIIC=1`` is refused at once when the link cannot come up: ``+CME ERROR: 10/11/12`` for the
-SIM, 30 (no network service) when not registered, 900 (appendix H: the network refused the APN,
-user or password) when the APN or credentials are not the ones the network requires.
+``AT+XIIC=1`` is refused at once when the link cannot come up: ``+CME ERROR: 50`` without a SIM
+(captured), 11/12 for a locked SIM, 30 (no network service) when not registered, 900 (appendix
+H: the network refused the APN, user or password) when the APN or credentials are not the ones
+the network requires. A value other than 0 and 1 (``AT+XIIC=9``) is ``+CME ERROR: 53``
+(captured).
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class LinkCommands:
     def _refusal(self) -> int | None:
         """Why ``AT+XIIC=1`` cannot bring the link up now (a CME code), or None."""
         module = self.module
+        if not module.sim.present:
+            return 50  # captured without a SIM (appendix H's 10 is what AT+CPIN=... gets)
         if (code := module.sim_error()) is not None:
             return code
         if module.reg_stat() not in (1, 5):
@@ -99,7 +103,7 @@ class LinkCommands:
             return
         value = int_arg(cmd.args, 0, 1) if cmd.kind == "set" else None
         if value is None:
-            module._error()
+            module._cme(53)  # captured for AT+XIIC=9
             return
         if value == 1:
             if not state.pdp_up and (code := self._refusal()) is not None:

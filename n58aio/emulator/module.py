@@ -276,7 +276,7 @@ class Module(ModuleCore):
             return
         handler = self._handlers.get(command.name)
         if handler is None:
-            self._error()
+            self._cme(58)  # captured: an unknown command is +CME ERROR: 58 with AT+CMEE=1
             return
         try:
             await handler(command)

@@ -48,12 +48,16 @@ class NetworkCommands:
         }
 
     async def cpin(self, cmd: Command) -> None:
-        """``AT+CPIN?`` the lock state; ``AT+CPIN=<pin>`` or ``=<puk>,<newpin>``: OK, then
-        ``+PBREADY`` (the card is unlocked, ch04), or ``+CME ERROR: 16`` (incorrect password)."""
+        """``AT+CPIN?`` the lock state (``+CPIN: NO SIM`` without a card, captured);
+        ``AT+CPIN=<pin>`` or ``=<puk>,<newpin>``: OK, then ``+PBREADY`` (the card is unlocked,
+        ch04), or ``+CME ERROR: 16`` (incorrect password)."""
         module = self.module
         sim = module.sim
         if cmd.kind == "test":
             module._ok()
+            return
+        if cmd.kind == "query" and not sim.present:
+            module._ok("+CPIN: NO SIM")  # captured
             return
         if not sim.present:
             module._cme(10)
@@ -63,7 +67,7 @@ class NetworkCommands:
             return
         args = [unquote(arg) for arg in split_args(cmd.args)] if cmd.kind == "set" else []
         if not args or len(args) > 2 or not all(arg.isdigit() for arg in args):
-            module._cme(50)
+            module._cme(53)  # a bad parameter, as captured for AT+XIIC=9
             return
         if module.sim_ready:
             module._cme(3)  # nothing asked

@@ -8,7 +8,10 @@ runs against both: ``/bytes/<n>`` (the pattern, as a static file), ``/json/<n>``
 document) and ``/chunked/bytes/<n>``, ``/chunked/json/<n>`` (the same through nginx's SSI
 filter, which drops ``Content-Length``: chunked on HTTP/1.1). Files are written when
 :meth:`NginxOrigin.url` names them; query strings are ignored, as nginx ignores them for
-static files.
+static files. For conformance tests the access log keeps, byte for byte, each request's
+``Host`` and ``X-Probe`` headers and, for ``POST /echo`` (which nginx reads through a proxy
+to its own ``/echoed``), the file holding the body it received; a second server,
+``virtual.test``, answers ``virtual.test`` to show which virtual host a request reached.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ pid {run}/nginx.pid;
 error_log {run}/error.log warn;
 events {{ worker_connections 512; }}
 http {{
-    log_format n58aio '$connection\t$request_method\t$request_uri\t$status\t'
-                      '$http_accept_encoding\t$http_range';
+    log_format n58aio escape=none '$connection\t$request_method\t$request_uri\t$status\t'
+                      '$http_accept_encoding\t$http_range\t$http_host\t$http_x_probe\t'
+                      '$request_body_file';
     access_log {run}/access.log n58aio;
     client_body_temp_path {run}/body;
     proxy_temp_path {run}/proxy;
@@ -76,6 +80,16 @@ http {{
             ssi on;
             ssi_types *;
         }}
+        location = /echo {{
+            client_body_in_file_only on;
+            proxy_pass http://127.0.0.1:{port}/echoed;
+        }}
+        location = /echoed {{ return 200 "echoed\n"; }}
+    }}
+    server {{
+        listen 127.0.0.1:{port}{ssl};
+        server_name virtual.test;
+{tls}        location / {{ return 200 "virtual.test\n"; }}
     }}
 }}
 """
@@ -91,6 +105,15 @@ class NginxRequest:
     status: int
     accept_encoding: str | None
     range: str | None
+    host: str | None = None
+    probe: str | None = None
+    """The ``X-Probe`` header, its octets as latin-1 text."""
+    body_file: str | None = None
+    """Where nginx kept the request body (``POST /echo``)."""
+
+    def body(self) -> bytes | None:
+        """The request body nginx received (``POST /echo`` only), else None."""
+        return None if self.body_file is None else Path(self.body_file).read_bytes()
 
 
 def find_nginx() -> str | None:
@@ -154,12 +177,20 @@ class NginxOrigin:
         if not log.exists():
             return []
         entries = []
-        for line in log.read_text().splitlines():
-            fields = [None if f == "-" else f for f in line.split("\t")]
-            connection, method, target, status, accept, rng = fields
+        for line in log.read_bytes().decode("latin-1").splitlines():
+            fields = [None if f in ("-", "") else f for f in line.split("\t")]
+            connection, method, target, status, accept, rng, host, probe, body = fields
             entries.append(
                 NginxRequest(
-                    int(connection or 0), method or "", target or "", int(status or 0), accept, rng
+                    int(connection or 0),
+                    method or "",
+                    target or "",
+                    int(status or 0),
+                    accept,
+                    rng,
+                    host,
+                    probe,
+                    body,
                 )
             )
         return entries

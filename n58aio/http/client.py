@@ -284,7 +284,7 @@ class HttpClient:
             offset=options.get("offset"),
             size=options.get("size"),
             keepalive=keep,
-            compress=options.get("compress"),
+            compress=options.get("compress", True),
         )
         tls_config = self._tls_for(target, options.get("tls"))
         limits = Timeouts.of(options.get("timeouts")) or self.timeouts

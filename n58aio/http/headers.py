@@ -6,7 +6,23 @@ from collections.abc import Iterable, Iterator, Mapping
 
 __all__ = ["HeaderTypes", "Headers"]
 
-HeaderTypes = Mapping[str, str] | Iterable[tuple[str, str]]
+HeaderTypes = (
+    Mapping[str, str | bytes]
+    | Mapping[bytes, str | bytes]
+    | Iterable[tuple[str | bytes, str | bytes]]
+    | Iterable[tuple[str, str]]
+)
+"""Request headers as httpx takes them: names and values are ``str`` or ``bytes``."""
+
+
+def _text(item: object, what: str) -> str:
+    """A header name or value as text: ``bytes`` decoded as latin-1 (one character per octet,
+    so the octets go out unchanged), ``str`` as is, anything else refused as httpx does."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, bytes | bytearray):
+        return bytes(item).decode("latin-1")
+    raise TypeError(f"Header {what} must be str or bytes, not {type(item)}")
 
 
 class Headers(Mapping[str, str]):
@@ -17,7 +33,7 @@ class Headers(Mapping[str, str]):
         pairs: list[tuple[str, str]] = []
         if items is not None:
             source = items.items() if isinstance(items, Mapping) else items
-            pairs = [(str(name), str(value)) for name, value in source]
+            pairs = [(_text(name, "name"), _text(value, "value")) for name, value in source]
         self.raw: list[tuple[str, str]] = pairs
 
     @classmethod

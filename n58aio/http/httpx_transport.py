@@ -40,10 +40,9 @@ from .url import ModuleURL
 
 __all__ = ["ModemTransport", "StreamingClient", "modem_timeouts"]
 
-# Framing and connection management belong to the modem path, not to the caller.
-_DROPPED_HEADERS = frozenset(
-    {"host", "connection", "content-length", "transfer-encoding", "keep-alive"}
-)
+# Framing and connection management belong to the modem path, not to the caller. ``Host`` is
+# dropped only where it is httpx's own (the URL's): a caller's virtual host is sent.
+_DROPPED_HEADERS = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
 # httpx's own defaults, dropped only when the request would not fit the module's budget.
 _HTTPX_DEFAULTS = frozenset({"user-agent", "accept-encoding"})
 
@@ -142,7 +141,8 @@ class ModemTransport(httpx.AsyncBaseTransport):
 def _fitting_headers(
     request: httpx.Request, url: str, content: bytes | None
 ) -> list[tuple[str, str]]:
-    """The request's headers less what the modem path writes itself and ``Accept: */*``
+    """The request's headers less what the modem path writes itself (``Host`` unless the
+    caller set another) and ``Accept: */*``
     (the same as none); without httpx's default ``User-Agent`` and ``Accept-Encoding`` too
     when the request would not fit the module's budget otherwise (checked here, sans I/O)."""
     headers = [
@@ -152,6 +152,7 @@ def _fitting_headers(
     ]
     headers = [(n, v) for n, v in headers if not (n.lower() == "accept" and v.strip() == "*/*")]
     target = ModuleURL.parse(url)
+    headers = [(n, v) for n, v in headers if not (n.lower() == "host" and v == target.host_header)]
     try:
         plan_request(request.method, target, headers=headers, content=content)
     except RequestTooLarge:

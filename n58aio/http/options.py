@@ -29,9 +29,9 @@ class RequestOptions(TypedDict, total=False):
     ``tls``: HTTPS settings for this request. ``keepalive``, ``recvmode``: override the
     modem's defaults. ``timeouts``: a :class:`~n58aio.Timeouts` or seconds for every phase.
     ``follow_redirects`` (default False) and ``max_redirects`` (default 20): as httpx.
-    ``compress``: offer compressed responses (``Accept-Encoding``). By default (None) only
-    where it costs no change of mode (requests that go as a custom packet anyway); True asks on
-    a plain GET too, which then goes as a custom packet; False never. Ranged GETs never ask.
+    ``compress`` (default True, as httpx): offer compressed responses (``Accept-Encoding``);
+    a plain GET then goes as a custom packet (the module writes no such header itself). False
+    asks for nothing: a plain GET stays ``AT+HTTPACTION=0``. Ranged GETs never ask.
     """
 
     headers: HeaderTypes | None
@@ -46,7 +46,7 @@ class RequestOptions(TypedDict, total=False):
     timeouts: TimeoutTypes
     follow_redirects: bool
     max_redirects: int
-    compress: bool | None
+    compress: bool
 
 
 _KNOWN = frozenset(RequestOptions.__annotations__)

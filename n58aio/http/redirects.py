@@ -16,6 +16,8 @@ __all__ = ["redirect_request"]
 _BODY_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
 # Credentials that never go to another origin.
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# A caller's Host names the first origin's virtual host: another origin gets its own (as httpx).
+_ORIGIN_HEADERS = frozenset({"host"})
 
 
 def redirect_request(
@@ -38,6 +40,8 @@ def redirect_request(
         raise InvalidValue(f"cannot follow the redirect to {redact(next_url)!r}: {exc}") from None
     next_method = _redirect_method(method.upper(), status)
     headers = list(Headers(options.get("headers")).raw)
+    if current.origin != target.origin:
+        headers = [(n, v) for n, v in headers if n.lower() not in _ORIGIN_HEADERS]
     if not (current.origin == target.origin or _is_https_upgrade(current, target)):
         headers = [(n, v) for n, v in headers if n.lower() not in _CREDENTIAL_HEADERS]
     elif (

@@ -7,15 +7,16 @@ writes; a ranged GET then carries its own ``Range: bytes=<a>-<b>`` header instea
 ``AT+HTTPACTION=0,<offset>,<size>``. Either way an ``h11.Connection`` is primed with the
 request, so that the same object parses the response.
 
-Compressed responses: a request that is not ranged, not ``HEAD`` and not a module-written POST
-may offer ``Accept-Encoding`` (:func:`~n58aio.http.encoding.accept_encoding`), unless the caller
-set the header (or ``Range``) itself. The module writes no such header in modes 0 to 2, so the
-offer needs a custom packet: by default (``compress=None``) it is made when the request is a
-custom packet anyway, and a plain GET stays the module's own ``AT+HTTPACTION=0``;
-``compress=True`` makes the offer on a plain GET too (it then goes as a custom packet),
-``compress=False`` never. The header is left out when the packet would pass the module's 2048
-bytes with it. Ranged GETs (downloads) keep identity encoding: a range of an encoded
-representation is a different resource.
+Compressed responses (as httpx, which always asks): every request that is not ranged, not
+``HEAD`` and not a module-written POST offers ``Accept-Encoding``
+(:func:`~n58aio.http.encoding.accept_encoding`), unless the caller set the header (or
+``Range``) itself. The module writes no such header in modes 0 to 2, so a plain GET goes as a
+custom packet (mode 99): one ``>`` prompt and about 150 bytes more on the line, which a
+compressible answer of a few hundred bytes already pays back (docs/benchmarks.md).
+``compress=False`` offers nothing, and a plain GET stays the module's own
+``AT+HTTPACTION=0``. The header is left out when the packet would pass the module's 2048 bytes
+with it. Ranged GETs (downloads) keep identity encoding: a range of an encoded representation is
+a different resource.
 
 The plan holds the ``AT+HTTPACTION`` line, and every other command line of the request is built
 once here too: whatever would be refused is refused before the first byte reaches the port.
@@ -68,17 +69,56 @@ class RequestPlan:
 def encode_body(
     content: bytes | str | None, data: Mapping[str, Any] | None, json: Any
 ) -> tuple[bytes | None, str | None]:
-    """Return the body bytes and the content type implied by ``data=`` or ``json=``."""
+    """Return the body bytes and the content type implied by ``data=`` or ``json=``.
+
+    As httpx: JSON is compact UTF-8 and refuses NaN and the infinities, which are not JSON
+    (:class:`~n58aio.errors.InvalidValue`, a ``ValueError`` as httpx raises); form values
+    ``True`` / ``False`` / ``None`` are ``true`` / ``false`` / empty, a list or tuple repeats
+    its key.
+    """
     given = [x is not None for x in (content, data, json)]
     if sum(given) > 1:
         raise InvalidValue("pass only one of content=, data= and json=")
     if json is not None:
-        return jsonlib.dumps(json, separators=(",", ":")).encode(), "application/json"
+        try:
+            text = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except ValueError as exc:  # NaN, Infinity, a circular reference
+            raise InvalidValue(f"json= cannot be sent as JSON: {exc}") from None
+        return text.encode("utf-8"), "application/json"
     if data is not None:
-        return urlencode(data, doseq=True).encode(), "application/x-www-form-urlencoded"
+        pairs: list[tuple[str, str]] = []
+        for key, value in data.items():
+            values = value if isinstance(value, list | tuple) else [value]
+            pairs += [(key, _form_value(item)) for item in values]
+        return urlencode(pairs).encode("utf-8"), "application/x-www-form-urlencoded"
     if isinstance(content, str):
         return content.encode(), None
     return content, None
+
+
+def _form_value(value: object) -> str:
+    """A form value as httpx writes it: JSON's ``true`` / ``false``, None as empty."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _check_header_value(name: str, value: str) -> None:
+    """Refuse control bytes in a header value (they would end the header or the packet) and
+    text that is not octets: ``bytes`` values (latin-1 here) may hold any octet from 0x80."""
+    for char in value:
+        code = ord(char)
+        if code < 0x20 or code == 0x7F:
+            raise InvalidValue(f"header {name!r} contains control byte 0x{code:02x}")
+        if code > 0xFF:
+            raise InvalidValue(
+                f"header {name!r} contains {char!r}, which is not one octet: "
+                "pass the value as bytes in the encoding the server expects"
+            )
 
 
 def plan_request(
@@ -92,14 +132,14 @@ def plan_request(
     offset: int | None = None,
     size: int | None = None,
     keepalive: bool = False,
-    compress: bool | None = None,
+    compress: bool = True,
 ) -> RequestPlan:
     """Validate a request and choose how to send it; nothing is written anywhere.
 
     Raises :class:`~n58aio.errors.InvalidValue` for control bytes in the method, headers or
     URL, a body or custom packet over the module's 2048 bytes, a malformed range or a ranged
-    request with a ``Range`` header of its own. ``compress`` offers compressed responses (see
-    the module docstring).
+    request with a ``Range`` header of its own. ``compress`` (default True) offers compressed
+    responses (see the module docstring).
     """
     method = method.upper()
     if not method or any(c not in _TOKEN for c in method):
@@ -108,7 +148,7 @@ def plan_request(
     extra = Headers(headers)
     for name, value in extra.raw:
         check_text(name, "header name")
-        check_text(value, f"header {name!r}")
+        _check_header_value(name, value)
         if not name or any(c not in _TOKEN for c in name):
             raise InvalidValue(f"bad header name {name!r}")
     if (offset is None) != (size is None):
@@ -128,18 +168,13 @@ def plan_request(
         custom.append(("Authorization", url.authorization))
 
     offer = (
-        compress is not False
+        compress
         and offset is None
         and method != "HEAD"
         and not (method == "POST" and not custom and _module_post(body, content_type))
         and "accept-encoding" not in extra
         and "range" not in extra
     )
-    plain: RequestPlan | None = None
-    if offer and compress is None:
-        # only where it costs no change of mode: a request that is a custom packet anyway
-        plain = _plan(method, url, body, custom, declared, content_type, offset, size, keepalive)
-        offer = plain.mode == 99
     if offer:
         try:
             offered = [*custom, ("Accept-Encoding", accept_encoding())]
@@ -148,8 +183,6 @@ def plan_request(
             )
         except RequestTooLarge:
             pass  # the request fits only without the offer
-    if plain is not None:
-        return plain
     return _plan(method, url, body, custom, declared, content_type, offset, size, keepalive)
 
 
@@ -185,7 +218,10 @@ def _plan(
             mode, post_type = 2, POST_TYPES[_canonical(content_type)]
 
     connection = h11.Connection(h11.CLIENT)
-    request_headers: list[tuple[str, str]] = [("Host", url.host_header)]
+    # a caller's Host (a virtual host reached by address) replaces the URL's, as in httpx;
+    # only a custom packet can carry it, and any header of the caller makes one
+    hosts = [v for n, v in custom if n.lower() == "host"]
+    request_headers: list[tuple[str, str]] = [("Host", hosts[-1] if hosts else url.host_header)]
     if mode == 99:
         request_headers += [(n, v) for n, v in custom if n.lower() != "host"]
         if not any(n.lower() == "user-agent" for n, _ in custom):
@@ -199,9 +235,9 @@ def _plan(
     if not keepalive:
         request_headers.append(("Connection", "close"))
     try:
-        head = connection.send(
-            h11.Request(method=method, target=url.target, headers=request_headers)
-        )
+        # latin-1: a header value given as bytes goes out octet for octet
+        octets = [(n.encode("ascii"), v.encode("latin-1")) for n, v in request_headers]
+        head = connection.send(h11.Request(method=method, target=url.target, headers=octets))
         payload = connection.send(h11.Data(data=body)) if body else b""
         connection.send(h11.EndOfMessage())
     except h11.LocalProtocolError as exc:

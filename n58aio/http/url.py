@@ -1,28 +1,90 @@
 """URLs as the module takes them: scheme picks the family, host and path go to ``url``.
 
-A URL holds only the characters RFC 3986 allows unencoded (letters, digits, ``-._~``, the
-delimiters ``:/?#[]@!$&'()*+,;=`` and ``%`` followed by two hex digits): anything else (a space,
-``"``, ``<``, ``\\``, ``{``...) is refused with the advice to percent-encode it. Messages about a
-URL show it through :func:`~n58aio.redact.redact`: its password never appears.
+A URL is percent-encoded first, as httpx does: in the user information, the path, the query and
+the fragment, a space, ``"``, ``<``, ``>``, non-ASCII text (as UTF-8) and the like become
+``%XX``; an escape already there (``%20``) is kept. Where httpx leaves a character RFC 3986 does
+not allow unencoded (``\\ ^ |`` in a path; also ``{ } `` and the backquote in a query; a ``%`` not
+followed by two hex digits), it is encoded too: the server decodes the same text, and only
+RFC 3986 characters reach the AT line. The module's limits (length, the host) then apply to the
+encoded form. A host must be ASCII (its IDNA form). Messages about a URL show it through
+:func:`~n58aio.redact.redact`: its password never appears.
 """
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from ..commands.http import CommandFamily, family_for_scheme
 from ..errors import InvalidValue
 from ..redact import redact
 from ..wire import check_text
 
-__all__ = ["URL", "ModuleURL", "check_url_characters"]
+__all__ = ["URL", "ModuleURL", "check_url_characters", "encode_url"]
 
 _ALLOWED = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;="
 )
 _HEX = frozenset("0123456789abcdefABCDEF")
+
+
+_UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+_SUB_DELIMS = "!$&'()*+,;="
+# What each part keeps unencoded: RFC 3986 (``[`` and ``]`` as httpx keeps them); the rest
+# (and a '%' that starts no escape) is percent-encoded, as UTF-8
+_PATH_SAFE = frozenset(_UNRESERVED + _SUB_DELIMS + ":@/[]")
+_QUERY_SAFE = _PATH_SAFE | {"?"}
+_USERINFO_SAFE = frozenset(_UNRESERVED + _SUB_DELIMS + ":")
+
+
+def _quote(text: str, safe: frozenset[str]) -> str:
+    """Percent-encode what ``safe`` lacks, keeping the ``%XX`` escapes already there."""
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "%" and set(text[index + 1 : index + 3]) <= _HEX and index + 3 <= len(text):
+            out.append(text[index : index + 3])
+            index += 3
+            continue
+        out.append(char if char in safe else "".join(f"%{b:02X}" for b in char.encode()))
+        index += 1
+    return "".join(out)
+
+
+def encode_url(url: str) -> str:
+    """``url`` percent-encoded as httpx sends it (user information, path, query, fragment);
+    the scheme and the host are left as they are (checked afterwards). Control characters are
+    refused with :class:`~n58aio.errors.InvalidValue`, as httpx refuses them."""
+    for index, char in enumerate(url):
+        if ord(char) < 0x20 or ord(char) == 0x7F:
+            check_text(char, f"URL (position {index})")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise InvalidValue(f"malformed URL {redact(url)!r}") from None
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if not hostport.isascii():
+        try:
+            hint = f": write its IDNA form {hostport.encode('idna').decode('ascii')!r}"
+        except UnicodeError:
+            hint = ""
+        raise InvalidValue(f"the host of URL {redact(url)!r} is not ASCII{hint}")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        userinfo = _quote(user, _USERINFO_SAFE) + colon + _quote(password, _USERINFO_SAFE)
+        netloc = f"{userinfo}@{hostport}"
+    return urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            _quote(parts.path, _PATH_SAFE),
+            _quote(parts.query, _QUERY_SAFE),
+            _quote(parts.fragment, _QUERY_SAFE),
+        )
+    )
 
 
 def check_url_characters(url: str) -> str:
@@ -60,9 +122,11 @@ class ModuleURL:
 
     @classmethod
     def parse(cls, url: str) -> ModuleURL:
-        """Parse and validate ``url``; raise :class:`~n58aio.errors.InvalidValue` when it
-        holds control bytes, non-ASCII text or characters a URL may not hold unencoded, lacks
-        a host, or exceeds the module limit. No message shows the URL's credentials."""
+        """Percent-encode ``url`` as httpx does (:func:`encode_url`), parse and validate it;
+        raise :class:`~n58aio.errors.InvalidValue` when it holds control bytes, a host that is
+        not ASCII or holds characters a URL may not, lacks a host, or exceeds the module limit
+        once encoded. No message shows the URL's credentials."""
+        url = encode_url(url)
         check_text(url, "URL")
         check_url_characters(url)
         try:

@@ -392,6 +392,7 @@ class _Job:
                 headers=self.headers,
                 tls=self.options.tls,
                 timeouts=self.options.timeouts,
+                compress=False,  # a download keeps identity: sizes and hashes of the file
             ) as response:
                 response.raise_for_status()
                 offset = 0

@@ -27,6 +27,7 @@ from ..errors import (
     ProtocolError,
     RequestTimeout,
     TLSConfigError,
+    cme_meaning,
 )
 from ..http import ModuleURL, TLSConfig
 from .errors import ModuleTransferError, PDPNotActiveError
@@ -57,23 +58,6 @@ GET_STATES: dict[int, str] = {
     31: "MD5 check failed",
 }
 """The ``<state_type>`` values of ``+HTTPGETRPT`` and ``+HTTPGETSTAT``."""
-
-CME_MEANINGS: dict[int, str] = {
-    3: "operation not allowed (a transfer is running, or the URL is not set)",
-    4: "operation not supported",
-    20: "memory full (the module's disk)",
-    22: "not found",
-    23: "memory failure",
-    24: "text string too long",
-    50: "incorrect parameters (a POST longer than the file, say)",
-    100: "unknown",
-    901: "PDP not active",
-    980: "invalid input parameter",
-    981: "other error",
-    1001: "PDP not active",
-}
-"""The ``+CME ERROR`` codes of manual v2.0 appendix H a module-side transfer may meet (1001 as
-seen from real modules for a missing data link; appendix H lists 901 for it)."""
 
 _GET_REPORT = re.compile(r"^\+\s*(?:AP)?(HTTPS?)GETRPT\s*:\s*(\d+)\s*(?:,\s*(\d+))?", re.I)
 _GET_STAT = re.compile(r"^\+(?:AP)?(HTTPS?)GETSTAT\s*:\s*(\d+)\s*(?:,\s*(\d+))?", re.I)
@@ -483,6 +467,6 @@ async def _refused(modem: ModuleFilesModem, exc: CommandError) -> ModuleTransfer
                 f"{exc.command} refused ({exc.text}): the data link is down; "
                 "call await modem.attach() first"
             )
-    meaning = CME_MEANINGS.get(code) if code is not None else None
+    meaning = cme_meaning(code)
     suffix = f" ({meaning})" if meaning else ""
     return ModuleTransferError(f"{exc.command} refused: {exc.text}{suffix}", cme_code=code)

@@ -28,7 +28,7 @@ async def test_at_error_results_exit_non_zero(run_cli: RunCli, emulator: Emulato
 
     result = await run_cli("at", "AT+NOSUCH", "--device", emulator.device)
     assert result.status == EXIT_MODEM
-    assert result.out.strip() == "ERROR"
+    assert result.out.strip() == "+CME ERROR: 58"  # an unknown command, as the N58 answers
 
 
 async def test_at_wait_prints_reports(run_cli: RunCli, emulator: Emulator) -> None:
@@ -47,7 +47,7 @@ async def test_interactive_from_stdin(run_cli: RunCli, emulator: Emulator) -> No
     script = "AT\n\nAT+CMEE?\nAT+BOGUS\nnot a command\nexit\nATI\n"
     result = await run_cli("at", "--device", emulator.device, stdin=script)
     assert result.status == EXIT_OK, result.stderr
-    assert result.out.splitlines() == ["OK", "+CMEE: 1", "OK", "ERROR"]
+    assert result.out.splitlines() == ["OK", "+CMEE: 1", "OK", "+CME ERROR: 58"]
     assert "InvalidValue" in result.stderr  # reported, and the terminal went on
 
 

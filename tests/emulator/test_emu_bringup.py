@@ -17,7 +17,7 @@ Booter = Callable[..., Awaitable[tuple[Emulator, Port]]]
 
 
 def _info(*lines: str) -> bytes:
-    return b"\r\n" + "\r\n".join(lines).encode() + b"\r\n" + OK
+    return b"\r\n" + "\r\n".join(lines).encode() + b"\r\nOK\r\n"
 
 
 @pytest.fixture(name="boot")
@@ -69,11 +69,11 @@ async def test_three_wrong_pins_block_the_sim_and_the_puk_unblocks(make_emu: Emu
 
 async def test_no_sim(make_emu: EmuFactory) -> None:
     emu, port = await make_emu(sim="absent")
-    await port.cmd(b"AT+CPIN?", b"\r\n+CME ERROR: 10\r\n")
+    await port.cmd(b"AT+CPIN?", _info("+CPIN: NO SIM"))  # captured
     await port.cmd(b"AT+CCID", ERROR)
-    await port.cmd(b"AT+XIIC=1", b"\r\n+CME ERROR: 10\r\n")
+    await port.cmd(b"AT+XIIC=1", b"\r\n+CME ERROR: 50\r\n")  # captured
     await port.cmd(b"AT+CMEE=2", OK)
-    await port.cmd(b"AT+CPIN?", b"\r\n+CME ERROR: SIM not inserted\r\n")
+    await port.cmd(b'AT+CPIN="1234"', b"\r\n+CME ERROR: SIM not inserted\r\n")
     emu.faults.set_sim("ready")
     await port.cmd(b"AT+CPIN?", _info("+CPIN: READY"))
 

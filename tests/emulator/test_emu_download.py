@@ -42,7 +42,7 @@ async def test_manual_9_6_httpget_zip_md5(emu_port: tuple[Emulator, Port], origi
     emu, port = emu_port
     archive = make_zip({"a.txt": b"alpha", "dir/b.bin": pattern(5000)})
     origin.route("/icbc/perbank/pack.zip", Reply(200, body=archive))
-    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 0\r\n\r\nOK\r\n")
+    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 0\r\nOK\r\n")
     await set_url(port, origin, b"pack.zip")
     md5 = hashlib.md5(archive).hexdigest().encode()
     await port.cmd(b"AT+HTTPGET=0,0," + md5, OK)
@@ -52,7 +52,7 @@ async def test_manual_9_6_httpget_zip_md5(emu_port: tuple[Emulator, Port], origi
     assert (emu.fs_root / "pack.zip").read_bytes() == archive
     assert (emu.fs_root / "a.txt").read_bytes() == b"alpha"
     assert (emu.fs_root / "dir" / "b.bin").read_bytes() == pattern(5000)
-    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 30\r\n\r\nOK\r\n")
+    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 30\r\nOK\r\n")
 
 
 async def test_httpget_wrong_md5(emu_port: tuple[Emulator, Port], origin: Origin) -> None:
@@ -62,7 +62,7 @@ async def test_httpget_wrong_md5(emu_port: tuple[Emulator, Port], origin: Origin
     await port.cmd(b"AT+HTTPGET=0,0,eaf84487e190bc79af55c972bbc63e3f", OK)
     await port.expect(b"\r\n+HTTPGETRPT: 10\r\n\r\n+HTTPGETRPT: 31\r\n")
     assert (emu.fs_root / "index.jsp").read_bytes() == b"<html>bank</html>"
-    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 31\r\n\r\nOK\r\n")
+    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 31\r\nOK\r\n")
     # Without check value: download only, no verification report.
     await port.cmd(b"AT+HTTPGET=0", OK)
     await port.expect(b"\r\n+HTTPGETRPT: 10\r\n")
@@ -75,7 +75,7 @@ async def test_httpget_404_and_bad_zip(emu_port: tuple[Emulator, Port], origin: 
     await set_url(port, origin, b"missing")
     await port.cmd(b"AT+HTTPGET=0", OK)
     await port.expect(b"\r\n+HTTPGETRPT: 11,404\r\n")
-    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 11,404\r\n\r\nOK\r\n")
+    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 11,404\r\nOK\r\n")
     await set_url(port, origin, b"broken.zip")
     await port.cmd(b"AT+APHTTPGET", OK)  # the manual's AP spelling; reports stay +HTTPGETRPT
     await port.expect(b"\r\n+HTTPGETRPT: 10\r\n\r\n+HTTPGETRPT: 21\r\n")
@@ -99,7 +99,7 @@ async def test_network_failure_reports_11(emu_port: tuple[Emulator, Port]) -> No
     await port.cmd(b"AT+HTTPPARA=url,no-such-host.invalid/file", OK)
     await port.cmd(b"AT+HTTPGET=0", OK)
     await port.expect(b"\r\n+HTTPGETRPT: 11\r\n")
-    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 11\r\n\r\nOK\r\n")
+    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 11\r\nOK\r\n")
 
 
 async def test_manual_9_16_httpsget(
@@ -114,9 +114,9 @@ async def test_manual_9_16_httpsget(
     md5 = hashlib.md5(b"secure page").hexdigest().encode()
     await port.cmd(b"AT+HTTPSGET=0,0," + md5, OK)
     await port.expect(b"\r\n+HTTPSGETRPT: 10\r\n\r\n+HTTPSGETRPT: 30\r\n")
-    await port.cmd(b"AT+HTTPSGETSTAT?", b"\r\n+HTTPSGETSTAT: 30\r\n\r\nOK\r\n")
+    await port.cmd(b"AT+HTTPSGETSTAT?", b"\r\n+HTTPSGETSTAT: 30\r\nOK\r\n")
     assert (emu.fs_root / "index.jsp").read_bytes() == b"secure page"
-    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 0\r\n\r\nOK\r\n")
+    await port.cmd(b"AT+HTTPGETSTAT?", b"\r\n+HTTPGETSTAT: 0\r\nOK\r\n")
 
 
 async def test_manual_9_19_filehttpaction_get(

@@ -86,9 +86,9 @@ async def test_reset(make_emu: EmuFactory, origin: Origin) -> None:
     await port.read_until(PBREADY)
     await port.quiet(0.2)
     await port.cmd(b"AT", OK)  # echo back on
-    await port.cmd(b"AT+CMEE?", b"\r\n+CMEE: 1\r\n\r\nOK\r\n")
-    await port.cmd(b"AT+XIIC?", b"\r\n+XIIC:    0,0.0.0.0\r\n\r\nOK\r\n")
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,0,,,,\r\n\r\nOK\r\n")
+    await port.cmd(b"AT+CMEE?", b"\r\n+CMEE: 1\r\nOK\r\n")
+    await port.cmd(b"AT+XIIC?", b"\r\n+XIIC:    0,0.0.0.0\r\nOK\r\n")
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,0,,,,\r\nOK\r\n")
     await port.cmd(b"AT+HTTPACTION=0", b"\r\n+HTTPACTION: SOCKET ID OPEN FAILED\r\n")
     await port.cmd(b"AT+XIIC=1", OK)
     await port.cmd(b"AT+HTTPSETUP", b"\r\nERROR\r\n")  # url cleared too

@@ -44,9 +44,9 @@ async def test_two_emulators_in_one_process(make_emu: EmuFactory) -> None:
     await port1.cmd(b"AT+XIIC=1", OK)
     await port2.cmd(b"ATE0", OK)
     port1.send(b"AT+XIIC?\r")
-    answer = await port1.read_until(b"\r\n\r\nOK\r\n")
+    answer = await port1.read_until(b"\r\nOK\r\n")
     assert b"+XIIC:    1,10.0.0." in answer
-    await port2.cmd(b"AT+XIIC?", b"\r\n+XIIC:    0,0.0.0.0\r\n\r\nOK\r\n", echo=False)
+    await port2.cmd(b"AT+XIIC?", b"\r\n+XIIC:    0,0.0.0.0\r\nOK\r\n", echo=False)
     await port1.cmd(b"AT", OK)
 
 
@@ -144,7 +144,7 @@ async def test_cli_subprocess() -> None:
             answer = await port.read_until(b"AT\r\r\nOK\r\n")
             assert answer in (b"AT\r\r\nOK\r\n", PBREADY + b"AT\r\r\nOK\r\n")
             port.send(b"AT+XIIC?\r")
-            assert b"+XIIC:    1," in await port.read_until(b"\r\n\r\nOK\r\n")
+            assert b"+XIIC:    1," in await port.read_until(b"\r\nOK\r\n")
         finally:
             await port.close()
         proc.send_signal(signal.SIGTERM)

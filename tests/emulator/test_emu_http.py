@@ -379,7 +379,7 @@ async def test_relay_never_inside_replies(make_emu: EmuFactory, origin: Origin) 
     while True:
         first = await port.read_exactly(2)
         if first == b"AT":
-            await port.expect(b"+CMEE?\r\r\n+CMEE: 1\r\n\r\nOK\r\n")
+            await port.expect(b"+CMEE?\r\r\n+CMEE: 1\r\nOK\r\n")
             replies += 1
             continue
         assert first == b"\r\n"

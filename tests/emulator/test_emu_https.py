@@ -34,21 +34,21 @@ async def https_setup(port: Port, origin: Origin, url: bytes, reply: bytes = OK)
 
 async def test_manual_9_10_httpscfg(emu_port: tuple[Emulator, Port]) -> None:
     _, port = emu_port
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,0,,,,\r\n\r\nOK\r\n")
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,0,,,,\r\nOK\r\n")
     await port.cmd(b"AT+ HTTPSCFG =" + RQ + b"sslversion" + RQ + b",0", OK)
     await port.cmd(b"AT+ HTTPSCFG =" + RQ + b"authmode" + RQ + b",0", OK)
     await port.cmd(b'AT+HTTPSCFG="authmode",1', OK)
     await port.cmd(b"AT+HTTPSCFG=" + LQ + b"cacert" + RQ + b"," + LQ + b"ca.pem" + RQ, OK)
     await port.cmd(b'AT+HTTPSCFG="clientcert","cc.pem"', OK)
     await port.cmd(b"AT+HTTPSCFG=clientkey,ck.pem", OK)
-    answer = b"\r\n+HTTPSCFG: 0,1,,ca.pem,cc.pem,ck.pem\r\n\r\nOK\r\n"
+    answer = b"\r\n+HTTPSCFG: 0,1,,ca.pem,cc.pem,ck.pem\r\nOK\r\n"
     await port.cmd(b"AT+ HTTPSCFG?", answer)
     await port.cmd(b"AT+HTTPSCFGA?", answer)
-    test_answer = b"\r\n+HTTPSCFG: <type>,<type_name>\r\n\r\nOK\r\n"
+    test_answer = b"\r\n+HTTPSCFG: <type>,<type_name>\r\nOK\r\n"
     await port.cmd(b"AT+ HTTPSCFG =?", test_answer)
     await port.cmd(b"AT+HTTPSCFGA=?", test_answer)
     await port.cmd(b'AT+HTTPSCFG="ciphersuite",0x0035', OK)
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 0,1,0x0035,ca.pem,cc.pem,ck.pem\r\n\r\nOK\r\n")
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 0,1,0x0035,ca.pem,cc.pem,ck.pem\r\nOK\r\n")
     for bad in (
         b'"sslversion",4',
         b'"authmode",3',

@@ -136,7 +136,7 @@ async def v2_port(make_emu: EmuFactory) -> tuple[Emulator, Port]:
 
 async def test_ch9_dialect(emu_port: tuple[Emulator, Port]) -> None:
     _, port = emu_port
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,0,,,,\r\n" + OK)
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,0,,,,\r\nOK\r\n")
     for refused in (b'"sslversion",4', b'"sni",0', b'"sni",1', b'"clientcert",', b'"authmode",""'):
         await port.cmd(b"AT+HTTPSCFG=" + refused, ERROR)
     await configure(
@@ -146,16 +146,16 @@ async def test_ch9_dialect(emu_port: tuple[Emulator, Port]) -> None:
         b'AT+HTTPSCFG="clientcert","cc.pem"',
         b"AT+HTTPSCFG=clientkey,ck.pem",
     )
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,0,0x009C,ca.pem,cc.pem,ck.pem\r\n" + OK)
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,0,0x009C,ca.pem,cc.pem,ck.pem\r\nOK\r\n")
     await configure(
         port, b'AT+HTTPSCFG="ciphersuite",""', b'AT+HTTPSCFG="clientkey",\xe2\x80\x9c\xe2\x80\x9d'
     )
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,0,,ca.pem,cc.pem,\r\n" + OK)
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,0,,ca.pem,cc.pem,\r\nOK\r\n")
 
 
 async def test_v2_dialect(v2_port: tuple[Emulator, Port]) -> None:
     _, port = v2_port
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG:3,0,,,,0\r\n" + OK)
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG:3,0,,,,0\r\nOK\r\n")
     for refused in (
         b'"sslversion",5',
         b'"sni",2',
@@ -174,10 +174,10 @@ async def test_v2_dialect(v2_port: tuple[Emulator, Port]) -> None:
         b'AT+HTTPSCFG="clientkey","ck.pem"',
         b'AT+HTTPSCFG="sni",1',
     )
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG:4,2,ca.pem,cc.pem,ck.pem,1\r\n" + OK)
-    await port.cmd(b"AT+HTTPSCFG=?", b"\r\n+HTTPSCFG: <type>,<type_name>\r\n" + OK)
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG:4,2,ca.pem,cc.pem,ck.pem,1\r\nOK\r\n")
+    await port.cmd(b"AT+HTTPSCFG=?", b"\r\n+HTTPSCFG: <type>,<type_name>\r\nOK\r\n")
     await configure(port, b'AT+HTTPSCFG="clientcert",""', b'AT+HTTPSCFG="sni",0')
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG:4,2,ca.pem,,ck.pem,0\r\n" + OK)
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG:4,2,ca.pem,,ck.pem,0\r\nOK\r\n")
 
 
 def test_firmware_option() -> None:
@@ -369,16 +369,16 @@ async def test_tlsconfig_lines_on_ch9(
     await send_config(port, mutual, {"sni"})
     await port.cmd(
         b"AT+HTTPSCFG?",
-        b"\r\n+HTTPSCFG: 3,2,%s,ca.pem,cc.pem,ck.pem\r\n" % TLS12_SUITES[0].encode() + OK,
+        b"\r\n+HTTPSCFG: 3,2,%s,ca.pem,cc.pem,ck.pem\r\nOK\r\n" % TLS12_SUITES[0].encode(),
     )
     await get(port, origin)
     assert origin.client_certs[-1] and origin.ciphers[-1] == TLS12_SUITES[0]
     await send_config(port, TLSConfig(ca_cert="ca.pem"), {"sni"})
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,1,,ca.pem,,\r\n" + OK)
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 3,1,,ca.pem,,\r\nOK\r\n")
     await get(port, origin)
     assert not origin.client_certs[-1] and origin.ciphers[-1] == DEFAULT_SUITE
     await send_config(port, TLSConfig.insecure("TLS1.0"), {"sni"})
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 1,0,,,,\r\n" + OK)
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG: 1,0,,,,\r\nOK\r\n")
     for v2_only in (TLSConfig(version="TLS1.3", ca_cert="ca.pem"), TLSConfig.insecure(sni=True)):
         refused = [line for line in v2_only.commands() if "4" in line or "sni" in line]
         await port.cmd(refused[0].encode(), ERROR)
@@ -396,11 +396,11 @@ async def test_tlsconfig_lines_on_v2(
         ),
         {"ciphersuite"},
     )
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG:4,2,ca.pem,cc.pem,ck.pem,1\r\n" + OK)
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG:4,2,ca.pem,cc.pem,ck.pem,1\r\nOK\r\n")
     await get(port, origin)
     assert origin.client_certs[-1] and origin.versions[-1] == "TLSv1.3"
     await send_config(port, TLSConfig(ca_cert="ca.pem"), {"ciphersuite"})
-    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG:3,1,ca.pem,,,0\r\n" + OK)
+    await port.cmd(b"AT+HTTPSCFG?", b"\r\n+HTTPSCFG:3,1,ca.pem,,,0\r\nOK\r\n")
     await get(port, origin)
     assert not origin.client_certs[-1] and origin.versions[-1] == "TLSv1.2"
     assert origin.sni == [HOST.decode(), None]

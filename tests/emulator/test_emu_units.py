@@ -138,7 +138,7 @@ def test_framing() -> None:
     assert recv_chunk("+HTTPSRECV", b"", False) == b"\r\n+HTTPSRECV: 0,"
     assert recv_header("+HTTPSRECV") == b"\r\n+HTTPSRECV:\r\n"
     assert cme_error(1001, 1) == b"\r\n+CME ERROR: 1001\r\n"
-    assert cme_error(50, 2) == b"\r\n+CME ERROR: incorrect parameters\r\n"
+    assert cme_error(50, 2) == b"\r\n+CME ERROR: Incorrect parameters\r\n"  # appendix H
     assert cme_error(50, 0) == b"\r\nERROR\r\n"
 
 

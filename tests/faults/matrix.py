@@ -242,7 +242,7 @@ async def run_request(
         elif phase == "close":
             outcome.expected = pattern_bytes(0, CLOSE_SIZE)
             async with modem.stream(
-                "GET", origin.url(f"/bytes/{CLOSE_SIZE}"), timeouts=TIMEOUTS
+                "GET", origin.url(f"/bytes/{CLOSE_SIZE}"), timeouts=TIMEOUTS, compress=False
             ) as response:
                 async for chunk in response.aiter_bytes():
                     received += chunk
@@ -250,8 +250,8 @@ async def run_request(
             outcome.notes.append("left early")
         else:
             outcome.expected = pattern_bytes(0, GET_SIZE)
-            async with modem.stream(
-                "GET", origin.url(f"/bytes/{GET_SIZE}"), timeouts=TIMEOUTS
+            async with modem.stream(  # compress=False: the module's own GET, AT+HTTPACTION=0
+                "GET", origin.url(f"/bytes/{GET_SIZE}"), timeouts=TIMEOUTS, compress=False
             ) as response:
                 async for chunk in response.aiter_bytes():
                     received += chunk

@@ -2,12 +2,14 @@
 
 A URL goes bare in ``AT+HTTPPARA=url,...`` (as chapter 9 writes it) unless it holds ``,`` or
 ``;``: then in double quotes, so that no module splits it into parameters or chains a second
-command. A ``"``, a space or any other character RFC 3986 does not allow unencoded is refused
-before the first byte, with the percent-encoding to use. Values written bare (module file
-names) refuse ``,``, ``;`` and ``"``.
+command. A ``"``, a space or any other character RFC 3986 does not allow unencoded is
+percent-encoded first (as httpx does), so it never reaches the line as itself. Values written
+bare (module file names) refuse ``,``, ``;`` and ``"``.
 """
 
 from __future__ import annotations
+
+import base64
 
 import pytest
 from conftest import ModemFactory
@@ -48,30 +50,35 @@ async def test_url_values_are_quoted_when_they_hold_separators(
 
 
 @pytest.mark.parametrize(
-    ("url", "advice"),
+    ("path", "line"),
     [
-        ('http://origin.test/a"b', "%22"),
-        ('http://origin.test/"', "%22"),
-        ("http://origin.test/a b", "%20"),
-        ("http://origin.test/a<b>", "%3C"),
-        ("http://origin.test/a\\b", "%5C"),
-        ("http://origin.test/{x}", "%7B"),
-        ("http://origin.test/a|b", "%7C"),
-        ("http://origin.test/a^b", "%5E"),
-        ("http://origin.test/a`b", "%60"),
-        ('http://user:p"w@origin.test/', "%22"),
-        ("http://origin.test/100%", "%25"),
-        ("http://origin.test/%4", "%25"),
-        ("http://origin.test/%zz", "%25"),
+        ('/echo/a"b', b"AT+HTTPPARA=url,127.0.0.1/echo/a%22b\r"),
+        ("/echo/a b", b"AT+HTTPPARA=url,127.0.0.1/echo/a%20b\r"),
+        ("/echo/a<b>", b"AT+HTTPPARA=url,127.0.0.1/echo/a%3Cb%3E\r"),
+        ("/echo/a\\b|^`{}", b"AT+HTTPPARA=url,127.0.0.1/echo/a%5Cb%7C%5E%60%7B%7D\r"),
+        ("/echo/100%", b"AT+HTTPPARA=url,127.0.0.1/echo/100%25\r"),
+        ("/echo/%4?%zz", b"AT+HTTPPARA=url,127.0.0.1/echo/%254?%25zz\r"),
     ],
 )
-async def test_urls_with_characters_to_encode_are_refused_before_writing(
-    modem: n58aio.Modem, url: str, advice: str
+async def test_url_characters_to_encode_are_percent_encoded_before_the_line(
+    make_modem: ModemFactory, origin_server: OriginServer, path: str, line: bytes
 ) -> None:
-    written = modem.channel.bytes_written
-    with pytest.raises(n58aio.InvalidValue, match=advice):
-        await modem.get(url)
-    assert modem.channel.bytes_written == written
+    """No ``"``, space or other character outside RFC 3986 reaches the AT line: it is
+    percent-encoded (as httpx does), and the server gets the encoded target."""
+    _, modem = await make_modem()
+    writes = spy_writes(modem)
+    response = await modem.get(f"http://127.0.0.1:{origin_server.port}{path}")
+    assert response.status_code == 404
+    assert origin_server.requests[-1].target == line.decode()[len("AT+HTTPPARA=url,127.0.0.1") : -1]
+    assert writes[0] == line
+
+
+async def test_a_quote_in_the_password_goes_only_into_authorization(
+    modem: n58aio.Modem, origin_server: OriginServer
+) -> None:
+    response = await modem.get(f'http://user:p"w@127.0.0.1:{origin_server.port}/echo')
+    headers = {k.lower(): v for k, v in response.json()["headers"]}
+    assert headers["authorization"] == "Basic " + base64.b64encode(b'user:p"w').decode()
 
 
 @pytest.mark.parametrize("name", ["a;b.bin", "a,b.bin", 'a"b.bin', ";", ","])

@@ -129,8 +129,8 @@ def refusals(user: str, password: str) -> list[str]:
         f"http://{cred}/x",  # no host
         f"https://{cred}origin.test/" + "a" * 600,  # over the module's URL length
         f"ftp://{cred}origin.test/",  # scheme
-        f"http://{cred}origin.test/a b",  # a character that needs percent-encoding
-        f'http://{cred}origin.test/a"b',
+        f"http://{cred}or\u00efgin.test/x",  # a host that is not ASCII (a path is encoded)
+        f"http://{cred}origin.test/a\x01b",  # a control byte
         f"http://{cred}[::1/x",  # malformed IPv6 host
     ]
 

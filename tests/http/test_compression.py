@@ -39,12 +39,13 @@ async def test_json_comes_gzip_and_is_decoded(
 async def test_the_compress_option_on_a_plain_get(
     modem: n58aio.Modem, origin_server: OriginServer
 ) -> None:
-    """A plain GET asks for nothing by default (the module writes it: AT+HTTPACTION=0);
-    ``compress=True`` asks (as a custom packet), ``compress=False`` never does."""
-    plain = await modem.get(origin_server.url("/json/20000"))
+    """A plain GET asks by default, as httpx (a custom packet: the module writes no such
+    header); ``compress=False`` asks for nothing (the module writes it: AT+HTTPACTION=0)."""
+    plain = await modem.get(origin_server.url("/json/20000"), compress=False)
     assert origin_server.requests[-1].header("accept-encoding") is None
+    assert origin_server.requests[-1].header("user-agent") != "n58aio"  # the module wrote it
     assert "content-encoding" not in plain.headers
-    asked = await modem.get(origin_server.url("/json/20000"), compress=True)
+    asked = await modem.get(origin_server.url("/json/20000"))
     assert origin_server.requests[-1].header("accept-encoding") == accept_encoding()
     assert asked.headers["content-encoding"] == "gzip"
     assert asked.content == plain.content == json_document(20_000)
@@ -77,7 +78,7 @@ async def test_aiter_raw_gives_the_wire_bytes(
     assert response.num_bytes_downloaded == len(wire)
 
 
-async def test_a_custom_packet_offers_by_itself_a_plain_get_does_not(
+async def test_a_custom_packet_and_a_plain_get_both_offer_by_default(
     modem: n58aio.Modem, origin_server: OriginServer
 ) -> None:
     custom = await modem.get(origin_server.url("/json/40000"), headers={"X-Trace": "1"})
@@ -85,10 +86,10 @@ async def test_a_custom_packet_offers_by_itself_a_plain_get_does_not(
     assert custom.content == json_document(40000)
     assert origin_server.requests[-1].header("accept-encoding") == accept_encoding()
     plain = await modem.get(origin_server.url("/json/40000"))
-    assert "content-encoding" not in plain.headers
+    assert plain.headers["content-encoding"] == "gzip"
     assert plain.content == json_document(40000)
-    assert origin_server.requests[-1].header("accept-encoding") is None
-    assert origin_server.requests[-1].header("user-agent") != "n58aio"  # the module wrote it
+    assert origin_server.requests[-1].header("accept-encoding") == accept_encoding()
+    assert origin_server.requests[-1].header("user-agent") == "n58aio"  # h11 wrote it
 
 
 async def test_ranged_and_opted_out_requests_keep_identity(

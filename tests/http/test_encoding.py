@@ -135,8 +135,15 @@ def test_when_the_offer_is_made() -> None:
     from n58aio.http import ModuleURL, plan_request
 
     url = ModuleURL.parse("http://origin.test/json/100")
-    plain = plan_request("GET", url)
+    plain = plan_request("GET", url, compress=False)
     assert (plain.action, plain.body) == ("AT+HTTPACTION=0", None)  # the module's own GET
+    default = plan_request("GET", url)  # asks by default, as httpx: a custom packet
+    assert default.body == (
+        b"GET /json/100 HTTP/1.1\r\nHost: origin.test\r\nAccept-Encoding: "
+        + accept_encoding().encode()
+        + b"\r\nUser-Agent: n58aio\r\nConnection: close\r\n\r\n"
+    )
+    assert default.action == f"AT+HTTPACTION=99,{len(default.body)}"
     custom = plan_request("GET", url, headers={"X-A": "1"})  # a custom packet anyway
     assert custom.body is not None and b"\r\nAccept-Encoding: gzip, deflate" in custom.body
     asked = plan_request("GET", url, compress=True)

@@ -107,7 +107,7 @@ BAD_URLS = [
     "http://origin.test/a\x1ab",
     "http://origin.test/a\x1bb",
     "http://origin.test/a\x00b",
-    "http://origin.test/\u00e9",
+    "http://orig\u00e9n.test/",  # a non-ASCII host (a path or query would be percent-encoded)
     "http://origin.test/" + "a" * 2048,
     "https://origin.test/" + "a" * 501,
     "ftp://origin.test/x",

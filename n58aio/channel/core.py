@@ -100,6 +100,7 @@ CHUNK_STALL = 1.0
 frame (a restart cut it, or its length was wrong). The module writes a chunk in one go: while
 reading is not paused, its bytes arrive without gaps (each read moves the mark)."""
 _ECHO_SETTING = re.compile(r"^ATE([01]?)$")
+_RECVMODE_SETTING = re.compile(r"^AT\+HTTP(S?)PARA=RECVMODE,([01])$")
 _PROFILE_RESET = frozenset({"ATZ", "ATZ0", "AT&F", "AT&F0"})
 
 
@@ -287,6 +288,8 @@ class _Flight:
     data_done: bool = False  # the data was written, or the module cannot be waiting for it
     final_seen: bool = False
     restart_deadline: float = math.inf  # line clock: a restart's grace for the answer
+    owed_before: int = 0  # a probe: finals owed to lines written before it (an upper bound)
+    quiet_until: float = math.inf  # a probe: its candidate answer stands if no final follows
 
 
 class ChannelCore:
@@ -331,11 +334,14 @@ class ChannelCore:
         self._queue: deque[Call] = deque()
         self._next_id = 0
         self._eager = False  # recover now, not at the next command
+        self._owed = 0  # lines written whose final has not come (the module answers in order)
+        self._owed_at_hunt = 0  # _owed when the attempt of the hunting probe began
         self._echo_wanted = True
         self._before_probe: list[str] = []
         self._data_risk_until = 0.0  # real clock
         self._streams: dict[Source, StreamSink] = {}
         self._discard_marks: dict[Source, int] = {}  # parser.discarded when each was opened
+        self._recvmode: dict[Source, int] = {}  # as set by AT+HTTP(S)PARA=recvmode,N
         self._actions: list[Action] = []
         # the line clock: real time less the time reading was kept paused
         self._paused = False
@@ -414,7 +420,7 @@ class ChannelCore:
         if not self._paused:  # the line clock stands still while paused
             line = math.inf
             if flight is not None:
-                line = min(flight.line_deadline, flight.restart_deadline)
+                line = min(flight.line_deadline, flight.restart_deadline, flight.quiet_until)
             if self.recovery is Recovery.SETTLE:
                 line = min(line, self._rec_until)
             if in_payload:
@@ -483,7 +489,7 @@ class ChannelCore:
         self._check_open()
         line = encode_command(command)
         self.log.warning("command.blind", command=redact(command))
-        self._actions.append(Write(line))
+        self._write_line(line)
         self._suspect()
 
     def line_rate_changed(self, baudrate: int) -> None:
@@ -573,6 +579,8 @@ class ChannelCore:
                 )
                 self._settle(call, CommandTimeout(flight.command, call.timeout))
                 self._abandon(flight, now, timed_out=True)
+            elif flight.probe and due(flight.quiet_until, now):
+                self._probe_answered(now)  # nothing followed its candidate answer
             elif due(flight.restart_deadline, now):
                 self._lost_to_restart(flight, now)
             elif due(flight.line_deadline, now):
@@ -613,6 +621,11 @@ class ChannelCore:
             if to not in RECOVERY_MOVES[self.recovery]:
                 raise AssertionError(f"recovery {self.recovery.value} -> {to.value}")
             self.recovery = to
+
+    def _write_line(self, line: bytes) -> None:
+        """Write a command line: the module owes it a final result (answered in order)."""
+        self._owed += 1
+        self._actions.append(Write(line))
 
     def _settle(self, call: Call, outcome: Reply | N58Error) -> None:
         self._actions.append(Settle(call.id, outcome))
@@ -670,7 +683,7 @@ class ChannelCore:
         self._move(Exchange.ECHO)
         if self._debug:
             self.log.debug("command.sent", command=redact(command))
-        self._actions.append(Write(call.line))
+        self._write_line(call.line)
 
     def _send_own(self, command: str, now: float) -> None:
         """An exchange of the core's own (``ATE0`` after a probe): nobody waits for it."""
@@ -679,7 +692,7 @@ class ChannelCore:
         timeout = self.resync_grace + self.line_time(2 * len(command) + 2)
         self._flight = _Flight(command, None, None, False, now, line_now, line_now + timeout)
         self._move(Exchange.ECHO)
-        self._actions.append(Write(encode_command(command)))
+        self._write_line(encode_command(command))
 
     def _abandon(self, flight: _Flight, now: float, *, timed_out: bool) -> None:
         """The caller of the command in flight is gone: it becomes a zombie. After a timeout the
@@ -730,6 +743,10 @@ class ChannelCore:
     def _track_settings(self, command: str) -> None:
         """Follow the module settings the parser relies on, as set by successful commands."""
         text = command.upper().replace(" ", "")
+        mode = _RECVMODE_SETTING.match(text)
+        if mode is not None:
+            self._recvmode["HTTPS" if mode.group(1) else "HTTP"] = int(mode.group(2))
+            return
         echo = _ECHO_SETTING.match(text)
         if echo is not None:
             self.parser.echo = self._echo_wanted = echo.group(1) == "1"
@@ -791,9 +808,12 @@ class ChannelCore:
         elif isinstance(event, RawStart):
             self.log.debug("payload.raw_start", source=event.source)
             stream = self._streams.get(event.source)
-            if stream is not None and stream.bytes_received:
-                # A response does not switch receive modes: a chunk header cut short (by a
-                # restart) and a line end look like a mode-0 start; nothing of it is data.
+            if stream is not None and (
+                stream.bytes_received or self._recvmode.get(event.source) == 1
+            ):
+                # A response does not switch receive modes, nor does a link set up for mode 1
+                # send raw bytes: a chunk header cut short (a restart) or broken by a line end
+                # (noise) looks like a mode-0 start; nothing of it is data.
                 self._lose_trust("a receive-mode-0 start amid a response", (), now, expected=False)
         elif isinstance(event, RawEnd):
             self._raw_end(event, now)
@@ -832,20 +852,15 @@ class ChannelCore:
             self._actions.append(_PAUSE)
 
     def _final(self, event: FinalResult, now: float) -> None:
+        if self._owed:
+            self._owed -= 1
         flight = self._flight
+        if flight is not None and flight.probe:
+            self._probe_final(flight, event, now)
+            return
         if flight is None or not event.solicited or flight.final_seen:
             self.stray_replies += 1
             self.log.info("reply.stray", kind="final", size=len(event.text))
-            return
-        if flight.probe:
-            if event.ok:
-                # A busy module's late answer to the command before: not the probe's. The
-                # probe ends on its own error answer only.
-                self.stray_replies += 1
-                self.log.info("reply.stray", kind="final", size=len(event.text))
-                self.parser.begin_command(flight.command, echoed=True)
-                return
-            self._probe_answered(now)
             return
         flight.final_seen = True
         call = flight.call
@@ -881,6 +896,31 @@ class ChannelCore:
         else:
             self._log_error(flight.command, event)
             self._settle(call, CommandError(flight.command, event.text, event.code))
+
+    def _probe_final(self, flight: _Flight, event: FinalResult, now: float) -> None:
+        """A final result while a probe is in flight. The module answers in order, and a busy
+        one echoes input at once: the finals owed to the lines written before the probe come
+        first, even after the probe's echo. The probe ends only on its own error answer: the
+        first error after its echo once those are paid (an ``OK`` is never its answer). When a
+        line was lost (never answered) or a hunt discarded finals, the count is too high: an
+        error after the echo then stands as the probe's if no other final follows it within
+        ``resync_grace``."""
+        line_now = self.line_now(now)
+        # the module is answering: give the probe's own answer time to come
+        flight.line_deadline = max(flight.line_deadline, line_now + self.resync_grace)
+        if event.solicited and not event.ok:
+            if not flight.owed_before:
+                self._probe_answered(now)
+                return
+            flight.quiet_until = line_now + self.resync_grace  # the probe's own, if the last
+        elif event.solicited:
+            flight.quiet_until = math.inf  # an OK came after it: that error was not the probe's
+        if flight.owed_before:
+            flight.owed_before -= 1
+        self.stray_replies += 1
+        self.log.info("reply.stray", kind="final", size=len(event.text))
+        if event.solicited:
+            self.parser.begin_command(flight.command, echoed=True)  # wait on for its own
 
     def _log_error(self, command: str, event: FinalResult) -> None:
         # the module's text is not logged (a line may carry what others chose): kind and size
@@ -918,6 +958,11 @@ class ChannelCore:
                 if stream is not None:
                     stream.link_closed(line)
                 self._actions.append(Notify(LinkClosed(source, line)))
+        if self._streams and not (line.isascii() and line.isprintable()):
+            # A report holding bytes no report holds, while a response is awaited: a garbled
+            # chunk header (``+HTTPRUCV: 167,<data>``); its data is not a report.
+            self._stray(line, now)
+            return
         if line == RESTARTED:
             self._restarted(now)
         elif not REPORT_SHAPE.match(line):
@@ -928,6 +973,8 @@ class ChannelCore:
     def _restarted(self, now: float) -> None:
         """The module restarted: its links are gone, and so may be the command in flight."""
         self._actions.append(Notify(ModuleRestarted()))
+        self._owed = 0  # the module forgot what it was sent
+        self._recvmode.clear()  # and its link settings
         if not self._echo_wanted:
             self._suspect()  # echo is back on: turn it off again after a probe
         self._fail_streams(LinkClosedError, "link lost: the module restarted", now)
@@ -941,8 +988,9 @@ class ChannelCore:
 
     def _stray(self, line: str, now: float) -> None:
         self.log.debug("line.stray", kind="stray", size=len(line))
-        if any(stream.bytes_received for stream in self._streams.values()):
-            # Text amid a response: a chunk header was lost and its data read as lines.
+        if self._streams:
+            # Text while a response is awaited or under way: a chunk header was lost (garbled)
+            # and its data read as lines; nothing after it may reach the stream.
             self._lose_trust("unexpected text amid the payload", (), now, expected=False)
 
     def _raw_end(self, event: RawEnd, now: float) -> None:
@@ -1003,7 +1051,7 @@ class ChannelCore:
         self._before_probe += added
         if added and self.recovery is Recovery.SETTLE:
             for command in added:  # the probe after the ATE1 follows them
-                self._actions.append(Write(encode_command(command)))
+                self._write_line(encode_command(command))
         if not self.parser.distrusted:
             self.parser.distrust()
         flight = self._flight
@@ -1095,14 +1143,17 @@ class ChannelCore:
                 self._set_trust(Trust.DISTRUSTED)
             if not self.parser.distrusted:
                 self.parser.distrust()
+            # The lines owed now may be answered before the probe's echo (discarded) or after
+            # it; the close and ATE1 written next are answered before the probe, normally.
+            self._owed_at_hunt = self._owed
             # a hunt discards every byte: no stream may go on after a gap
             self._fail_streams(ProtocolError, "bytes discarded to find a probe's echo", now)
             for command in self._before_probe:
                 self.log.info("resync.before_probe", command=redact(command))
-                self._actions.append(Write(encode_command(command)))
+                self._write_line(encode_command(command))
             if self.parser.echo is not True or self._rec_attempt % RESYNC_ATTEMPTS == 0:
                 # Echo may be off (or unknown): the probe's echo is the proof, so turn it on.
-                self._actions.append(Write(b"ATE1\r"))
+                self._write_line(b"ATE1\r")
                 self._rec_until = self.line_now(now) + ECHO_ON_SETTLE + self.line_time(16)
                 self._set_recovery(Recovery.SETTLE)
                 return
@@ -1120,10 +1171,13 @@ class ChannelCore:
         else:
             self.parser.begin_command(probe)
         line_now = self.line_now(now)
-        self._flight = _Flight(probe, None, None, True, now, line_now, line_now + timeout)
+        flight = _Flight(probe, None, None, True, now, line_now, line_now + timeout)
+        # the finals due to earlier lines come first (a busy module echoes the probe at once)
+        flight.owed_before = self._owed_at_hunt if self._rec_hunt else self._owed
+        self._flight = flight
         self._move(Exchange.ECHO)
         self._set_recovery(Recovery.PROBE)
-        self._actions.append(Write(line))
+        self._write_line(line)
 
     def _probe_unanswered(self, now: float) -> None:
         self._flight = None
@@ -1133,7 +1187,10 @@ class ChannelCore:
             self._give_up(now)
             return
         self.log.warning("resync.retry", attempt=self._rec_attempt, hunt=self._rec_hunt)
-        self._rec_hunt = True
+        # The line itself is not suspect (it would be distrusted): the next probe reads on, so
+        # that the finals owed stay counted. Every third hunts, with echo turned on first.
+        if (self._rec_attempt + 1) % RESYNC_ATTEMPTS == 0:
+            self._rec_hunt = True
         self._next_probe(now)
 
     def _probe_answered(self, now: float) -> None:
@@ -1144,6 +1201,7 @@ class ChannelCore:
         self._set_trust(Trust.TRUSTED)
         self._before_probe.clear()
         self._eager = False
+        self._owed = 0  # answered in order: every line before the probe is answered
         self.resyncs += 1
         if self._rec_hunt:
             self.parser.echo = True  # the probe's echo came back

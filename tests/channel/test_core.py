@@ -254,9 +254,16 @@ def test_every_call_ends_by_its_own_deadline_behind_a_busy_module(h: Harness) ->
     # the recovery keeps probing, every GRACE seconds, while the module may be busy
     h.advance(12.0)
     assert h.core.recovery is Recovery.PROBE
-    assert len([w for w in h.writes() if w.startswith(b"AT+N58SYNC=")]) >= 5
-    probe = h.core._rec_probe.encode() + b"\r"  # the probe in flight
-    h.feed(b"\r\nOK\r\n" + probe + b"\r\nERROR\r\n", at=12.0)  # the setup's OK, then the probe's
+    lines = h.writes()
+    assert len([w for w in lines if w.startswith(b"AT+N58SYNC=")]) >= 5
+    # The module echoed every line at once (its UART echoes while busy); now it answers them
+    # in order: the setup's OK, then each probe's ERROR and each ATE1's OK. Only the last
+    # probe's own ERROR proves the line in step.
+    h.feed(b"".join(lines), at=12.0)  # the echoes
+    h.feed(b"\r\nOK\r\n")  # the setup's late OK
+    for line in lines:
+        assert h.core.trust is not Trust.TRUSTED
+        h.feed(b"\r\nOK\r\n" if line == b"ATE1\r" else b"\r\nERROR\r\n")
     assert h.core.trust is Trust.TRUSTED
     nxt = h.core.submit("AT", h.now, timeout=1.0)
     h.feed(b"AT\r\r\nOK\r\n")
@@ -457,8 +464,43 @@ def test_an_oversized_chunk_length_is_a_lost_frame_and_the_line_comes_back(
     assert isinstance(outcome, ProtocolError)  # the command in flight fails with the line
     probe = h.last_probe()
     h.feed(b"AT+CGMM\r\r\nN58\r\n" + probe + b"\r\nERROR\r\n")
+    # AT+CGMM's answer may have been discarded or may still come: the ERROR after the probe's
+    # echo stands as its own once nothing followed it for resync_grace
+    assert h.core.trust is Trust.DISTRUSTED
+    h.advance(h.now + h.core.resync_grace)
     assert h.core.trust is Trust.TRUSTED
     assert not h.core.parser.in_payload
     again = h.core.submit("AT+CGMM", h.now)
     h.feed(b"AT+CGMM\r\r\nN58\r\n\r\nOK\r\n")
     assert h.outcomes() == {again: Reply("AT+CGMM", ["N58"], "OK")}
+
+
+@pytest.mark.parametrize(
+    "garbled",
+    [
+        b"\r\n+HTTPRECV; 10,0123456789\r\n",  # not a report: stray text
+        b"\r\n+HTTPRUCV: 4,\x01\x02\xfe\xff\r\n",  # a report holding binary data
+    ],
+)
+def test_a_garbled_first_chunk_header_fails_the_stream_at_byte_0(
+    h: Harness, garbled: bytes
+) -> None:
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    h.feed(garbled + b"\r\n+HTTPRECV: 3,abc\r\n")
+    assert isinstance(sink.error, ProtocolError)
+    assert "after byte 0" in str(sink.error)
+    assert bytes(sink.data) == b""
+    assert h.core.trust is Trust.DISTRUSTED
+
+
+def test_a_mode_0_start_on_a_mode_1_link_is_noise(h: Harness) -> None:
+    call = h.core.submit("AT+HTTPPARA=recvmode,1", h.now)
+    h.feed(b"AT+HTTPPARA=recvmode,1\r\r\nOK\r\n")
+    assert h.outcomes() == {call: Reply("AT+HTTPPARA=recvmode,1", [], "OK")}
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    h.feed(b"\r\n+HTTPRECV:\n 774,HTTP/1.1 200 OK\r\n")  # noise made the space a line end
+    assert isinstance(sink.error, ProtocolError)
+    assert bytes(sink.data) == b""
+    assert h.core.trust is Trust.DISTRUSTED

@@ -334,8 +334,10 @@ class ChannelCore:
         self._queue: deque[Call] = deque()
         self._next_id = 0
         self._eager = False  # recover now, not at the next command
-        self._owed = 0  # lines written whose final has not come (the module answers in order)
-        self._owed_at_hunt = 0  # _owed when the attempt of the hunting probe began
+        self._owed: deque[float] = deque()
+        """Lines written whose final has not come, oldest first (the module answers in order):
+        the line-clock time by which each must have been answered (its manual timeout)."""
+        self._owed_at_hunt = 0  # len(_owed) when the attempt of the hunting probe began
         self._echo_wanted = True
         self._before_probe: list[str] = []
         self._data_risk_until = 0.0  # real clock
@@ -489,7 +491,7 @@ class ChannelCore:
         self._check_open()
         line = encode_command(command)
         self.log.warning("command.blind", command=redact(command))
-        self._write_line(line)
+        self._write_line(line, now)
         self._suspect()
 
     def line_rate_changed(self, baudrate: int) -> None:
@@ -622,9 +624,15 @@ class ChannelCore:
                 raise AssertionError(f"recovery {self.recovery.value} -> {to.value}")
             self.recovery = to
 
-    def _write_line(self, line: bytes) -> None:
-        """Write a command line: the module owes it a final result (answered in order)."""
-        self._owed += 1
+    def _write_line(self, line: bytes, now: float, timeout: float | None = None) -> None:
+        """Write a command line: the module owes it a final result (answered in order), by
+        its manual timeout (``timeout``: the core's own lines) after the line before it."""
+        if timeout is None:
+            timeout = spec_for(line[:-1].decode("ascii")).timeout + self.timeout_slack
+        timeout += self.line_time(2 * len(line))
+        owed = self._owed
+        expiry = self.line_now(now) + timeout
+        self._owed.append(max(expiry, owed[-1] + timeout) if owed else expiry)
         self._actions.append(Write(line))
 
     def _settle(self, call: Call, outcome: Reply | N58Error) -> None:
@@ -683,7 +691,7 @@ class ChannelCore:
         self._move(Exchange.ECHO)
         if self._debug:
             self.log.debug("command.sent", command=redact(command))
-        self._write_line(call.line)
+        self._write_line(call.line, now)
 
     def _send_own(self, command: str, now: float) -> None:
         """An exchange of the core's own (``ATE0`` after a probe): nobody waits for it."""
@@ -692,7 +700,7 @@ class ChannelCore:
         timeout = self.resync_grace + self.line_time(2 * len(command) + 2)
         self._flight = _Flight(command, None, None, False, now, line_now, line_now + timeout)
         self._move(Exchange.ECHO)
-        self._write_line(encode_command(command))
+        self._write_line(encode_command(command), now)
 
     def _abandon(self, flight: _Flight, now: float, *, timed_out: bool) -> None:
         """The caller of the command in flight is gone: it becomes a zombie. After a timeout the
@@ -852,12 +860,13 @@ class ChannelCore:
             self._actions.append(_PAUSE)
 
     def _final(self, event: FinalResult, now: float) -> None:
-        if self._owed:
-            self._owed -= 1
+        paid = self._owed.popleft() if self._owed else 0.0  # the oldest line's, in order
         flight = self._flight
         if flight is not None and flight.probe:
-            self._probe_final(flight, event, now)
+            self._probe_final(flight, event, now, paid)
             return
+        if flight is None and self.recovery is Recovery.SETTLE:
+            return  # the answer to the recovery's own ATE1
         if flight is None or not event.solicited or flight.final_seen:
             self.stray_replies += 1
             self.log.info("reply.stray", kind="final", size=len(event.text))
@@ -897,14 +906,14 @@ class ChannelCore:
             self._log_error(flight.command, event)
             self._settle(call, CommandError(flight.command, event.text, event.code))
 
-    def _probe_final(self, flight: _Flight, event: FinalResult, now: float) -> None:
+    def _probe_final(self, flight: _Flight, event: FinalResult, now: float, paid: float) -> None:
         """A final result while a probe is in flight. The module answers in order, and a busy
         one echoes input at once: the finals owed to the lines written before the probe come
         first, even after the probe's echo. The probe ends only on its own error answer: the
         first error after its echo once those are paid (an ``OK`` is never its answer). When a
         line was lost (never answered) or a hunt discarded finals, the count is too high: an
-        error after the echo then stands as the probe's if no other final follows it within
-        ``resync_grace``."""
+        error after the echo then stands as the probe's if no other final follows it before the
+        lines still owed must have been answered (their manual timeouts)."""
         line_now = self.line_now(now)
         # the module is answering: give the probe's own answer time to come
         flight.line_deadline = max(flight.line_deadline, line_now + self.resync_grace)
@@ -912,7 +921,12 @@ class ChannelCore:
             if not flight.owed_before:
                 self._probe_answered(now)
                 return
-            flight.quiet_until = line_now + self.resync_grace  # the probe's own, if the last
+            # the probe's own, unless a final still owed to an earlier line follows: those
+            # lines cannot be answered after their manual timeouts
+            owed = self._owed
+            older = [owed[i] for i in range(min(flight.owed_before - 1, len(owed)))]
+            flight.quiet_until = max([line_now, paid, *older])
+            flight.line_deadline = max(flight.line_deadline, flight.quiet_until)
         elif event.solicited:
             flight.quiet_until = math.inf  # an OK came after it: that error was not the probe's
         if flight.owed_before:
@@ -973,7 +987,7 @@ class ChannelCore:
     def _restarted(self, now: float) -> None:
         """The module restarted: its links are gone, and so may be the command in flight."""
         self._actions.append(Notify(ModuleRestarted()))
-        self._owed = 0  # the module forgot what it was sent
+        self._owed.clear()  # the module forgot what it was sent
         self._recvmode.clear()  # and its link settings
         if not self._echo_wanted:
             self._suspect()  # echo is back on: turn it off again after a probe
@@ -1051,7 +1065,7 @@ class ChannelCore:
         self._before_probe += added
         if added and self.recovery is Recovery.SETTLE:
             for command in added:  # the probe after the ATE1 follows them
-                self._write_line(encode_command(command))
+                self._write_line(encode_command(command), now)
         if not self.parser.distrusted:
             self.parser.distrust()
         flight = self._flight
@@ -1116,10 +1130,11 @@ class ChannelCore:
             # Raw bytes of a response nobody reads: their server may go on sending until the
             # link is closed, and must not be read as the module's output afterwards.
             self._before_probe.append(CLOSE_COMMAND[raw_source])
+        # Only a line that may hold anything (a server's bytes, noise) is hunted: otherwise the
+        # lines are read on, so that the finals owed to earlier lines stay counted.
         self._rec_hunt = (
             self.trust is Trust.DISTRUSTED
             or parser.distrusted  # e.g. the zombie's data echo was still coming
-            or parser.echo is not True
             or parser.in_raw_mode
         )
         # The module may first have to finish the command that timed out (up to its manual
@@ -1145,18 +1160,22 @@ class ChannelCore:
                 self.parser.distrust()
             # The lines owed now may be answered before the probe's echo (discarded) or after
             # it; the close and ATE1 written next are answered before the probe, normally.
-            self._owed_at_hunt = self._owed
+            self._owed_at_hunt = len(self._owed)
             # a hunt discards every byte: no stream may go on after a gap
             self._fail_streams(ProtocolError, "bytes discarded to find a probe's echo", now)
             for command in self._before_probe:
                 self.log.info("resync.before_probe", command=redact(command))
-                self._write_line(encode_command(command))
-            if self.parser.echo is not True or self._rec_attempt % RESYNC_ATTEMPTS == 0:
-                # Echo may be off (or unknown): the probe's echo is the proof, so turn it on.
-                self._write_line(b"ATE1\r")
-                self._rec_until = self.line_now(now) + ECHO_ON_SETTLE + self.line_time(16)
-                self._set_recovery(Recovery.SETTLE)
-                return
+                self._write_line(encode_command(command), now)
+        if self.parser.echo is not True or self._rec_attempt % RESYNC_ATTEMPTS == 0:
+            # Echo may be off (or unknown, or turned off behind our back): the probe's echo is
+            # the proof, so turn it on (every third probe too), and expect it from now on.
+            if not self._rec_hunt:
+                self.parser.begin_command("ATE1")  # its echo and answer are not stray text
+                self.parser.echo = True
+            self._write_line(b"ATE1\r", now, self.resync_grace)
+            self._rec_until = self.line_now(now) + ECHO_ON_SETTLE + self.line_time(16)
+            self._set_recovery(Recovery.SETTLE)
+            return
         self._write_probe(now)
 
     def _write_probe(self, now: float) -> None:
@@ -1173,11 +1192,11 @@ class ChannelCore:
         line_now = self.line_now(now)
         flight = _Flight(probe, None, None, True, now, line_now, line_now + timeout)
         # the finals due to earlier lines come first (a busy module echoes the probe at once)
-        flight.owed_before = self._owed_at_hunt if self._rec_hunt else self._owed
+        flight.owed_before = self._owed_at_hunt if self._rec_hunt else len(self._owed)
         self._flight = flight
         self._move(Exchange.ECHO)
         self._set_recovery(Recovery.PROBE)
-        self._write_line(line)
+        self._write_line(line, now, self.resync_grace)
 
     def _probe_unanswered(self, now: float) -> None:
         self._flight = None
@@ -1187,10 +1206,6 @@ class ChannelCore:
             self._give_up(now)
             return
         self.log.warning("resync.retry", attempt=self._rec_attempt, hunt=self._rec_hunt)
-        # The line itself is not suspect (it would be distrusted): the next probe reads on, so
-        # that the finals owed stay counted. Every third hunts, with echo turned on first.
-        if (self._rec_attempt + 1) % RESYNC_ATTEMPTS == 0:
-            self._rec_hunt = True
         self._next_probe(now)
 
     def _probe_answered(self, now: float) -> None:
@@ -1201,7 +1216,7 @@ class ChannelCore:
         self._set_trust(Trust.TRUSTED)
         self._before_probe.clear()
         self._eager = False
-        self._owed = 0  # answered in order: every line before the probe is answered
+        self._owed.clear()  # answered in order: every line before the probe is answered
         self.resyncs += 1
         if self._rec_hunt:
             self.parser.echo = True  # the probe's echo came back

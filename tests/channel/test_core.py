@@ -368,15 +368,23 @@ def test_a_byte_discarded_while_a_stream_is_open_fails_it_at_that_offset(h: Harn
     assert h.core.trust is Trust.DISTRUSTED
 
 
-def test_a_hunt_for_echo_fails_an_open_stream_before_discarding(h: Harness) -> None:
+def test_turning_echo_back_on_reads_on_and_keeps_an_open_stream(h: Harness) -> None:
+    """Echo unknown (a stored profile came back): ATE1 goes out and the probe waits for its
+    echo, but nothing is discarded, so an open stream goes on with the next chunk."""
     sink = Sink()
     h.core.open_stream("HTTP", sink)
     h.feed(b"\r\n+HTTPRECV: 2,ab\r\n")
-    h.core.parser.echo = None  # e.g. a stored profile came back: echo unknown
+    h.core.parser.echo = None
     h.core.write_blind("ATZ", h.now)
     h.core.submit("AT", h.now)
-    assert isinstance(sink.error, ProtocolError)
-    assert "after byte 2" in str(sink.error)
+    assert h.writes() == [b"ATZ\r", b"ATE1\r"]
+    h.feed(b"\r\nOK\r\n\r\n+HTTPRECV: 2,cd\r\nATE1\r\r\nOK\r\n")
+    h.advance(h.now + 0.3)
+    probe = h.last_probe()
+    h.feed(probe + b"\r\nERROR\r\n")
+    assert h.core.trust is Trust.TRUSTED
+    assert bytes(sink.data) == b"abcd"
+    assert sink.error is None
 
 
 # ---------------------------------------------------------------------- lost frames (#23.3)
@@ -464,10 +472,12 @@ def test_an_oversized_chunk_length_is_a_lost_frame_and_the_line_comes_back(
     assert isinstance(outcome, ProtocolError)  # the command in flight fails with the line
     probe = h.last_probe()
     h.feed(b"AT+CGMM\r\r\nN58\r\n" + probe + b"\r\nERROR\r\n")
-    # AT+CGMM's answer may have been discarded or may still come: the ERROR after the probe's
-    # echo stands as its own once nothing followed it for resync_grace
+    # AT+CGMM's answer may have been discarded, or the module may still be working on it: the
+    # ERROR after the probe's echo stands as the probe's once AT+CGMM's manual time is over
     assert h.core.trust is Trust.DISTRUSTED
-    h.advance(h.now + h.core.resync_grace)
+    h.advance(started + h.core.default_timeout("AT+CGMM") - 0.1)
+    assert h.core.trust is Trust.DISTRUSTED
+    h.advance(started + h.core.default_timeout("AT+CGMM") + 0.1)
     assert h.core.trust is Trust.TRUSTED
     assert not h.core.parser.in_payload
     again = h.core.submit("AT+CGMM", h.now)

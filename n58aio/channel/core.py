@@ -624,11 +624,10 @@ class ChannelCore:
                 raise AssertionError(f"recovery {self.recovery.value} -> {to.value}")
             self.recovery = to
 
-    def _write_line(self, line: bytes, now: float, timeout: float | None = None) -> None:
-        """Write a command line: the module owes it a final result (answered in order), by
-        its manual timeout (``timeout``: the core's own lines) after the line before it."""
-        if timeout is None:
-            timeout = spec_for(line[:-1].decode("ascii")).timeout + self.timeout_slack
+    def _write_line(self, line: bytes, now: float) -> None:
+        """Write a command line: the module owes it a final result (answered in order), within
+        its manual timeout after the line before it (the probe's: an unknown command's, 5 s)."""
+        timeout = spec_for(line[:-1].decode("ascii")).timeout + self.timeout_slack
         timeout += self.line_time(2 * len(line))
         owed = self._owed
         expiry = self.line_now(now) + timeout
@@ -1172,7 +1171,7 @@ class ChannelCore:
             if not self._rec_hunt:
                 self.parser.begin_command("ATE1")  # its echo and answer are not stray text
                 self.parser.echo = True
-            self._write_line(b"ATE1\r", now, self.resync_grace)
+            self._write_line(b"ATE1\r", now)
             self._rec_until = self.line_now(now) + ECHO_ON_SETTLE + self.line_time(16)
             self._set_recovery(Recovery.SETTLE)
             return
@@ -1196,7 +1195,7 @@ class ChannelCore:
         self._flight = flight
         self._move(Exchange.ECHO)
         self._set_recovery(Recovery.PROBE)
-        self._write_line(line, now, self.resync_grace)
+        self._write_line(line, now)
 
     def _probe_unanswered(self, now: float) -> None:
         self._flight = None

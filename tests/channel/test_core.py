@@ -514,3 +514,31 @@ def test_a_mode_0_start_on_a_mode_1_link_is_noise(h: Harness) -> None:
     assert isinstance(sink.error, ProtocolError)
     assert bytes(sink.data) == b""
     assert h.core.trust is Trust.DISTRUSTED
+
+
+@pytest.mark.parametrize("echo", [True, False], ids=["echo-on", "echo-off"])
+def test_a_swallowed_command_delays_the_proof_until_its_manual_time_is_over(
+    h: Harness, echo: bool
+) -> None:
+    """The module never answers AT+HTTPGETSTAT (lost). The probe's ERROR could be that
+    command's late answer (a busy module echoes the probe at once): it stands as the probe's
+    once every line before it must have been answered, by their manual timeouts in order."""
+    if not echo:
+        call = h.core.submit("ATE0", h.now)
+        assert h.writes() == [b"ATE0\r"]
+        h.feed(b"ATE0\r\r\nOK\r\n")
+        assert h.outcomes() == {call: Reply("ATE0", [], "OK")}
+    h.core.submit("AT+HTTPGETSTAT", h.now, timeout=0.3)
+    assert h.writes() == [b"AT+HTTPGETSTAT\r"]
+    h.advance(h.now + 0.3)
+    if not echo:  # echo is turned on first; the module answers ATE1 at once
+        assert h.writes() == [b"ATE1\r"]
+        h.feed(b"\r\nOK\r\n")
+        h.advance(h.now + 0.25)
+    probe = h.last_probe()
+    h.feed(probe + b"\r\nERROR\r\n")
+    assert h.core.needs_resync
+    h.advance(h.core.next_deadline() or math.inf)
+    assert not h.core.needs_resync
+    expected = 0.3 + 0.5 + (5.5 if not echo else 0.0)  # GETSTAT's manual time, then ATE1's
+    assert h.now == pytest.approx(expected, abs=0.05)

@@ -624,14 +624,16 @@ class ChannelCore:
                 raise AssertionError(f"recovery {self.recovery.value} -> {to.value}")
             self.recovery = to
 
-    def _write_line(self, line: bytes, now: float) -> None:
+    def _write_line(self, line: bytes, now: float, command: str | None = None) -> None:
         """Write a command line: the module owes it a final result (answered in order), within
         its manual timeout after the line before it (the probe's: an unknown command's, 5 s)."""
-        timeout = spec_for(line[:-1].decode("ascii")).timeout + self.timeout_slack
-        timeout += self.line_time(2 * len(line))
+        text = command if command is not None else line[:-1].decode("ascii")
+        timeout = spec_for(text).timeout + self.timeout_slack
+        if self.baudrate:
+            timeout += self.line_time(2 * len(line))
         owed = self._owed
-        expiry = self.line_now(now) + timeout
-        self._owed.append(max(expiry, owed[-1] + timeout) if owed else expiry)
+        expiry = (now - self._paused_total if not self._paused else self.line_now(now)) + timeout
+        owed.append(max(expiry, owed[-1] + timeout) if owed else expiry)
         self._actions.append(Write(line))
 
     def _settle(self, call: Call, outcome: Reply | N58Error) -> None:
@@ -690,7 +692,7 @@ class ChannelCore:
         self._move(Exchange.ECHO)
         if self._debug:
             self.log.debug("command.sent", command=redact(command))
-        self._write_line(call.line, now)
+        self._write_line(call.line, now, command)
 
     def _send_own(self, command: str, now: float) -> None:
         """An exchange of the core's own (``ATE0`` after a probe): nobody waits for it."""

@@ -561,7 +561,7 @@ class ChannelCore:
         self._last_rx = now - self._paused_total
         self.parser.receive_data(data)
         self._process(now)
-        if self._actions or self.exchange is Exchange.IDLE:
+        if self._actions or (self.exchange is Exchange.IDLE and (self._queue or self._eager)):
             self._pump(now)
 
     def tick(self, now: float) -> None:
@@ -624,11 +624,15 @@ class ChannelCore:
                 raise AssertionError(f"recovery {self.recovery.value} -> {to.value}")
             self.recovery = to
 
-    def _write_line(self, line: bytes, now: float, command: str | None = None) -> None:
+    def _write_line(self, line: bytes, now: float, timeout: float | None = None) -> None:
         """Write a command line: the module owes it a final result (answered in order), within
-        its manual timeout after the line before it (the probe's: an unknown command's, 5 s)."""
-        text = command if command is not None else line[:-1].decode("ascii")
-        timeout = spec_for(text).timeout + self.timeout_slack
+        ``timeout`` after the line before it: the manual timeout by default (the probe's: an
+        unknown command's, 5 s); a caller's command is waited for up to its caller's timeout
+        plus ``resync_grace`` (a final lost on the line must not hold the channel for the
+        manual timeout of, say, 30 s; an error later than that is the residual risk the
+        reliability page states)."""
+        if timeout is None:
+            timeout = spec_for(line[:-1].decode("ascii")).timeout + self.timeout_slack
         if self.baudrate:
             timeout += self.line_time(2 * len(line))
         owed = self._owed
@@ -692,7 +696,8 @@ class ChannelCore:
         self._move(Exchange.ECHO)
         if self._debug:
             self.log.debug("command.sent", command=redact(command))
-        self._write_line(call.line, now, command)
+        manual = spec_for(command).timeout + self.timeout_slack
+        self._write_line(call.line, now, min(manual, call.timeout + self.resync_grace))
 
     def _send_own(self, command: str, now: float) -> None:
         """An exchange of the core's own (``ATE0`` after a probe): nobody waits for it."""

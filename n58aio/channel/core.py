@@ -288,8 +288,6 @@ class _Flight:
     data_done: bool = False  # the data was written, or the module cannot be waiting for it
     final_seen: bool = False
     restart_deadline: float = math.inf  # line clock: a restart's grace for the answer
-    owed_before: int = 0  # a probe: finals owed to lines written before it (an upper bound)
-    quiet_until: float = math.inf  # a probe: its candidate answer stands if no final follows
 
 
 class ChannelCore:
@@ -334,10 +332,6 @@ class ChannelCore:
         self._queue: deque[Call] = deque()
         self._next_id = 0
         self._eager = False  # recover now, not at the next command
-        self._owed: deque[float] = deque()
-        """Lines written whose final has not come, oldest first (the module answers in order):
-        the line-clock time by which each must have been answered (its manual timeout)."""
-        self._owed_at_hunt = 0  # len(_owed) when the attempt of the hunting probe began
         self._echo_wanted = True
         self._before_probe: list[str] = []
         self._data_risk_until = 0.0  # real clock
@@ -422,7 +416,7 @@ class ChannelCore:
         if not self._paused:  # the line clock stands still while paused
             line = math.inf
             if flight is not None:
-                line = min(flight.line_deadline, flight.restart_deadline, flight.quiet_until)
+                line = min(flight.line_deadline, flight.restart_deadline)
             if self.recovery is Recovery.SETTLE:
                 line = min(line, self._rec_until)
             if in_payload:
@@ -491,7 +485,7 @@ class ChannelCore:
         self._check_open()
         line = encode_command(command)
         self.log.warning("command.blind", command=redact(command))
-        self._write_line(line, now)
+        self._actions.append(Write(line))
         self._suspect()
 
     def line_rate_changed(self, baudrate: int) -> None:
@@ -561,7 +555,7 @@ class ChannelCore:
         self._last_rx = now - self._paused_total
         self.parser.receive_data(data)
         self._process(now)
-        if self._actions or (self.exchange is Exchange.IDLE and (self._queue or self._eager)):
+        if self._actions or self.exchange is Exchange.IDLE:
             self._pump(now)
 
     def tick(self, now: float) -> None:
@@ -581,8 +575,6 @@ class ChannelCore:
                 )
                 self._settle(call, CommandTimeout(flight.command, call.timeout))
                 self._abandon(flight, now, timed_out=True)
-            elif flight.probe and due(flight.quiet_until, now):
-                self._probe_answered(now)  # nothing followed its candidate answer
             elif due(flight.restart_deadline, now):
                 self._lost_to_restart(flight, now)
             elif due(flight.line_deadline, now):
@@ -623,22 +615,6 @@ class ChannelCore:
             if to not in RECOVERY_MOVES[self.recovery]:
                 raise AssertionError(f"recovery {self.recovery.value} -> {to.value}")
             self.recovery = to
-
-    def _write_line(self, line: bytes, now: float, timeout: float | None = None) -> None:
-        """Write a command line: the module owes it a final result (answered in order), within
-        ``timeout`` after the line before it: the manual timeout by default (the probe's: an
-        unknown command's, 5 s); a caller's command is waited for up to its caller's timeout
-        plus ``resync_grace`` (a final lost on the line must not hold the channel for the
-        manual timeout of, say, 30 s; an error later than that is the residual risk the
-        reliability page states)."""
-        if timeout is None:
-            timeout = spec_for(line[:-1].decode("ascii")).timeout + self.timeout_slack
-        if self.baudrate:
-            timeout += self.line_time(2 * len(line))
-        owed = self._owed
-        expiry = (now - self._paused_total if not self._paused else self.line_now(now)) + timeout
-        owed.append(max(expiry, owed[-1] + timeout) if owed else expiry)
-        self._actions.append(Write(line))
 
     def _settle(self, call: Call, outcome: Reply | N58Error) -> None:
         self._actions.append(Settle(call.id, outcome))
@@ -696,8 +672,7 @@ class ChannelCore:
         self._move(Exchange.ECHO)
         if self._debug:
             self.log.debug("command.sent", command=redact(command))
-        manual = spec_for(command).timeout + self.timeout_slack
-        self._write_line(call.line, now, min(manual, call.timeout + self.resync_grace))
+        self._actions.append(Write(call.line))
 
     def _send_own(self, command: str, now: float) -> None:
         """An exchange of the core's own (``ATE0`` after a probe): nobody waits for it."""
@@ -706,7 +681,7 @@ class ChannelCore:
         timeout = self.resync_grace + self.line_time(2 * len(command) + 2)
         self._flight = _Flight(command, None, None, False, now, line_now, line_now + timeout)
         self._move(Exchange.ECHO)
-        self._write_line(encode_command(command), now)
+        self._actions.append(Write(encode_command(command)))
 
     def _abandon(self, flight: _Flight, now: float, *, timed_out: bool) -> None:
         """The caller of the command in flight is gone: it becomes a zombie. After a timeout the
@@ -825,9 +800,8 @@ class ChannelCore:
             if stream is not None and (
                 stream.bytes_received or self._recvmode.get(event.source) == 1
             ):
-                # A response does not switch receive modes, nor does a link set up for mode 1
-                # send raw bytes: a chunk header cut short (a restart) or broken by a line end
-                # (noise) looks like a mode-0 start; nothing of it is data.
+                # A response does not switch receive modes: a chunk header cut short (by a
+                # restart) and a line end look like a mode-0 start; nothing of it is data.
                 self._lose_trust("a receive-mode-0 start amid a response", (), now, expected=False)
         elif isinstance(event, RawEnd):
             self._raw_end(event, now)
@@ -866,16 +840,20 @@ class ChannelCore:
             self._actions.append(_PAUSE)
 
     def _final(self, event: FinalResult, now: float) -> None:
-        paid = self._owed.popleft() if self._owed else 0.0  # the oldest line's, in order
         flight = self._flight
-        if flight is not None and flight.probe:
-            self._probe_final(flight, event, now, paid)
-            return
-        if flight is None and self.recovery is Recovery.SETTLE:
-            return  # the answer to the recovery's own ATE1
         if flight is None or not event.solicited or flight.final_seen:
             self.stray_replies += 1
             self.log.info("reply.stray", kind="final", size=len(event.text))
+            return
+        if flight.probe:
+            if event.ok:
+                # A busy module's late answer to the command before: not the probe's. The
+                # probe ends on its own error answer only.
+                self.stray_replies += 1
+                self.log.info("reply.stray", kind="final", size=len(event.text))
+                self.parser.begin_command(flight.command, echoed=True)
+                return
+            self._probe_answered(now)
             return
         flight.final_seen = True
         call = flight.call
@@ -911,36 +889,6 @@ class ChannelCore:
         else:
             self._log_error(flight.command, event)
             self._settle(call, CommandError(flight.command, event.text, event.code))
-
-    def _probe_final(self, flight: _Flight, event: FinalResult, now: float, paid: float) -> None:
-        """A final result while a probe is in flight. The module answers in order, and a busy
-        one echoes input at once: the finals owed to the lines written before the probe come
-        first, even after the probe's echo. The probe ends only on its own error answer: the
-        first error after its echo once those are paid (an ``OK`` is never its answer). When a
-        line was lost (never answered) or a hunt discarded finals, the count is too high: an
-        error after the echo then stands as the probe's if no other final follows it before the
-        lines still owed must have been answered (their manual timeouts)."""
-        line_now = self.line_now(now)
-        # the module is answering: give the probe's own answer time to come
-        flight.line_deadline = max(flight.line_deadline, line_now + self.resync_grace)
-        if event.solicited and not event.ok:
-            if not flight.owed_before:
-                self._probe_answered(now)
-                return
-            # the probe's own, unless a final still owed to an earlier line follows: those
-            # lines cannot be answered after their manual timeouts
-            owed = self._owed
-            older = [owed[i] for i in range(min(flight.owed_before - 1, len(owed)))]
-            flight.quiet_until = max([line_now, paid, *older])
-            flight.line_deadline = max(flight.line_deadline, flight.quiet_until)
-        elif event.solicited:
-            flight.quiet_until = math.inf  # an OK came after it: that error was not the probe's
-        if flight.owed_before:
-            flight.owed_before -= 1
-        self.stray_replies += 1
-        self.log.info("reply.stray", kind="final", size=len(event.text))
-        if event.solicited:
-            self.parser.begin_command(flight.command, echoed=True)  # wait on for its own
 
     def _log_error(self, command: str, event: FinalResult) -> None:
         # the module's text is not logged (a line may carry what others chose): kind and size
@@ -993,8 +941,7 @@ class ChannelCore:
     def _restarted(self, now: float) -> None:
         """The module restarted: its links are gone, and so may be the command in flight."""
         self._actions.append(Notify(ModuleRestarted()))
-        self._owed.clear()  # the module forgot what it was sent
-        self._recvmode.clear()  # and its link settings
+        self._recvmode.clear()  # the module forgot its link settings
         if not self._echo_wanted:
             self._suspect()  # echo is back on: turn it off again after a probe
         self._fail_streams(LinkClosedError, "link lost: the module restarted", now)
@@ -1071,7 +1018,7 @@ class ChannelCore:
         self._before_probe += added
         if added and self.recovery is Recovery.SETTLE:
             for command in added:  # the probe after the ATE1 follows them
-                self._write_line(encode_command(command), now)
+                self._actions.append(Write(encode_command(command)))
         if not self.parser.distrusted:
             self.parser.distrust()
         flight = self._flight
@@ -1136,11 +1083,10 @@ class ChannelCore:
             # Raw bytes of a response nobody reads: their server may go on sending until the
             # link is closed, and must not be read as the module's output afterwards.
             self._before_probe.append(CLOSE_COMMAND[raw_source])
-        # Only a line that may hold anything (a server's bytes, noise) is hunted: otherwise the
-        # lines are read on, so that the finals owed to earlier lines stay counted.
         self._rec_hunt = (
             self.trust is Trust.DISTRUSTED
             or parser.distrusted  # e.g. the zombie's data echo was still coming
+            or parser.echo is not True
             or parser.in_raw_mode
         )
         # The module may first have to finish the command that timed out (up to its manual
@@ -1164,24 +1110,17 @@ class ChannelCore:
                 self._set_trust(Trust.DISTRUSTED)
             if not self.parser.distrusted:
                 self.parser.distrust()
-            # The lines owed now may be answered before the probe's echo (discarded) or after
-            # it; the close and ATE1 written next are answered before the probe, normally.
-            self._owed_at_hunt = len(self._owed)
             # a hunt discards every byte: no stream may go on after a gap
             self._fail_streams(ProtocolError, "bytes discarded to find a probe's echo", now)
             for command in self._before_probe:
                 self.log.info("resync.before_probe", command=redact(command))
-                self._write_line(encode_command(command), now)
-        if self.parser.echo is not True or self._rec_attempt % RESYNC_ATTEMPTS == 0:
-            # Echo may be off (or unknown, or turned off behind our back): the probe's echo is
-            # the proof, so turn it on (every third probe too), and expect it from now on.
-            if not self._rec_hunt:
-                self.parser.begin_command("ATE1")  # its echo and answer are not stray text
-                self.parser.echo = True
-            self._write_line(b"ATE1\r", now)
-            self._rec_until = self.line_now(now) + ECHO_ON_SETTLE + self.line_time(16)
-            self._set_recovery(Recovery.SETTLE)
-            return
+                self._actions.append(Write(encode_command(command)))
+            if self.parser.echo is not True or self._rec_attempt % RESYNC_ATTEMPTS == 0:
+                # Echo may be off (or unknown): the probe's echo is the proof, so turn it on.
+                self._actions.append(Write(b"ATE1\r"))
+                self._rec_until = self.line_now(now) + ECHO_ON_SETTLE + self.line_time(16)
+                self._set_recovery(Recovery.SETTLE)
+                return
         self._write_probe(now)
 
     def _write_probe(self, now: float) -> None:
@@ -1196,13 +1135,10 @@ class ChannelCore:
         else:
             self.parser.begin_command(probe)
         line_now = self.line_now(now)
-        flight = _Flight(probe, None, None, True, now, line_now, line_now + timeout)
-        # the finals due to earlier lines come first (a busy module echoes the probe at once)
-        flight.owed_before = self._owed_at_hunt if self._rec_hunt else len(self._owed)
-        self._flight = flight
+        self._flight = _Flight(probe, None, None, True, now, line_now, line_now + timeout)
         self._move(Exchange.ECHO)
         self._set_recovery(Recovery.PROBE)
-        self._write_line(line, now)
+        self._actions.append(Write(line))
 
     def _probe_unanswered(self, now: float) -> None:
         self._flight = None
@@ -1212,6 +1148,7 @@ class ChannelCore:
             self._give_up(now)
             return
         self.log.warning("resync.retry", attempt=self._rec_attempt, hunt=self._rec_hunt)
+        self._rec_hunt = True
         self._next_probe(now)
 
     def _probe_answered(self, now: float) -> None:
@@ -1222,7 +1159,6 @@ class ChannelCore:
         self._set_trust(Trust.TRUSTED)
         self._before_probe.clear()
         self._eager = False
-        self._owed.clear()  # answered in order: every line before the probe is answered
         self.resyncs += 1
         if self._rec_hunt:
             self.parser.echo = True  # the probe's echo came back

@@ -400,14 +400,18 @@ class ModemChannel(asyncio.Protocol):
         self._run()
 
     def _on_drain(self) -> None:
-        # called inside a consumer's receive(): the reader resumes on its own turn of the loop
-        if not self._drain_scheduled and self.core.closed is None:
-            self._drain_scheduled = True
-            (self._loop or asyncio.get_running_loop()).call_soon(self._drained)
+        # Called inside a consumer's receive(): the port is read again at once, and the bytes
+        # the parser holds are processed on the reader's own turn of the loop.
+        core = self.core
+        if core.closed is None and core.drained(self._now(), process=False):
+            self._run()
+            if not self._drain_scheduled:
+                self._drain_scheduled = True
+                (self._loop or asyncio.get_running_loop()).call_soon(self._drained)
 
     def _drained(self) -> None:
         self._drain_scheduled = False
-        self.core.drained(self._now())
+        self.core.process_pending(self._now())
         self._run()
 
     def _write(self, data: bytes) -> None:

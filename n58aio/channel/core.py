@@ -529,10 +529,17 @@ class ChannelCore:
                 del self._streams[source]
         self.drained(now)
 
-    def drained(self, now: float) -> None:
-        """A stream's consumer caught up (or a stream went): resume reading if none is behind."""
-        if self._resume_if_drained(now):
+    def drained(self, now: float, *, process: bool = True) -> bool:
+        """A stream's consumer caught up (or a stream went): resume reading if none is behind,
+        and (``process``) go on with the bytes the parser holds. True when reading resumed."""
+        resumed = self._resume_if_drained(now)
+        if resumed and process:
             self._settle_input(now)
+        return resumed
+
+    def process_pending(self, now: float) -> None:
+        """Go on with the bytes the parser holds (after :meth:`drained` without ``process``)."""
+        self._settle_input(now)
 
     def _resume_if_drained(self, now: float) -> bool:
         if self._paused and not any(stream.paused for stream in self._streams.values()):
@@ -756,23 +763,20 @@ class ChannelCore:
                     self._deliver(source, b"".join(batch), False, now)
                 return
             event = parser.next_event()
-            kind = type(event)
-            if kind is Payload:
-                assert isinstance(event, Payload)
-                if not batch or event.source == source:
-                    batch.append(event.data)
-                    source = event.source
-                    continue
-            if batch:
-                self._deliver(source, b"".join(batch) if len(batch) > 1 else batch[0], False, now)
-                batch = []
-            if kind is NeedData:
-                return
-            if kind is Payload:  # the other family's chunk starts a new batch
-                assert isinstance(event, Payload)
+            if isinstance(event, Payload):
+                if batch and event.source != source:  # the other family's chunk: a new batch
+                    self._deliver(
+                        source, b"".join(batch) if len(batch) > 1 else batch[0], False, now
+                    )
+                    batch = []
                 batch.append(event.data)
                 source = event.source
                 continue
+            if batch:
+                self._deliver(source, b"".join(batch) if len(batch) > 1 else batch[0], False, now)
+                batch = []
+            if isinstance(event, NeedData):
+                return
             self._dispatch(event, now)
             if parser.distrusted and self.trust is not Trust.DISTRUSTED and self.closed is None:
                 self._lose_trust("the line is not trusted", (), now, expected=False)

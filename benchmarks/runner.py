@@ -696,6 +696,19 @@ class Suite:
                     f"{ours[key] / theirs[key]:.2f}",
                 )
             )
+        with emulators(1) as helpers:
+            measure = functools.partial(self._command_cost, devices(helpers)[0])
+            ours, theirs = self._alternate(measure)
+        self.rows.append(
+            Row(
+                "compare",
+                "AT round trip over a pty: client CPU per command",
+                f"{ours['cpu']:.0f} µs",
+                f"{theirs['cpu']:.0f} µs",
+                f"{ours['cpu'] / theirs['cpu']:.2f}",
+                f"{ours['rate']:,.0f} vs {theirs['rate']:,.0f} round trips/s",
+            )
+        )
         size = p.compare_size
         for mode in (1, 0):
             with emulators(1) as helpers:
@@ -732,6 +745,11 @@ class Suite:
         total = max(p.parser_total // 4, 100_000)
         result = self.worker("parser", path, total=total, repeat=p.parser_repeat)
         return {f"{r['chunk'] or 'raw'}": r["parser"] for r in result["rows"] if r["read"] == 4096}
+
+    def _command_cost(self, device: str, path: str | None) -> dict[str, float]:
+        seconds = self.profile.command_seconds
+        run = self.worker("n58aio_commands", path, device=device, seconds=seconds, warmup=50)
+        return {"cpu": 1e6 * run["cpu"] / run["commands"], "rate": run["commands"] / run["wall"]}
 
     def _download_cost(self, device: str, mode: int, path: str | None) -> dict[str, float]:
         size = self.profile.compare_size

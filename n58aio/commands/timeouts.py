@@ -1,39 +1,18 @@
-"""Per-command response timeouts from the N58 manual."""
+"""Per-command response timeouts from the N58 manual (a view of :mod:`.specs`)."""
 
 from __future__ import annotations
 
-from ..wire import command_name
+from .specs import DEFAULT_SPEC, SPECS, spec_for
 
 __all__ = ["DEFAULT_TIMEOUT", "MANUAL_TIMEOUTS", "manual_timeout"]
 
-MANUAL_TIMEOUTS: dict[str, float] = {
-    # chapter 9: "The command times out if the module does not respond in 300ms / 30s"
-    "HTTPPARA": 0.3,
-    "HTTPSPARA": 0.3,
-    "HTTPCLOSE": 0.3,
-    "HTTPSCLOSE": 0.3,
-    "HTTPGET": 0.3,
-    "HTTPSGET": 0.3,
-    "HTTPGETSTAT": 0.3,
-    "HTTPSGETSTAT": 0.3,
-    "HTTPSCFG": 0.3,
-    "FILEHTTPACTION": 0.3,
-    "FILEHTTPSACTION": 0.3,
-    "HTTPSETUP": 30.0,
-    "HTTPSSETUP": 30.0,
-    "HTTPACTION": 30.0,
-    "HTTPSACTION": 30.0,
-    # outside chapter 9: dialling the data link can take a while
-    "XIIC": 30.0,
-}
+MANUAL_TIMEOUTS: dict[str, float] = {name: spec.timeout for name, spec in SPECS.items()}
+"""The manual's timeout of each command the table lists, by name."""
 
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = DEFAULT_SPEC.timeout
 """Timeout of commands the chapter does not cover (``AT``, ``ATE0``, ``AT+CMEE`` ...)."""
 
 
 def manual_timeout(command: str) -> float:
     """The manual's response timeout of ``command`` (the module's own limit), in seconds."""
-    name = command_name(command)
-    if name is None:
-        return DEFAULT_TIMEOUT
-    return MANUAL_TIMEOUTS.get(name, DEFAULT_TIMEOUT)
+    return spec_for(command).timeout

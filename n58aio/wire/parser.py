@@ -218,6 +218,13 @@ class AtParser:
         return self._state is _State.PAYLOAD
 
     @property
+    def payload_missing(self) -> int:
+        """In the middle of a ``+HTTPRECV`` chunk: its bytes not received yet (0 otherwise)."""
+        if self._state is not _State.PAYLOAD:
+            return 0
+        return max(0, self._remaining - (len(self._buf) - self._pos))
+
+    @property
     def pending_retract(self) -> int | None:
         """While a link-closed report in raw mode waits for its line end: how many bytes of
         earlier :class:`RawData` its :class:`RawEnd` will retract; None otherwise."""
@@ -242,6 +249,7 @@ class AtParser:
         max_reply_lines: int | None = None,
         prompt: bool = False,
         data: bytes | None = None,
+        echoed: bool = False,
     ) -> None:
         """Declare the command about to be written, so replies are told from reports.
 
@@ -249,6 +257,8 @@ class AtParser:
         ``+...:`` lines are reports. ``reply_match`` and ``max_reply_lines`` narrow it further
         when a report shares the prefix (``+CREG``). ``prompt`` says the command waits for
         ``>``; ``data`` are the bytes that will be sent after it (their echo is recognised).
+        ``echoed`` declares the command's echo seen already (a probe that goes on waiting for
+        its own answer after a final result that was not its own).
         """
         name = command_name(command)
         self._needle = None  # while distrusted, only begin_sync ends the hunt
@@ -268,6 +278,7 @@ class AtParser:
             prompt=prompt or data is not None,
             data=data,
             failure_names=frozenset(failure),
+            echo_seen=echoed,
         )
 
     def abandon_command(self) -> None:

@@ -1,6 +1,6 @@
 """The suite: runs every case in its own subprocess, prints tables, writes JSON.
 
-``python -m benchmarks --quick`` is the CI smoke run (tiny sizes, about 25 s, exit status 1
+``python -m benchmarks --quick`` is the CI smoke run (tiny sizes, under 30 s, exit status 1
 when any case fails); ``python -m benchmarks --full`` gives the figures of
 ``docs/benchmarks.md``. Ratios compare measurements taken in the same run.
 """
@@ -71,7 +71,7 @@ class Profile:
     switched: tuple[int, int, int] = (115_200, 921_600, 1_350_000)  # opened at, switched to, bytes
 
 
-# A smoke run (about 25 s): every group and case runs, with paced transfers of about half a
+# A smoke run (under 30 s): every group and case runs, with paced transfers of about half a
 # second each; the figures are not meant to be read. Most of the time left is the start of the
 # worker and emulator interpreters.
 QUICK = Profile(
@@ -857,7 +857,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m benchmarks``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="CI smoke run: tiny sizes, about 25 s")
+    mode.add_argument("--quick", action="store_true", help="CI smoke run: tiny sizes, under 30 s")
     mode.add_argument("--full", action="store_true", help="the figures (default)")
     parser.add_argument(
         "--json",

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import termios
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -193,13 +194,21 @@ class _PromptedLines(_Lines):
     changes: a PIN, a password, credentials). Ctrl-D ends the input."""
 
     def __init__(self) -> None:
-        self.waiting = False  # input() is waiting for a line
+        self.waiting = False  # the prompt is shown and input() is waiting for a line
         self._readline = _load_readline()
         self._path = history_path()
+        self._terminal: _TerminalMode | None = None
         if self._readline is not None:
             with contextlib.suppress(OSError):
                 self._readline.read_history_file(self._path)
             self._readline.set_history_length(HISTORY_LENGTH)
+            self._readline.set_pre_input_hook(self._prompt_shown)
+            if sys.stdout.isatty():  # input() edits with readline only when both are terminals
+                self._terminal = _TerminalMode.hold(sys.stdin.fileno())
+
+    def _prompt_shown(self) -> None:
+        """readline's pre-input hook (in the input thread): the prompt is on the screen."""
+        self.waiting = True
 
     async def next(self) -> str | None:
         # input() is called only once the previous reply is printed, so the prompt comes last;
@@ -216,11 +225,13 @@ class _PromptedLines(_Lines):
                 line: str | None = input(PROMPT)
             except (EOFError, OSError, ValueError):  # Ctrl-D, or the terminal went away
                 line = None
+            self.waiting = False  # before the line is handed over: no report redraws it
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
                 loop.call_soon_threadsafe(settle, line)
 
+        if self._readline is None:  # input() prints the prompt itself, right away
+            self.waiting = True
         threading.Thread(target=ask, name="n58aio-at-input", daemon=True).start()
-        self.waiting = True
         try:
             line = await typed
         finally:
@@ -249,13 +260,52 @@ class _PromptedLines(_Lines):
             module.remove_history_item(length - 1)
 
     def close(self) -> None:
+        if self._terminal is not None:
+            self._terminal.restore()
         module = self._readline
         if module is None:
             return
+        module.set_pre_input_hook(None)
         with contextlib.suppress(OSError):
             self._path.parent.mkdir(parents=True, exist_ok=True)
             module.write_history_file(self._path)
             os.chmod(self._path, 0o600)
+
+
+class _TerminalMode:
+    """The terminal held in readline's character-at-a-time mode for the whole session.
+
+    readline switches the terminal to that mode while it reads a line and back to the mode it
+    found in between. Left in the line mode there, keys typed while a command runs are taken by
+    the terminal's line discipline: a Ctrl-D becomes an end-of-file marker that readline later
+    reads as a NUL byte, so the Ctrl-D is lost and the session does not end (a Backspace is
+    applied by the terminal, not by readline). In this mode they wait for readline as typed.
+    """
+
+    def __init__(self, fd: int, saved: list[Any]) -> None:
+        self._fd = fd
+        self._saved = saved
+
+    @classmethod
+    def hold(cls, fd: int) -> _TerminalMode | None:
+        """Switch ``fd`` to character mode (signals such as Ctrl-C still work); None where
+        that is not possible."""
+        try:
+            saved = termios.tcgetattr(fd)
+            mode = termios.tcgetattr(fd)
+            # ECHO stays: readline echoes the line itself only on a terminal that echoes
+            mode[3] &= ~(termios.ICANON | termios.IEXTEN)
+            mode[6][termios.VMIN] = 1
+            mode[6][termios.VTIME] = 0
+            termios.tcsetattr(fd, termios.TCSADRAIN, mode)
+        except (termios.error, OSError):
+            return None
+        return cls(fd, saved)
+
+    def restore(self) -> None:
+        """Give the terminal back as it was found."""
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
 
 
 PROMPT = "AT> "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +19,7 @@ from benchmarks.parser_bench import (
     run_parser,
     run_reference,
 )
-from benchmarks.runner import Row, format_tables, run_worker
+from benchmarks.runner import Row, format_tables, main, run_worker
 
 
 def test_parser_benchmark_returns_sane_numbers() -> None:
@@ -92,3 +94,14 @@ def test_mux_capacity_counts_report_and_frame_overhead() -> None:
         line_capacity(921_600) * 1460 / (report + 15 * 6)
     )
     assert mux_capacity(921_600) < payload_capacity(921_600, 1460)
+
+
+def test_a_failing_case_fails_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the compare group without --compare is a case that fails: the run goes on, records it
+    # in the JSON and exits 1, as CI needs
+    report = tmp_path / "quick.json"
+    assert main(["--quick", "--only", "compare", "--json", str(report)]) == 1
+    result = json.loads(report.read_text())
+    assert result["profile"]["name"] == "quick"
+    assert result["failures"] == ["compare: the compare group needs --compare DIR"]
+    assert "1 failure(s)" in capsys.readouterr().err

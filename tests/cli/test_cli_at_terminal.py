@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import termios
 from pathlib import Path
+from typing import Any
 
 from cli_fixtures import *  # noqa: F403  (fixtures)
 from cli_fixtures import SUBPROCESS_TIMEOUT, RunCli, subprocess_env
@@ -27,6 +29,7 @@ class Terminal:
         self.process = process
         self.master = master
         self.seen = b""
+        self.mode_at_exit: list[Any] = []  # the terminal's termios attributes the program left
 
     @classmethod
     async def start(cls, device: str, state: Path) -> Terminal:
@@ -80,6 +83,7 @@ class Terminal:
                 except (BlockingIOError, OSError):
                     await asyncio.sleep(0.01)
             status = await self.process.wait()
+        self.mode_at_exit = termios.tcgetattr(self.master)
         os.close(self.master)
         return status
 
@@ -102,6 +106,8 @@ async def test_line_editing_history_and_ctrl_d(emulator: Emulator, tmp_path: Pat
         assert b"+CSQ: 24,99\r\nOK\r\n" in await terminal.expect(b"AT> ")
         await terminal.type(CTRL_D)
         assert await terminal.close() == EXIT_OK  # interactive: a person saw the error
+        lflag = terminal.mode_at_exit[3]
+        assert lflag & termios.ICANON and lflag & termios.ECHO  # the line mode given back
     finally:
         if terminal.process.returncode is None:
             terminal.process.kill()
@@ -118,6 +124,33 @@ async def test_line_editing_history_and_ctrl_d(emulator: Emulator, tmp_path: Pat
         await terminal.type(UP + b"\r")
         assert b"+CSQ: 24,99\r\nOK\r\n" in await terminal.expect(b"AT> ")
         await terminal.type(b"exit\r")
+        assert await terminal.close() == EXIT_OK
+    finally:
+        if terminal.process.returncode is None:
+            terminal.process.kill()
+            await terminal.process.wait()
+
+
+async def test_ctrl_d_typed_while_a_command_runs_ends_the_session(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # Between two lines readline hands the terminal back to the mode it found; in the line
+    # mode a Ctrl-D typed then became a NUL byte for readline: lost, the session never ended.
+    received = asyncio.Event()
+
+    def slow_reply() -> None:
+        emulator.faults.stall(0.5)  # the reply, and so the next prompt, comes later
+        received.set()
+
+    emulator.faults.on_command("AT+CSQ", slow_reply)
+    terminal = await Terminal.start(emulator.device, tmp_path)
+    try:
+        await terminal.expect(b"AT> ")
+        await terminal.type(b"AT+CSQ\r")
+        async with asyncio.timeout(SUBPROCESS_TIMEOUT):
+            await received.wait()  # sent: readline is done with the line
+        await terminal.type(CTRL_D)  # typed ahead, before the reply and the next prompt
+        assert b"+CSQ: 24,99\r\nOK\r\n" in await terminal.expect(b"AT> ")
         assert await terminal.close() == EXIT_OK
     finally:
         if terminal.process.returncode is None:

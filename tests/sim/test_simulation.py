@@ -6,8 +6,10 @@ checked at every step (docs/simulation.md). A failure names its seed, its invari
 end of its trace; ``python -m fuzz.simulate --profile P --seed S --trace`` replays it.
 ``N58_SIM_RUNS`` scales the budget, in percent (100 by default; 1000: ten times the runs).
 
-The profiles and scenarios that today's channel fails are marked ``xfail(strict=True)``: the
-new channel core (#22) fixes them, and the marks go when it is merged.
+What the channel core still fails is marked ``xfail(strict=True)`` with the reason: a module
+that echoes each line as it arrives while it is still busy with an earlier one (the echo rule's
+limit, docs/reliability.md), and a few seeds of noise the core does not yet survive. A mark that
+starts passing fails the run, so a fix is noticed and its mark removed.
 """
 
 from __future__ import annotations
@@ -22,19 +24,11 @@ from fuzz.sim.scenarios import run_scenario
 from fuzz.sim.workload import PROFILES
 
 SCALE = float(os.environ.get("N58_SIM_RUNS", "100")) / 100
-ITEM1 = "#22 item 1: fixed by the new channel core"
-ITEM2 = "#22 item 2: fixed by the new channel core"
-ITEM23_3 = "#23 item 3 (a restart that cuts a chunk): fixed by the new channel core"
-ITEM3_BUSY = (
-    "#22 item 3; on the new core still, with a module that echoes while busy (the echo rule's"
-    " limit, docs/reliability.md: `--echo-late` runs clean)"
-)
 BUSY_ECHO = (
-    "#22 items 2 and 3; on the new core still: a module that echoes while busy (the echo"
-    " rule's limit, docs/reliability.md)"
+    "open: a module that echoes while busy makes an earlier line's error answer end a later"
+    " probe (the echo rule's limit, docs/reliability.md; `--echo-late` runs clean)"
 )
-FOUND = "found by the simulation (docs/simulation.md): for the new channel core"
-ALL = "#22 items 2 and 3, and what the simulation found (docs/simulation.md): for the new core"
+OPEN = "open: found by the simulation, not yet fixed in the channel core (docs/simulation.md)"
 BUDGET = {"calm": 300, "busy": 300, "busy_echo_late": 300, "stall": 300, "noisy": 300, "full": 200}
 
 
@@ -54,10 +48,10 @@ def test_calm_schedules() -> None:
     "profile",
     [
         pytest.param("busy", marks=pytest.mark.xfail(strict=True, reason=BUSY_ECHO)),
-        pytest.param("busy_echo_late", marks=pytest.mark.xfail(strict=True, reason=ITEM2)),
-        pytest.param("stall", marks=pytest.mark.xfail(strict=True, reason=ITEM1)),
-        pytest.param("noisy", marks=pytest.mark.xfail(strict=True, reason=f"{ALL}; {BUSY_ECHO}")),
-        pytest.param("full", marks=pytest.mark.xfail(strict=True, reason=f"{ALL}; {BUSY_ECHO}")),
+        "busy_echo_late",
+        "stall",
+        pytest.param("noisy", marks=pytest.mark.xfail(strict=True, reason=f"{BUSY_ECHO}; {OPEN}")),
+        pytest.param("full", marks=pytest.mark.xfail(strict=True, reason=f"{BUSY_ECHO}; {OPEN}")),
     ],
 )
 def test_faulty_schedules(profile: str) -> None:
@@ -68,36 +62,16 @@ def test_faulty_schedules(profile: str) -> None:
 @pytest.mark.parametrize(
     ("scenario", "invariant"),
     [
-        pytest.param(
-            "stalled_consumer_while_polling",
-            "exact-bytes",
-            marks=pytest.mark.xfail(strict=True, reason=ITEM1, raises=SimulationFailure),
-        ),
-        pytest.param(
-            "busy_module_zombie",
-            "bounded-time",
-            marks=pytest.mark.xfail(strict=True, reason=ITEM2, raises=SimulationFailure),
-        ),
-        pytest.param(
-            "cancelled_behind_busy",
-            "bounded-time",
-            marks=pytest.mark.xfail(strict=True, reason=ITEM2, raises=SimulationFailure),
-        ),
+        ("stalled_consumer_while_polling", "exact-bytes"),
+        ("busy_module_zombie", "bounded-time"),
+        ("cancelled_behind_busy", "bounded-time"),
         pytest.param(
             "probe_ended_by_late_ok",
             "own-reply",
-            marks=pytest.mark.xfail(strict=True, reason=ITEM3_BUSY, raises=SimulationFailure),
+            marks=pytest.mark.xfail(strict=True, reason=BUSY_ECHO, raises=SimulationFailure),
         ),
-        pytest.param(
-            "restart_cuts_a_chunk",
-            "no-deadlock",
-            marks=pytest.mark.xfail(strict=True, reason=ITEM23_3, raises=SimulationFailure),
-        ),
-        pytest.param(
-            "silent_restart_cuts_a_chunk",
-            "no-deadlock",
-            marks=pytest.mark.xfail(strict=True, reason=ITEM23_3, raises=SimulationFailure),
-        ),
+        ("restart_cuts_a_chunk", "no-deadlock"),
+        ("silent_restart_cuts_a_chunk", "no-deadlock"),
     ],
 )
 def test_directed_scenarios(scenario: str, invariant: str) -> None:
@@ -115,33 +89,33 @@ def test_directed_scenarios(scenario: str, invariant: str) -> None:
 # channel that has other faults too); ``+echo_late``: the module echoes a line only when it reads
 # it (``--echo-late``). They replay exactly, ``python -m fuzz.simulate --profile P --seed S
 # --trace``, as long as the model and the workload draw their dice as they do now.
-REGRESSIONS = [
-    ("stall", 2, "exact-bytes", ITEM1, "a stream handed out later bytes after a resync"),
-    ("stall", 14, "exact-bytes", ITEM1, "same, at another offset"),
-    ("busy", 0, "bounded-time", ITEM2, "AT+CSQ took 3.8 s of its 0.5 s behind a zombie's probes"),
-    ("busy", 2, "bounded-time", ITEM2, "an unknown command took 1.07 s of its 0.5 s"),
-    ("busy", 1, "own-reply", ITEM3_BUSY, "AT got ERROR: the probe ended on a late OK"),
-    ("busy", 4, "own-reply", ITEM3_BUSY, "AT+CSQ got a probe's ERROR"),
-    ("noisy", 74, "exact-bytes", FOUND, "a garbled first chunk header: later chunks from byte 0"),
-    ("noisy", 106, "exact-bytes", FOUND, "same"),
-    ("noisy", 147, "exact-bytes", FOUND, "a stream ended 'complete' at 8313 of 12785 bytes"),
-    ("noisy", 130, "no-forged-report", FOUND, "'+CSQ: 99,99' of a server's body as a report"),
-    ("full+echo_late", 5060, "exact-bytes", FOUND, "a cut chunk took '+PBREADY' as its data"),
-    ("full+echo_late", 156, "no-forged-report", FOUND, "'+PBREADY' of a server's body"),
-    ("full+echo_late", 104, "exact-bytes", FOUND, "wrong bytes mid-stream at 4138"),
-]
-NEW_CORE = [
-    # found on the new core, pass on today's channel: unmarked, they fail until the core fixes
-    # them (the first four it did fix)
+FIXED = [
+    # failed on the channel before the core (#22), or on the core while it was written
+    ("stall", 2, "exact-bytes", "a stream handed out later bytes after a resync"),
+    ("stall", 14, "exact-bytes", "same, at another offset"),
+    ("busy", 0, "bounded-time", "AT+CSQ took 3.8 s of its 0.5 s behind a zombie's probes"),
+    ("busy", 2, "bounded-time", "an unknown command took 1.07 s of its 0.5 s"),
+    ("noisy", 74, "exact-bytes", "a garbled first chunk header: later chunks from byte 0"),
+    ("noisy", 106, "exact-bytes", "same"),
+    ("noisy", 147, "exact-bytes", "a stream ended 'complete' at 8313 of 12785 bytes"),
+    ("noisy", 130, "no-forged-report", "'+CSQ: 99,99' of a server's body as a report"),
+    ("full+echo_late", 5060, "exact-bytes", "a cut chunk took '+PBREADY' as its data"),
     ("noisy", 271, "no-forged-report", "a chunk of a closed stream: its body's line as a report"),
     ("full+echo_late", 5087, "own-reply", "a broken '+HTTPRECV' header as a line of ATI's reply"),
     ("full+echo_late", 5139, "exact-bytes", "wrong bytes mid-stream"),
     ("full+echo_late", 5016, "no-forged-report", "a server's '+HTTPCLOSED' line as a report"),
     ("full+echo_late", 51, "own-reply", "a broken '+HTTPRECVz 1010,' header in ATI's reply"),
-    ("full+echo_late", 8, "own-reply", "a '+HTTPCLOSED' line that lost its text in AT's reply"),
-    ("full+echo_late", 125, "no-forged-report", "'+CSQ: 99,99' of a server's body"),
-    ("noisy+echo_late", 121, "no-forged-report", "'+PBREADY' of a server's body"),
-    ("noisy+echo_late", 188, "own-reply", "AT+HTTPACTION=0 got an ERROR that was not its own"),
+]
+REGRESSIONS = [
+    # still failing on the core: (profile, seed, invariant, why it is marked, what happened)
+    ("busy", 1, "own-reply", BUSY_ECHO, "AT got ERROR: the probe ended on a late OK"),
+    ("busy", 4, "own-reply", BUSY_ECHO, "AT+CSQ got a probe's ERROR"),
+    ("full+echo_late", 156, "no-forged-report", OPEN, "'+PBREADY' of a server's body"),
+    ("full+echo_late", 104, "exact-bytes", OPEN, "wrong bytes mid-stream at 4138"),
+    ("full+echo_late", 8, "own-reply", OPEN, "a '+HTTPCLOSED' that lost its text in AT's reply"),
+    ("full+echo_late", 125, "no-forged-report", OPEN, "'+CSQ: 99,99' of a server's body"),
+    ("noisy+echo_late", 121, "no-forged-report", OPEN, "'+PBREADY' of a server's body"),
+    ("noisy+echo_late", 188, "own-reply", OPEN, "AT+HTTPACTION=0 got an ERROR not its own"),
 ]
 
 
@@ -170,7 +144,7 @@ def _regression(profile: str, seed: int, invariant: str) -> None:
     ]
     + [
         pytest.param(profile, seed, invariant, id=f"{profile}-{seed}")
-        for profile, seed, invariant, _ in NEW_CORE
+        for profile, seed, invariant, _ in FIXED
     ],
 )
 def test_regression_seed(profile: str, seed: int, invariant: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from core_sink import Sink
 
 from n58aio.channel.core import (
     SYNC_PROBE_PREFIX,
@@ -28,35 +29,6 @@ from n58aio.channel.core import (
 BODY = bytes(range(256)) * 64
 ANSWERS = [b"\r\nOK\r\n", b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n", b"\r\nERROR\r\n"]
 NOISE = [b"\r\n+PBREADY\r\n", b"\x00\xff garbage\r\n", b"\r\nOK\r\n"]
-
-
-class Sink:
-    def __init__(self, limit: int) -> None:
-        self.data = bytearray()
-        self.limit = limit
-        self.unread = 0
-        self.bytes_received = 0
-        self.done = False
-
-    @property
-    def finished(self) -> bool:
-        return self.done
-
-    @property
-    def paused(self) -> bool:
-        return self.unread >= self.limit
-
-    def deliver(self, data: bytes) -> int | None:
-        self.bytes_received += len(data)
-        self.data += data
-        self.unread += len(data)
-        return None
-
-    def link_closed(self, line: str, retract: int = 0) -> None:
-        self.done = True
-
-    def fail(self, exc: BaseException) -> None:
-        self.done = True
 
 
 def run(seed: int, steps: int = 80) -> None:

@@ -77,6 +77,7 @@ _CLOSE_MARKER = {
 _CLOSE_MARKER_MAX = len(b"\r\n+HTTPSCLOSED:")
 _CLOSE_LINE_LIMIT = 128
 _PLUS_LINE = re.compile(r"^\+([A-Za-z0-9_]+)\s*:\s*(.*)$")
+_BARE_NAME = re.compile(r"^\+[A-Za-z0-9_]+$")
 _ERROR_CODE = re.compile(r"^\+(CME|CMS) ERROR\s*:\s*(.*)$")
 _FAILURE_VALUES = frozenset({"ERROR", "FAIL", "TIMEOUT!"})  # "+FSWF: Timeout!" ends the write
 _HTTP_FAILURE_NAMES = frozenset({"HTTPSEND", "HTTPSSEND", "HTTPSETUP", "HTTPSSETUP"})
@@ -600,6 +601,9 @@ class AtParser:
             return self._final(False, line, None)
         plus = _PLUS_LINE.match(line)
         if plus is None:
+            if _BARE_NAME.match(line):
+                # "+NAME" alone: a report that lost its text (no reply line has that shape)
+                return Urc(line)
             command.replies += 1
             return InfoLine(line)
         name = plus.group(1).upper()

@@ -458,3 +458,11 @@ def test_a_mode_0_start_on_a_mode_1_link_is_noise(h: Harness) -> None:
     assert isinstance(sink.error, ProtocolError)
     assert bytes(sink.data) == b""
     assert h.core.trust is Trust.DISTRUSTED
+
+
+def test_a_report_that_lost_its_text_is_no_line_of_the_reply(h: Harness) -> None:
+    """``+HTTPCLOSED: ...`` cut to ``+HTTPCLOSED`` amid a command: no reply line has the
+    shape ``+NAME`` alone, so it is a report, not the command's reply (seed full+echo_late 8)."""
+    call = h.core.submit("AT", h.now)
+    h.feed(b"AT\r\r\n+HTTPCLOSED\r\n\r\nOK\r\n")
+    assert h.outcomes() == {call: Reply("AT", [], "OK")}

@@ -337,6 +337,9 @@ class ChannelCore:
         self._data_risk_until = 0.0  # real clock
         self._streams: dict[Source, StreamSink] = {}
         self._discard_marks: dict[Source, int] = {}  # parser.discarded when each was opened
+        # Families whose response may still be arriving with no stream to take it (closed,
+        # failed, or never opened): until its link is closed, text amid it is its lost frames.
+        self._orphans: set[Source] = set()
         self._recvmode: dict[Source, int] = {}  # as set by AT+HTTP(S)PARA=recvmode,N
         self._actions: list[Action] = []
         # the line clock: real time less the time reading was kept paused
@@ -521,12 +524,15 @@ class ChannelCore:
             raise RuntimeError(f"a {source} payload stream is already open")
         self._streams[source] = stream
         self._discard_marks[source] = self.parser.discarded
+        self._orphans.discard(source)
 
     def close_stream(self, stream: StreamSink, now: float) -> None:
         """Stop routing payload to ``stream``; later payload of its family is dropped."""
         for source, current in list(self._streams.items()):
             if current is stream:
                 del self._streams[source]
+                if not stream.finished:
+                    self._orphans.add(source)
         self.drained(now)
 
     def drained(self, now: float, *, process: bool = True) -> bool:
@@ -739,6 +745,9 @@ class ChannelCore:
     def _track_settings(self, command: str) -> None:
         """Follow the module settings the parser relies on, as set by successful commands."""
         text = command.upper().replace(" ", "")
+        for source, close in CLOSE_COMMAND.items():
+            if text == close:
+                self._orphans.discard(source)  # its link is closed: nothing more comes
         mode = _RECVMODE_SETTING.match(text)
         if mode is not None:
             self._recvmode["HTTPS" if mode.group(1) else "HTTP"] = int(mode.group(2))
@@ -821,6 +830,7 @@ class ChannelCore:
     def _deliver(self, source: Source, data: bytes, raw: bool, now: float) -> None:
         stream = self._streams.get(source)
         if stream is None:
+            self._orphans.add(source)
             self.dropped_payload_bytes += len(data)
             self.log.debug("payload.dropped", source=source, size=len(data))
             return
@@ -880,7 +890,7 @@ class ChannelCore:
                 if self.recovery is Recovery.DATA_WAIT:
                     self._set_recovery(Recovery.IDLE)  # no data phase: probe now, if needed
             elif event.ok:
-                self._track_settings(flight.command)  # the core's own ATE0
+                self._track_settings(flight.command)  # the core's own ATE0 or close command
             else:
                 self._log_error(flight.command, event)
             return
@@ -926,11 +936,12 @@ class ChannelCore:
         self.log.debug("urc", kind="report", size=len(line))
         for source, prefixes in LINK_CLOSED.items():
             if line.startswith(prefixes):
+                self._orphans.discard(source)
                 stream = self._streams.pop(source, None)
                 if stream is not None:
                     stream.link_closed(line)
                 self._actions.append(Notify(LinkClosed(source, line)))
-        if self._streams and not (line.isascii() and line.isprintable()):
+        if (self._streams or self._orphans) and not (line.isascii() and line.isprintable()):
             # A report holding bytes no report holds, while a response is awaited: a garbled
             # chunk header (``+HTTPRUCV: 167,<data>``); its data is not a report.
             self._stray(line, now)
@@ -959,9 +970,10 @@ class ChannelCore:
 
     def _stray(self, line: str, now: float) -> None:
         self.log.debug("line.stray", kind="stray", size=len(line))
-        if self._streams:
+        if self._streams or self._orphans:
             # Text while a response is awaited or under way: a chunk header was lost (garbled)
-            # and its data read as lines; nothing after it may reach the stream.
+            # and its data read as lines; nothing after it may reach the stream, nor be read
+            # as the module's reports (a response nobody reads any more included).
             self._lose_trust("unexpected text amid the payload", (), now, expected=False)
 
     def _raw_end(self, event: RawEnd, now: float) -> None:
@@ -993,6 +1005,7 @@ class ChannelCore:
             return
         for source, stream in list(self._streams.items()):
             del self._streams[source]
+            self._orphans.add(source)  # the server may still be sending
             offset = stream.bytes_received
             stream.fail(error(f"{source} payload: {reason} (after byte {offset})"))
         self._resume_if_drained(now)

@@ -25,6 +25,7 @@ from n58aio.channel.core import (
     PauseReading,
     Recovery,
     Reply,
+    Report,
     ResumeReading,
     Settle,
     Trust,
@@ -466,3 +467,34 @@ def test_a_report_that_lost_its_text_is_no_line_of_the_reply(h: Harness) -> None
     call = h.core.submit("AT", h.now)
     h.feed(b"AT\r\r\n+HTTPCLOSED\r\n\r\nOK\r\n")
     assert h.outcomes() == {call: Reply("AT", [], "OK")}
+
+
+def test_text_amid_a_response_nobody_reads_is_its_lost_frames_not_reports(h: Harness) -> None:
+    """A stream closed before its response ended: the module goes on sending it. A chunk
+    header lost on the line lets the server's bytes through as lines; the first such line
+    distrusts the line, so a body line shaped like a report is never published (seeds
+    full+echo_late 125 and 156)."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    h.feed(b"\r\n+HTTPRECV: 3,abc\r\n")
+    h.core.close_stream(sink, h.now)
+    h.feed(b"\r\n+HTTPRECV: 2,de\r\n")  # dropped: nobody reads it
+    h.take()
+    h.feed(b"\r\n+HTTPRECVx;y\r\n+CSQ: 99,99\r\n+PBREADY\r\n")  # its length lost
+    assert h.core.trust is Trust.DISTRUSTED
+    assert [a for a in h.take() if isinstance(a, (Report, Notify))] == []
+
+
+def test_after_the_close_command_stray_text_is_only_noise(h: Harness) -> None:
+    """The close command's OK ends the response nobody reads: text after it is the line's
+    noise, and a report after it is the module's."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    h.core.close_stream(sink, h.now)
+    h.feed(b"\r\n+HTTPRECV: 2,de\r\n")
+    call = h.core.submit("AT+HTTPCLOSE", h.now)
+    h.feed(b"AT+HTTPCLOSE\r\r\nOK\r\n")
+    assert h.outcomes() == {call: Reply("AT+HTTPCLOSE", [], "OK")}
+    h.feed(b"\r\nx\x8ay\r\n\r\n+CSQ: 99,99\r\n")
+    assert h.core.trust is Trust.TRUSTED
+    assert [a for a in h.take() if isinstance(a, Report)] == [Report("+CSQ: 99,99")]

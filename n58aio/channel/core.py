@@ -287,6 +287,7 @@ class _Flight:
     prompted: bool = False
     data_done: bool = False  # the data was written, or the module cannot be waiting for it
     final_seen: bool = False
+    response_seen: bool = False  # payload of the response it requests arrived
     restart_deadline: float = math.inf  # line clock: a restart's grace for the answer
 
 
@@ -834,6 +835,9 @@ class ChannelCore:
             self.dropped_payload_bytes += len(data)
             self.log.debug("payload.dropped", source=source, size=len(data))
             return
+        flight = self._flight
+        if flight is not None and not flight.final_seen and self._starts_response(flight, source):
+            flight.response_seen = True  # a request whose response arrives did not fail
         leftover = stream.deliver(data)
         if stream.finished:
             del self._streams[source]
@@ -853,6 +857,12 @@ class ChannelCore:
             self.read_pauses += 1
             self._actions.append(_PAUSE)
 
+    @staticmethod
+    def _starts_response(flight: _Flight, source: Source) -> bool:
+        """Whether ``flight`` is the request whose response ``source`` payload is."""
+        spec = spec_for(flight.command)
+        return spec.prompt and spec.family == source
+
     def _final(self, event: FinalResult, now: float) -> None:
         flight = self._flight
         if flight is None or not event.solicited or flight.final_seen:
@@ -868,6 +878,16 @@ class ChannelCore:
                 self.parser.begin_command(flight.command, echoed=True)
                 return
             self._probe_answered(now)
+            return
+        if flight.response_seen and not event.ok:
+            # An error after the request's response began: not the request's (its OK was lost
+            # on the line), but a line of the server's body after a broken chunk.
+            self._lose_trust(
+                f"an error final for {redact(flight.command)} amid its response",
+                (),
+                now,
+                expected=False,
+            )
             return
         flight.final_seen = True
         call = flight.call

@@ -498,3 +498,28 @@ def test_after_the_close_command_stray_text_is_only_noise(h: Harness) -> None:
     h.feed(b"\r\nx\x8ay\r\n\r\n+CSQ: 99,99\r\n")
     assert h.core.trust is Trust.TRUSTED
     assert [a for a in h.take() if isinstance(a, Report)] == [Report("+CSQ: 99,99")]
+
+
+def test_an_error_after_a_requests_response_began_is_not_its_answer(h: Harness) -> None:
+    """A request whose response arrives did not fail: an ``ERROR`` after a chunk of it is a
+    line of the body after a broken chunk (its ``OK`` lost on the line), not its answer: the
+    line is distrusted (seed noisy+echo_late 188)."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    call = h.core.submit("AT+HTTPACTION=0", h.now)
+    h.feed(b"AT+HTTPACTION=0\r\r\n\r\n\r\n+HTTPRECV: 3,abc\r\nERROR\r\n")  # "OK" lost
+    outcome = h.outcomes()[call]
+    assert isinstance(outcome, ProtocolError)
+    assert isinstance(sink.error, ProtocolError)
+    assert bytes(sink.data) == b"abc"
+    assert h.core.trust is Trust.DISTRUSTED
+
+
+def test_a_chunk_after_the_requests_ok_is_its_response(h: Harness) -> None:
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    call = h.core.submit("AT+HTTPACTION=0", h.now)
+    h.feed(b"AT+HTTPACTION=0\r\r\nOK\r\n\r\n+HTTPRECV: 3,abc\r\n")
+    assert h.outcomes() == {call: Reply("AT+HTTPACTION=0", [], "OK")}
+    assert bytes(sink.data) == b"abc"
+    assert h.core.trust is Trust.TRUSTED

@@ -101,6 +101,7 @@ frame (a restart cut it, or its length was wrong). The module writes a chunk in 
 reading is not paused, its bytes arrive without gaps (each read moves the mark)."""
 _ECHO_SETTING = re.compile(r"^ATE([01]?)$")
 _RECVMODE_SETTING = re.compile(r"^AT\+HTTP(S?)PARA=RECVMODE,([01])$")
+_PAYLOAD_NAMES = ("+HTTPRECV", "+HTTPSRECV")
 _PROFILE_RESET = frozenset({"ATZ", "ATZ0", "AT&F", "AT&F0"})
 
 
@@ -800,7 +801,11 @@ class ChannelCore:
         elif isinstance(event, FinalResult):
             self._final(event, now)
         elif isinstance(event, InfoLine):
-            if self._flight is not None:
+            if event.text.startswith(_PAYLOAD_NAMES):
+                # no reply carries a payload report's name: a chunk header that lost its
+                # ": <len>," and its data read as a line (its bytes are the server's)
+                self._stray(event.text, now)
+            elif self._flight is not None:
                 self._flight.lines.append(event.text)
         elif isinstance(event, RawData):
             self._deliver(event.source, event.data, True, now)

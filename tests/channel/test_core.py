@@ -523,3 +523,18 @@ def test_a_chunk_after_the_requests_ok_is_its_response(h: Harness) -> None:
     assert h.outcomes() == {call: Reply("AT+HTTPACTION=0", [], "OK")}
     assert bytes(sink.data) == b"abc"
     assert h.core.trust is Trust.TRUSTED
+
+
+def test_a_chunk_header_that_lost_its_length_is_no_reply_line(h: Harness) -> None:
+    """``+HTTPRECV`` then the data straight away (``: <len>,`` lost on the line), while a
+    command waits: its bytes are the server's, not the command's reply; the stream fails
+    where it stood, never handing out the next chunk in its place (seed full+echo_late 104)."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    h.feed(b"\r\n+HTTPRECV: 3,abc\r\n")
+    call = h.core.submit("AT+CGMR", h.now)
+    h.feed(b"AT+CGMR\r\r\n+HTTPRECV8\x84o:\xba\r\n\r\n+HTTPRECV: 3,def\r\n")
+    assert isinstance(h.outcomes()[call], ProtocolError)
+    assert isinstance(sink.error, ProtocolError)
+    assert "after byte 3" in str(sink.error)
+    assert bytes(sink.data) == b"abc"

@@ -34,6 +34,7 @@ import pytest
 import structlog
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from log_capture import debug_json_logs
 
 import n58aio
 from n58aio.emulator import Emulator, EmulatorConfig
@@ -48,22 +49,9 @@ WINDOW = 16  # no piece of the key this long may show
 
 @pytest.fixture
 def rendered_logs() -> Iterator[io.StringIO]:
-    """structlog at DEBUG rendered as JSON lines with tracebacks: yields the text."""
-    sink = io.StringIO()
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(default=repr),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-        logger_factory=structlog.PrintLoggerFactory(file=sink),
-        cache_logger_on_first_use=False,
-    )
-    try:
+    """structlog at DEBUG rendered as JSON lines: yields the text (log_capture.py)."""
+    with debug_json_logs() as sink:
         yield sink
-    finally:
-        structlog.reset_defaults()
 
 
 @dataclass(frozen=True)

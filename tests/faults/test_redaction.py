@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -20,10 +19,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import structlog
 from conftest import ModemFactory
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from log_capture import debug_json_logs
 
 import n58aio
 from n58aio.cli.common import EXIT_HTTP
@@ -61,22 +60,9 @@ def assert_hidden(text: str, user: str, password: str) -> None:
 
 @pytest.fixture
 def rendered_logs() -> Iterator[io.StringIO]:
-    """structlog at DEBUG rendered as JSON lines: yields the text."""
-    sink = io.StringIO()
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(default=repr),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-        logger_factory=structlog.PrintLoggerFactory(file=sink),
-        cache_logger_on_first_use=False,
-    )
-    try:
+    """structlog at DEBUG rendered as JSON lines: yields the text (log_capture.py)."""
+    with debug_json_logs() as sink:
         yield sink
-    finally:
-        structlog.reset_defaults()
 
 
 # ---------------------------------------------------------------------- the rule itself

@@ -90,6 +90,7 @@ class SimModule:
     _want: int = 0  # data bytes the open data phase still takes
     _data: bytearray = field(default_factory=bytearray)
     _echo: bool = True
+    _cmee: bool = True  # numeric errors, as the bring-up sets them
     _link: bool = False
     _channel: ModemChannel | None = None
     _expiry: asyncio.TimerHandle | None = None
@@ -147,8 +148,12 @@ class SimModule:
                 self._expiry = loop.call_later(DATA_TIMEOUT, self._expire)
             else:
                 self._send_response()
+        elif text in ("AT+CMEE=0", "AT+CMEE=1"):
+            self._cmee = text.endswith("1")
+            self._out(b"\r\nOK\r\n")
         else:
-            self._out(b"\r\nERROR\r\n")  # the probe, and anything unknown
+            # the probe, and anything unknown (numeric errors: the N58 after the bring-up)
+            self._out(b"\r\n+CME ERROR: 58\r\n" if self._cmee else b"\r\nERROR\r\n")
 
     def _expire(self) -> None:
         if self._want:

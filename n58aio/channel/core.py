@@ -66,6 +66,7 @@ from ..wire import (
     command_name,
     encode_command,
 )
+from .answers import OWED_MAX, AnswerQueue
 
 __all__ = [
     "Action",
@@ -87,6 +88,10 @@ __all__ = [
     "sync_probe",
 ]
 
+NUMERIC_ERRORS = "AT+CMEE=1"
+"""What the recovery writes when the module's errors all look alike (the bring-up sets it too)."""
+UNKNOWN_COMMAND = 58
+"""The CME error code of a command the module does not know (the probe's answer, CMEE=1)."""
 SYNC_PROBE_PREFIX = "AT+N58SYNC="
 """The probe's command: an extended command no module knows, followed by a random token."""
 RESYNC_GRACE = 2.0
@@ -336,6 +341,11 @@ class ChannelCore:
         self._eager = False  # recover now, not at the next command
         self._echo_wanted = True
         self._before_probe: list[str] = []
+        # the lines written and not answered yet: which line a final answers (answers.py)
+        self._answers = AnswerQueue(SYNC_PROBE_PREFIX)
+        self._unknown_lines: set[str] = set()  # command lines the module does not know
+        self._unknown_told = False  # the module says "+CME ERROR: 58" for an unknown command
+        self._numeric_errors_needed = False  # the next hunt writes AT+CMEE=1 first
         self._data_risk_until = 0.0  # real clock
         self._streams: dict[Source, StreamSink] = {}
         self._discard_marks: dict[Source, int] = {}  # parser.discarded when each was opened
@@ -491,6 +501,7 @@ class ChannelCore:
         line = encode_command(command)
         self.log.warning("command.blind", command=redact(command))
         self._actions.append(Write(line))
+        self._written(command)
         self._suspect()
 
     def line_rate_changed(self, baudrate: int) -> None:
@@ -688,6 +699,7 @@ class ChannelCore:
         if self._debug:
             self.log.debug("command.sent", command=redact(command))
         self._actions.append(Write(call.line))
+        self._written(command)
 
     def _send_own(self, command: str, now: float) -> None:
         """An exchange of the core's own (``ATE0`` after a probe): nobody waits for it."""
@@ -697,6 +709,7 @@ class ChannelCore:
         self._flight = _Flight(command, None, None, False, now, line_now, line_now + timeout)
         self._move(Exchange.ECHO)
         self._actions.append(Write(encode_command(command)))
+        self._written(command)
 
     def _abandon(self, flight: _Flight, now: float, *, timed_out: bool) -> None:
         """The caller of the command in flight is gone: it becomes a zombie. After a timeout the
@@ -730,6 +743,7 @@ class ChannelCore:
     def _lost_to_restart(self, flight: _Flight, now: float) -> None:
         flight.restart_deadline = math.inf
         self.log.warning("command.lost", command=redact(flight.command))
+        self._answers.forget(flight.command)  # the restart lost it: no answer comes
         if flight.call is not None:
             self._settle(flight.call, CommandError(flight.command, RESTARTED))
         self._flight = None
@@ -754,6 +768,8 @@ class ChannelCore:
         if mode is not None:
             self._recvmode["HTTPS" if mode.group(1) else "HTTP"] = int(mode.group(2))
             return
+        if text.startswith("AT+CMEE="):
+            self._unknown_told = text == NUMERIC_ERRORS  # otherwise learnt again from a probe
         echo = _ECHO_SETTING.match(text)
         if echo is not None:
             self.parser.echo = self._echo_wanted = echo.group(1) == "1"
@@ -794,6 +810,9 @@ class ChannelCore:
 
     def _dispatch(self, event: object, now: float) -> None:
         if isinstance(event, Echo):
+            flight = self._flight
+            if flight is not None:
+                self._echoed(flight)
             if self.exchange is Exchange.ECHO:
                 self._move(Exchange.REPLY)
                 if self._rec_hunt and self._streams and self.recovery is Recovery.PROBE:
@@ -868,16 +887,39 @@ class ChannelCore:
         spec = spec_for(flight.command)
         return spec.prompt and spec.family == source
 
+    def _written(self, line: str) -> None:
+        """A line went out: it is owed an answer once the module read it (its echo)."""
+        self._answers.written(line, read=self.parser.echo is False)
+        if self.parser.distrusted:
+            self._watch_echoes()
+
+    def _watch_echoes(self) -> None:
+        """While bytes are discarded, the echoes of the lines written are looked for in them."""
+        parser = self.parser
+        self._answers.echoes_found(parser.echoes_found)
+        parser.watch_echoes(self._answers.unread())
+
+    def _module_knows(self, line: str) -> bool:
+        """Whether the module knows the command of ``line`` (never answers it "unknown
+        command"): every line but those it answered so before (a caller's typo)."""
+        return line not in self._unknown_lines
+
     def _final(self, event: FinalResult, now: float) -> None:
+        if event.code == UNKNOWN_COMMAND and event.text.startswith("+CME ERROR"):
+            self._unknown_told = True
+            answered = self._answers.answer(self._module_knows)
+        else:
+            answered = self._answers.answer()
         flight = self._flight
         if flight is None or not event.solicited or flight.final_seen:
             self.stray_replies += 1
             self.log.info("reply.stray", kind="final", size=len(event.text))
             return
         if flight.probe:
-            if event.ok:
-                # A busy module's late answer to the command before: not the probe's. The
-                # probe ends on its own error answer only.
+            if event.ok or answered not in (None, flight.command):
+                # The answer to a line written before the probe (a busy module that echoes
+                # input while busy echoed the probe first): the probe ends on its own error
+                # answer only, the one read when it is the oldest line owed an answer.
                 self.stray_replies += 1
                 self.log.info("reply.stray", kind="final", size=len(event.text))
                 self.parser.begin_command(flight.command, echoed=True)
@@ -909,6 +951,7 @@ class ChannelCore:
                     self.trust is Trust.SUSPECT
                     and self.parser.echo is True
                     and not self._before_probe
+                    and not self._answers.owed
                 ):
                     self._set_trust(Trust.TRUSTED)
                     self._eager = False
@@ -927,6 +970,8 @@ class ChannelCore:
             self._settle(call, Reply(flight.command, list(flight.lines), event.text))
         else:
             self._log_error(flight.command, event)
+            if event.code == UNKNOWN_COMMAND and len(self._unknown_lines) < OWED_MAX:
+                self._unknown_lines.add(flight.command)
             self._settle(call, CommandError(flight.command, event.text, event.code))
 
     def _log_error(self, command: str, event: FinalResult) -> None:
@@ -982,10 +1027,16 @@ class ChannelCore:
         """The module restarted: its links are gone, and so may be the command in flight."""
         self._actions.append(Notify(ModuleRestarted()))
         self._recvmode.clear()  # the module forgot its link settings
+        self._unknown_told = False  # and its error mode
         if not self._echo_wanted:
             self._suspect()  # echo is back on: turn it off again after a probe
         self._fail_streams(LinkClosedError, "link lost: the module restarted", now)
         flight = self._flight
+        # The restart lost every line written before it, except perhaps the last one (written
+        # after the module was up again): nothing else is owed an answer.
+        self._answers.restarted(
+            flight.command if flight is not None and not flight.final_seen else None
+        )
         if flight is None or flight.probe or flight.final_seen:
             return
         flight.data_done = True  # a restarted module waits for no data
@@ -1013,6 +1064,7 @@ class ChannelCore:
         if flight is not None and command_name(flight.command) in CLOSE_COMMANDS:
             # The close command's OK was consumed as raw bytes; its report ends the exchange.
             flight.final_seen = True
+            self._answers.forget(flight.command)
             self._flight = None
             self._move(Exchange.IDLE)
             if flight.call is not None:
@@ -1034,6 +1086,21 @@ class ChannelCore:
             offset = stream.bytes_received
             stream.fail(error(f"{source} payload: {reason} (after byte {offset})"))
         self._resume_if_drained(now)
+
+    def _echoed(self, flight: _Flight) -> None:
+        """The echo of the line in flight: the module read it. A probe's echo found by a hunt
+        also settles what the hunt discarded before it: echoes and answers of earlier lines."""
+        answers = self._answers
+        if flight.probe:
+            parser = self.parser
+            answers.echoes_found(parser.echoes_found)
+            parser.watch_echoes([])
+            answers.answers_discarded(parser.finals_discarded, flight.command)
+            parser.finals_discarded = 0
+            answers.echoed(flight.command)
+            answers.probe_echoed(flight.command)
+        else:
+            answers.echoed(flight.command)
 
     def _hunt_ended(self, now: float) -> None:
         """The hunt found the probe's echo: a stream opened during the hunt fails if any byte
@@ -1061,6 +1128,7 @@ class ChannelCore:
         if added and self.recovery is Recovery.SETTLE:
             for command in added:  # the probe after the ATE1 follows them
                 self._actions.append(Write(encode_command(command)))
+                self._written(command)
         if not self.parser.distrusted:
             self.parser.distrust()
         flight = self._flight
@@ -1157,9 +1225,16 @@ class ChannelCore:
             for command in self._before_probe:
                 self.log.info("resync.before_probe", command=redact(command))
                 self._actions.append(Write(encode_command(command)))
+                self._written(command)
+            if self._numeric_errors_needed:
+                self._numeric_errors_needed = False
+                self.log.info("resync.before_probe", command=NUMERIC_ERRORS)
+                self._actions.append(Write(encode_command(NUMERIC_ERRORS)))
+                self._written(NUMERIC_ERRORS)
             if self.parser.echo is not True or self._rec_attempt % RESYNC_ATTEMPTS == 0:
                 # Echo may be off (or unknown): the probe's echo is the proof, so turn it on.
                 self._actions.append(Write(b"ATE1\r"))
+                self._written("ATE1")
                 self._rec_until = self.line_now(now) + ECHO_ON_SETTLE + self.line_time(16)
                 self._set_recovery(Recovery.SETTLE)
                 return
@@ -1181,6 +1256,7 @@ class ChannelCore:
         self._move(Exchange.ECHO)
         self._set_recovery(Recovery.PROBE)
         self._actions.append(Write(line))
+        self._written(probe)
 
     def _probe_unanswered(self, now: float) -> None:
         self._flight = None
@@ -1200,6 +1276,9 @@ class ChannelCore:
         self._set_recovery(Recovery.IDLE)
         self._set_trust(Trust.TRUSTED)
         self._before_probe.clear()
+        self._answers.clear()  # the probe was the last line written: nothing else is owed
+        self.parser.finals_discarded = 0
+        self.parser.watch_echoes([])
         self._eager = False
         self.resyncs += 1
         if self._rec_hunt:
@@ -1215,6 +1294,11 @@ class ChannelCore:
         next call tries again."""
         self._set_recovery(Recovery.IDLE)
         self._eager = False
+        if not self._unknown_told:
+            # Errors all look alike (CMEE=0, or 2): an answer lost on the line could leave every
+            # later probe one answer short for good. The next recovery turns numeric errors on,
+            # so that the probe's "unknown command" answer tells itself from the others.
+            self._numeric_errors_needed = True
         waited = round(now - self._rec_started, 1)
         self.log.warning("resync.failed", attempts=self._rec_attempt, seconds=waited)
         while self._queue:

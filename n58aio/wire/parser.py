@@ -84,6 +84,9 @@ _HTTP_FAILURE_NAMES = frozenset({"HTTPSEND", "HTTPSSEND", "HTTPSETUP", "HTTPSSET
 _FINAL_IN_COMMAND = frozenset(
     {"NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "OPERATION EXPIRED", "ABORTED"}
 )
+_DISCARDED_FINALS = (b"\nOK\r", b"\nERROR\r", b"\n+CME ERROR")
+
+
 _BARE_URCS = frozenset({"+PBREADY", "GPRS DISCONNECTION", "RING", "RDY", "NO CARRIER"})
 # What a report looks like: "+NAME: ..." or a bare word or two in capitals (RING, NO CARRIER).
 REPORT_SHAPE = re.compile(r"^(\+[A-Za-z0-9_]+(\s*:.*)?|[A-Z][A-Z ]*)$")
@@ -189,6 +192,15 @@ class AtParser:
         self._needle: bytes | None = None
         self.discarded = 0
         """Bytes discarded while the line was not trusted (see :attr:`distrusted`)."""
+        self.finals_discarded = 0
+        """Final results (``OK``, ``ERROR``, ``+CME ERROR``) among the discarded bytes: answers
+        to lines written before a probe that came before its echo (an estimate: a server's
+        bytes may hold such lines too). The reader resets it when it has taken them into
+        account."""
+        self._watch: list[bytes] = []
+        self.echoes_found = 0
+        """How many of the echoes given to :meth:`watch_echoes` were found, in order, among
+        the discarded bytes."""
         self.echo: bool | None = None
         """Whether the module echoes command lines (``ATE1``), as the caller knows it; None when
         unknown. With echo on, a command's reply counts only after the command's own echo."""
@@ -304,6 +316,28 @@ class AtParser:
         is forgotten. The parser does this itself after malformed input and after raw bytes."""
         self._command = None
         self._enter_hunt()
+
+    def watch_echoes(self, lines: list[str]) -> None:
+        """Look for the echoes of ``lines`` (written, in this order) among the bytes discarded
+        from now on; :attr:`echoes_found` counts those found."""
+        self._watch = [line.encode("ascii", "replace") + b"\r" for line in lines]
+        self.echoes_found = 0
+
+    def _scan_discarded(self, buf: bytearray, start: int, stop: int) -> None:
+        """Count the final results and watched echoes in ``buf[start:stop]``, about to be
+        discarded (those cut by ``stop`` are not counted)."""
+        if stop - start < 4:
+            return
+        self.finals_discarded += sum(buf.count(final, start, stop) for final in _DISCARDED_FINALS)
+        watch = self._watch
+        pos = start
+        while self.echoes_found < len(watch):
+            echo = watch[self.echoes_found]
+            found = buf.find(echo, pos, stop)
+            if found < 0:
+                return
+            self.echoes_found += 1
+            pos = found + len(echo)
 
     def begin_sync(self, probe: str) -> None:
         """Declare the probe just about to be written: a command line with a fresh random token
@@ -847,15 +881,18 @@ class AtParser:
         needle = self._needle
         if needle is None:
             self.discarded += end - pos
+            self._scan_discarded(buf, pos, end)
             self._pos = end
             return NEED_DATA
         found = buf.find(needle, pos)
         if found < 0:
             stop = max(pos, end - len(needle) + 1)  # keep what could start the needle
             self.discarded += stop - pos
+            self._scan_discarded(buf, pos, stop)
             self._pos = stop
             return NEED_DATA
         self.discarded += found - pos
+        self._scan_discarded(buf, pos, found)
         self._pos = found + len(needle)
         self._needle = None
         self._state = _State.LINE

@@ -31,14 +31,16 @@ class ScriptedPeer:
     With ``echo`` on, :meth:`read_command` echoes each command line (``AT...<CR>``) as the N58
     does by default. With ``auto_sync`` (the default) it answers the channel's own
     resynchronisation as a module would, without the script seeing it: ``ATE1``/``ATE0`` switch
-    the echo and answer ``OK``, a probe ``AT+N58SYNC=<token>`` is echoed and answered ``ERROR``
-    (an unknown command); :attr:`probes` counts the probes.
+    the echo and answer ``OK``, ``AT+CMEE=0|1`` likewise, a probe ``AT+N58SYNC=<token>`` is
+    echoed and answered as an unknown command (``+CME ERROR: 58`` with :attr:`cmee` 1, the
+    N58's answer after the bring-up; ``ERROR`` with 0); :attr:`probes` counts the probes.
     """
 
     def __init__(self, master_fd: int, *, echo: bool = False, auto_sync: bool = True) -> None:
         self.fd = master_fd
         self.echo = echo
         self.auto_sync = auto_sync
+        self.cmee = 1
         self.probes = 0
         self.mark = 0
         """An offset into :attr:`received`, for tests."""
@@ -101,9 +103,12 @@ class ScriptedPeer:
             if text in ("ATE1", "ATE0"):
                 self.echo = text == "ATE1"
                 await self.send(b"\r\nOK\r\n")
+            elif text in ("AT+CMEE=0", "AT+CMEE=1"):
+                self.cmee = int(text[-1])
+                await self.send(b"\r\nOK\r\n")
             elif text.startswith("AT+N58SYNC="):
                 self.probes += 1
-                await self.send(b"\r\nERROR\r\n")
+                await self.send(b"\r\n+CME ERROR: 58\r\n" if self.cmee else b"\r\nERROR\r\n")
             else:
                 return text
 

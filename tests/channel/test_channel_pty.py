@@ -263,6 +263,8 @@ async def test_late_reply_after_the_probe_is_sent(echo: bool, fast_resync: None)
             assert probe.startswith("AT+N58SYNC=")
             await peer.reply("869012345678901")  # late: the first AT+CGSN's reply
             await asyncio.sleep(0.2)
+            if not echo:
+                await peer.reply()  # then ATE1's OK: a module answers lines in order
             await peer.reply(final="ERROR")  # the probe's answer
             if not echo:
                 await peer.answer("ATE0")

@@ -26,7 +26,8 @@ What it models (reply formats as in ``n58aio/emulator``):
   AT-level reader could see it (the residual risks of docs/reliability.md, caught above the
   channel by HTTP framing or TLS, if at all): inside the data of a chunk, in the line start or
   name of a report, in the text of a reply's information lines, at the start of a final result
-  or prompt line, or in a final result that is then duplicated.
+  or prompt line, in a final result that is then duplicated, in a chunk's length making it
+  exactly 2 too large (it ends on its own CR LF), or in the echo of a line input noise struck.
 
 Every executed command is recorded (:class:`Execution`); ``AT+CSQ`` answers carry the
 execution's serial in their values, so the checker can tell whose reply a caller got.
@@ -35,7 +36,9 @@ execution's serial in their values, so the checker can tell whose reply a caller
 from __future__ import annotations
 
 import random
+import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -106,6 +109,24 @@ class Execution:
     final: str
 
 
+def _overrun(size: int) -> Callable[[bytes], bool]:
+    """Whether a struck chunk frame of ``size`` data bytes claims ``size + 2``: it then ends on
+    the chunk's own CR LF, and the next frame's CR LF follows it, exactly as a module that
+    writes no CR LF after a chunk sends data ending in CR LF. Nothing can tell the two without
+    holding back the end of every response that ends in CR LF (a chunked body's last bytes)
+    until the module writes more, which a kept-alive link may not do: a residual risk of
+    docs/reliability.md, not counted against the channel."""
+
+    def spare(frame: bytes) -> bool:
+        header = _RECV_LENGTH.match(frame)
+        return header is not None and int(header.group(1)) == size + 2 and frame[-2:] == b"\r\n"
+
+    return spare
+
+
+_RECV_LENGTH = re.compile(rb"\r\n\+HTTPRECV: ?([0-9]+),")
+
+
 def csq_serial(line: str) -> int | None:
     """The execution serial an ``AT+CSQ`` answer line carries, if it is one."""
     if not line.startswith("+CSQ: "):
@@ -146,8 +167,9 @@ class SimN58:
         self.echo = True
         self.cmee = 0
         self._line = bytearray()
-        self._queue: deque[tuple[str, float, bytes]] = deque()  # line, when, its echo held
+        self._queue: deque[tuple[str, float, bytes, bool]] = deque()  # line, when, echo held
         self._held = bytearray()  # echo of the line being typed, held while the module is busy
+        self._held_spared = False  # the held echo is of bytes input noise struck (see receive)
         self._running: _Running | None = None
         self._booting_until: float | None = None
         self._restart_at = sorted(behaviour.restart_times)
@@ -166,29 +188,35 @@ class SimN58:
         if self._booting_until is not None:
             return  # a restarting module reads nothing
         chance = self.behaviour.rx_noise_chance
+        spared = False
         if chance and self.echo and not self._want and self.behaviour.server_rng.random() < chance:
-            # noise on the way in, where the echo shows it (not in data: nothing could)
+            # noise on the way in, where the echo shows it (not in data: nothing could); its
+            # echo is spared from output noise, which could damage it back into the line sent
+            # (the module ran another command than the one its echo shows: nothing can tell)
             data = self._noise(data)
+            spared = True
         for byte in data:
             if self._want:
                 self._data.append(byte)
                 self._want -= 1
                 if self.echo:
-                    self._echo(byte)
+                    self._echo(byte, spared)
                 if not self._want:
                     self._data_done(now)
                 continue
             if self.echo:
                 if self._held or not (self.behaviour.echo_while_busy or self._idle()):
                     self._held.append(byte)  # echoed when the module reads the line
+                    self._held_spared = self._held_spared or spared
                 else:
-                    self._echo(byte)
+                    self._echo(byte, spared)
             if byte == 13:
                 line = self._line.decode("latin-1")
                 self._line.clear()
                 if line:
-                    self._queue.append((line, now, bytes(self._held)))
+                    self._queue.append((line, now, bytes(self._held), self._held_spared))
                     self._held.clear()
+                    self._held_spared = False
             elif byte != 10:
                 self._line.append(byte)
         self.poll(now)
@@ -223,9 +251,9 @@ class SimN58:
                 self._answer(running, now)
                 continue
             if running is None and self._queue:
-                line, received, held = self._queue.popleft()
+                line, received, held, spared = self._queue.popleft()
                 for byte in held:
-                    self._echo(byte)
+                    self._echo(byte, spared)
                 seconds = self.behaviour.command_seconds(line)
                 self._running = _Running(line, received, now + seconds)
                 continue
@@ -391,6 +419,7 @@ class SimN58:
                 (length, True),
                 (chunk, False),
                 (b"\r\n", True),
+                spare=_overrun(len(chunk)),
             )
 
     # ------------------------------------------------------------------ restarts, output
@@ -403,6 +432,7 @@ class SimN58:
         self._queue.clear()
         self._line.clear()
         self._held.clear()
+        self._held_spared = False
         self._running = None
         self._want = 0
         self._data_deadline = None
@@ -412,10 +442,14 @@ class SimN58:
         self.cmee = 0
         self.trace.append(f"{now:.3f} module restarts")
 
-    def _frame(self, *parts: tuple[bytes, Exposure]) -> None:
+    def _frame(
+        self, *parts: tuple[bytes, Exposure], spare: Callable[[bytes], bool] | None = None
+    ) -> None:
         """Queue one unit of output, made of parts that noise may strike (True), may strike
         without making or unmaking a line ("text": a report's or final result's text, where a
-        line end would cut off a line of junk that could be any reply's), or not (False)."""
+        line end would cut off a line of junk that could be any reply's), or not (False).
+        ``spare``: a struck frame it returns True for goes out unstruck (the dice fall alike)."""
+        whole = parts
         behaviour = self.behaviour
         if behaviour.loss_chance and behaviour.server_rng.random() < behaviour.loss_chance:
             exposed = [index for index, (_, open_) in enumerate(parts) if open_]
@@ -431,7 +465,10 @@ class SimN58:
                 struck = list(parts)
                 struck[index] = (self._noise(part, keep_lines=exposure == "text"), exposure)
                 parts = tuple(struck)
-        self._out(b"".join(part for part, _ in parts))
+        out = b"".join(part for part, _ in parts)
+        if spare is not None and parts is not whole and spare(out):
+            out = b"".join(part for part, _ in whole)
+        self._out(out)
 
     def _noise(self, part: bytes, *, keep_lines: bool = False) -> bytes:
         rng = self.rng
@@ -461,10 +498,11 @@ class SimN58:
                 size -= 1
         return part[:at] + part[at + size :]
 
-    def _echo(self, byte: int) -> None:
-        """Echo one byte; noise strikes an echoed byte at a twentieth of a frame's chance."""
+    def _echo(self, byte: int, spared: bool = False) -> None:
+        """Echo one byte; noise strikes an echoed byte at a twentieth of a frame's chance
+        (the dice are drawn for a ``spared`` byte too, so that the other dice fall as before)."""
         chance = self.behaviour.noise_chance / 20
-        if chance and self.rng.random() < chance:
+        if chance and self.rng.random() < chance and not spared:
             self._out(self._noise(bytes((byte,))))
         else:
             self.tx.append(byte)

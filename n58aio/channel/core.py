@@ -106,6 +106,7 @@ frame (a restart cut it, or its length was wrong). The module writes a chunk in 
 reading is not paused, its bytes arrive without gaps (each read moves the mark)."""
 _ECHO_SETTING = re.compile(r"^ATE([01]?)$")
 _RECVMODE_SETTING = re.compile(r"^AT\+HTTP(S?)PARA=RECVMODE,([01])$")
+_UNPROVEN_RESTART = "link lost: the module restarted, or a server's +PBREADY after a lost frame"
 _PAYLOAD_NAMES = ("+HTTPRECV", "+HTTPSRECV")
 _PROFILE_RESET = frozenset({"ATZ", "ATZ0", "AT&F", "AT&F0"})
 
@@ -821,9 +822,7 @@ class ChannelCore:
             self._final(event, now)
         elif isinstance(event, InfoLine):
             if event.text.startswith(_PAYLOAD_NAMES):
-                # no reply carries a payload report's name: a chunk header that lost its
-                # ": <len>," and its data read as a line (its bytes are the server's)
-                self._stray(event.text, now)
+                self._headless_chunk(now)
             elif self._flight is not None:
                 self._flight.lines.append(event.text)
         elif isinstance(event, RawData):
@@ -1004,6 +1003,9 @@ class ChannelCore:
 
     def _report(self, line: str, now: float) -> None:
         self.log.debug("urc", kind="report", size=len(line))
+        if line.startswith(_PAYLOAD_NAMES):
+            self._headless_chunk(now)
+            return
         for source, prefixes in LINK_CLOSED.items():
             if line.startswith(prefixes):
                 self._orphans.discard(source)
@@ -1017,11 +1019,35 @@ class ChannelCore:
             self._stray(line, now)
             return
         if line == RESTARTED:
+            if self._orphans or any(s.bytes_received for s in self._streams.values()):
+                self._unproven_restart(now)
+                return
             self._restarted(now)
         elif not REPORT_SHAPE.match(line):
             self._stray(line, now)
             return
         self._actions.append(Report(line))
+
+    def _headless_chunk(self, now: float) -> None:
+        """A line that starts with a payload report's name (``+HTTPRECV`` with no ``: <len>,``,
+        or a garbled one): no reply or report is one, so it is a chunk header that lost its
+        length, and its data (the server's bytes) follows as lines. Whether or not a stream
+        waits for it, nothing after it is the module's until a probe's echo."""
+        self.log.debug("line.stray", kind="payload_header", size=0)
+        self._lose_trust("a payload header without its length", (), now, expected=False)
+
+    def _unproven_restart(self, now: float) -> None:
+        """``+PBREADY`` while a response is under way (a stream has bytes, or a response nobody
+        reads may still be coming): the module's boot report, or a line of the server's body
+        read after a lost frame (a chunk length damaged so that the chunk ends right before
+        it). Before a response's first byte the server's bytes cannot reach the line reader
+        without a stray line first. Either way the response is over (a restarted module has no
+        link), and what follows is not trusted until a probe. Nothing is published: a server
+        must not make the supervision believe the module restarted; a real restart is told by
+        the module's state, as one whose +PBREADY was lost (docs/reliability.md)."""
+        self.log.warning("restart.unproven")
+        self._fail_streams(LinkClosedError, _UNPROVEN_RESTART, now)
+        self._lose_trust("+PBREADY amid a response", (), now, expected=False)
 
     def _restarted(self, now: float) -> None:
         """The module restarted: its links are gone, and so may be the command in flight."""

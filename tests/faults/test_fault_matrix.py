@@ -98,13 +98,16 @@ _expect(
     close=OK,
 )
 # A restart loses the command in flight (its timeout, or the +PBREADY grace) and the link;
-# a GET not handed out yet is sent again after the recovery, as above.
+# a GET not handed out yet is sent again after the recovery, as above. A +PBREADY amid a
+# response (header) is not believed (it may be a line of the server's body after a lost
+# frame): the request fails, nothing is repaired because of it; the next request finds the
+# module restarted by its state and recovers (as in receive mode 0).
 _expect(
     "reset",
     command=OK,
     prompt="CommandTimeout|CommandError",
     upload="CommandTimeout|CommandError|ProtocolError",
-    header=OK,
+    header="ok|LinkClosedError",
     body="LinkClosedError",
     close=OK,
 )

@@ -110,12 +110,18 @@ FIXED = [
     ("full+echo_late", 125, "no-forged-report", "'+CSQ: 99,99' of a body nobody read any more"),
     ("noisy+echo_late", 188, "own-reply", "AT+HTTPACTION=0 got its body's ERROR (its OK lost)"),
     ("full+echo_late", 104, "exact-bytes", "'+HTTPRECV' without its length as a reply line"),
+    ("noisy+echo_late", 121, "no-forged-report", "'+PBREADY' of a server's body"),
+    ("noisy+echo_late", 10204, "exact-bytes", "'+HTTPRECVH' (': 1,' lost) as a report"),
+    # model: input noise whose echo output noise damaged back into the line sent
+    ("noisy+echo_late", 11837, "own-reply", "AT+CGMR failed: the module read 'AT+\\xffCGMR'"),
+    # model: a chunk length made 2 too large, ending on its own CR LF (a residual risk)
+    ("noisy+echo_late", 10476, "exact-bytes", "a chunk took its own CR LF as data"),
+    ("noisy+echo_late", 11509, "exact-bytes", "same, the first chunk of a response"),
 ]
 REGRESSIONS = [
     # still failing on the core: (profile, seed, invariant, why it is marked, what happened)
     ("busy", 1, "own-reply", BUSY_ECHO, "AT got ERROR: the probe ended on a late OK"),
     ("busy", 4, "own-reply", BUSY_ECHO, "AT+CSQ got a probe's ERROR"),
-    ("noisy+echo_late", 121, "no-forged-report", OPEN, "'+PBREADY' of a server's body"),
 ]
 
 

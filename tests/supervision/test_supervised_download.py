@@ -86,9 +86,9 @@ async def test_download_survives_two_restarts_and_a_link_drop(
     kinds = [event.kind for event in seen]
     assert kinds.count("restart") == counts["restart"] and "link_lost" in kinds
     restarts = [event.detail for event in seen if event.kind == "restart"]
-    if not auto_baud:  # (at auto-baud the boot report only follows the first AT at 115200)
-        assert any("+PBREADY" in detail for detail in restarts)
-    assert any("+PBREADY" not in detail for detail in restarts)
+    # Both restarts strike amid a response: a +PBREADY there may be a line of the server's
+    # body after a lost frame, so it is not believed; both are told by the module's state.
+    assert all("+PBREADY" not in detail for detail in restarts), restarts
     assert SECRET_PIN not in repr(logs) and SECRET_PASSWORD not in repr(logs)
     assert any(entry["event"] == "supervision.recovered" for entry in logs)
     events.close()

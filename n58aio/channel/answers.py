@@ -122,15 +122,6 @@ class AnswerQueue:
                 return head.text
         return None
 
-    def head_is(self, text: str) -> bool:
-        """True when no read line older than ``text`` is owed an answer."""
-        for line in self._lines:
-            if line.text == text:
-                return True
-            if line.read:
-                return False
-        return False
-
     def forget(self, text: str) -> None:
         """``text`` will get no answer (a restart lost it, or its answer was consumed)."""
         for line in self._lines:

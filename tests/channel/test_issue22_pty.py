@@ -6,10 +6,10 @@ queue behind the one being worked on), answers one command at a time in order, a
 everything (echoes, answers, payload chunks) through one FIFO, so that what it writes while
 the host does not read waits in the pty, in order. Each test takes 1 to 3 s (short timeouts).
 
-The channel before its sans-IO core (#22) failed all three. The core passes items 1 and 2; item 3
-still fails with a module that echoes while busy (two probes' echoes before the first answer:
-the echo rule's limit, docs/reliability.md), so it stays ``xfail(strict=True)``. The same
-situations run in virtual time in ``tests/sim``.
+The channel before its sans-IO core (#22) failed all three. The core passes the three: item 3
+(two probes echoed before the first answer) since a probe's answer is told by counting the
+answers owed (``n58aio/channel/answers.py``). The same situations run in virtual time in
+``tests/sim``.
 """
 
 from __future__ import annotations
@@ -169,10 +169,6 @@ async def test_a_command_behind_a_busy_module_ends_within_its_own_timeout() -> N
         assert time.monotonic() - started < 0.5 + SLACK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: with echo while busy, an earlier probe's error answer ends a later probe",
-)
 async def test_a_late_ok_does_not_end_the_probe() -> None:
     """``AT`` keeps the module busy 2 s and its caller gives up after 0.3 s; the probes are
     echoed at once, and ``AT``'s late OK follows a probe's echo. The probe must not end on

@@ -32,6 +32,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, auto
+from operator import itemgetter
+from typing import cast
 
 from .events import (
     NEED_DATA,
@@ -68,6 +70,43 @@ _RECV_HEADER_LIMIT = 24  # bytes allowed between "+HTTPRECV:" and the comma
 # The usual complete "+HTTP(S)RECV: <len>," header, taken in one match (hot path of downloads);
 # anything else goes through the general code of _line_event and _recv_header.
 _FAST_RECV = re.compile(rb"[\r\n]*\+HTTP(S?)RECV: ?([1-9][0-9]{0,8}),")
+# Back-to-back chunks of one header and length (a download: the module sends full chunks),
+# each taken by count: one match finds the whole run, one call slices it (see _merged_payload).
+_RUNS: dict[tuple[bytes, int], re.Pattern[bytes]] = {}
+_Slicer = Callable[[memoryview], tuple[memoryview, ...]]
+_SLICERS: dict[tuple[int, int, int], _Slicer] = {}
+_CACHE_MAX = 64  # headers and run lengths seen: a handful per download; bounded anyway
+_RUN_MIN = 10  # chunks ahead from which one match for the run beats a comparison each
+
+
+def _frame_run(header: bytes, length: int) -> re.Pattern[bytes]:
+    """A pattern matching as many back-to-back ``header`` + ``length`` data bytes as follow."""
+    key = (header, length)
+    pattern = _RUNS.get(key)
+    if pattern is None:
+        if len(_RUNS) >= _CACHE_MAX:
+            _RUNS.clear()
+        pattern = re.compile(b"(?:%s(?s:.){%d})*" % (re.escape(header), length))
+        _RUNS[key] = pattern
+    return pattern
+
+
+def _frame_slicer(size: int, length: int, count: int) -> _Slicer:
+    """Takes the data of ``count`` (at least 2: one gives no tuple) back-to-back frames
+    (``size`` header bytes, ``length`` data bytes each) out of a view that starts at the first
+    header, in one call."""
+    key = (size, length, count)
+    slicer = _SLICERS.get(key)
+    if slicer is None:
+        if len(_SLICERS) >= _CACHE_MAX:
+            _SLICERS.clear()
+        period = size + length
+        slices = [slice(at, at + length) for at in range(size, count * period, period)]
+        slicer = cast(_Slicer, itemgetter(*slices))
+        _SLICERS[key] = slicer
+    return slicer
+
+
 # What ends raw bytes (receive mode 0): the link-closed report, the close command's report,
 # or the module's restart report (a module that restarts sends no link-closed report).
 _CLOSE_MARKER = {
@@ -681,13 +720,31 @@ class AtParser:
         end = len(buf)
         https = self._source == "HTTPS"
         # The module sends full chunks of one size: a header equal to the previous one is
-        # recognised by comparison alone, any other goes through the regular expression.
+        # recognised by comparison alone, any other goes through the regular expression; and
+        # where many follow, one match takes the whole run of them (each one's data by count,
+        # whatever it holds) and one call slices it.
         same = b""
-        length = 0
+        length = period = 0
         with memoryview(buf) as view:
-            parts: list[bytes | memoryview] = [view[start:stop]]
+            parts: list[memoryview] = [view[start:stop]]
             while True:
                 if same and buf.startswith(same, stop):
+                    if end - stop >= _RUN_MIN * period:
+                        run = _frame_run(same, length).match(buf, stop)
+                        assert run is not None  # (a repetition matches at least nothing)
+                        matched = count = (run.end() - stop) // period
+                        if count and (run.end() == end or buf[run.end()] != 0x0D):
+                            count -= 1  # the last one is not confirmed: the next event decides
+                        if count == 1:
+                            parts.append(view[stop + len(same) : stop + period])
+                        elif count:
+                            region = view[stop : stop + count * period]
+                            parts += _frame_slicer(len(same), length, count)(region)
+                            del region
+                        stop += count * period
+                        if count < matched or not count:
+                            break
+                        continue
                     begin = stop + len(same)
                 elif stop < end and buf[stop] == 0x0D:
                     header = _FAST_RECV.match(buf, stop)
@@ -698,6 +755,7 @@ class AtParser:
                         break
                     begin = header.end()
                     same = bytes(buf[stop:begin])
+                    period = begin - stop + length
                 else:
                     break
                 if begin + length >= end or buf[begin + length] != 0x0D:

@@ -70,6 +70,9 @@ _RECV_HEADER_LIMIT = 24  # bytes allowed between "+HTTPRECV:" and the comma
 # The usual complete "+HTTP(S)RECV: <len>," header, taken in one match (hot path of downloads);
 # anything else goes through the general code of _line_event and _recv_header.
 _FAST_RECV = re.compile(rb"[\r\n]*\+HTTP(S?)RECV: ?([1-9][0-9]{0,8}),")
+# The start of a line: its leading line ends, and the usual payload header when one follows
+# (one match for both, whichever comes: a reply line or a chunk).
+_LINE_HEAD = re.compile(rb"[\r\n]*(\+HTTP(S?)RECV: ?([1-9][0-9]{0,8}),)?")
 # Back-to-back chunks of one header and length (a download: the module sends full chunks),
 # each taken by count: one match finds the whole run, one call slices it (see _merged_payload).
 _RUNS: dict[tuple[bytes, int], re.Pattern[bytes]] = {}
@@ -160,6 +163,21 @@ def command_name(command: str) -> str | None:
     ``HTTPPARA``), or None for basic commands such as ``ATE0``."""
     match = _COMMAND_NAME.match(command)
     return match.group(1).upper() if match else None
+
+
+_FAILURE_NAMES: dict[str | None, frozenset[str]] = {}
+
+
+def _failure_names(name: str | None) -> frozenset[str]:
+    """The report names whose failure value ends command ``name`` (kept per name: command
+    names only, a few dozen at most)."""
+    names = _FAILURE_NAMES.get(name)
+    if names is None:
+        failure = {name} if name else set()
+        if name and "HTTP" in name:
+            failure |= _HTTP_FAILURE_NAMES
+        names = _FAILURE_NAMES[name] = frozenset(failure)
+    return names
 
 
 class _State(Enum):
@@ -306,9 +324,7 @@ class AtParser:
             reply_name = name
         else:
             reply_name = reply_prefix.lstrip("+").rstrip(":").strip().upper() or None
-        failure = {name} if name else set()
-        if name and "HTTP" in name:
-            failure |= _HTTP_FAILURE_NAMES
+        failure = _failure_names(name)
         self._command = _Command(
             text=command,
             name=name,
@@ -317,7 +333,7 @@ class AtParser:
             max_reply_lines=max_reply_lines,
             prompt=prompt or data is not None,
             data=data,
-            failure_names=frozenset(failure),
+            failure_names=failure,
             echo_seen=echoed,
         )
 
@@ -440,17 +456,20 @@ class AtParser:
 
     def _line_event(self) -> Event | NeedData | None:
         buf = self._buf
-        pos = self._pos
-        fast = _FAST_RECV.match(buf, pos)
-        if fast is not None and 0 < (length := int(fast.group(2))) <= self.max_payload:
-            self._pos = fast.end()
-            self._source = "HTTPS" if fast.group(1) else "HTTP"
+        head = _LINE_HEAD.match(buf, self._pos)
+        assert head is not None  # (it matches at least nothing)
+        digits = head.group(3)
+        if digits is None:
+            pos = head.end()
+        elif 0 < (length := int(digits)) <= self.max_payload:
+            self._pos = head.end()
+            self._source = "HTTPS" if head.group(2) else "HTTP"
             self._remaining = length
             self._state = _State.PAYLOAD
             return self._payload_event()
+        else:
+            pos = head.start(1)  # too long: the general code refuses it
         end = len(buf)
-        while pos < end and buf[pos] in (0x0D, 0x0A):
-            pos += 1
         self._pos = pos
         if pos == end:
             return NEED_DATA
@@ -605,7 +624,7 @@ class AtParser:
 
     def _classify(self, line: str) -> Event:
         command = self._command
-        length_like = _LENGTH_LIKE.match(line)
+        length_like = _LENGTH_LIKE.match(line) if "," in line else None
         if length_like is not None and not self._known_length_report(length_like, command):
             # a damaged payload header: the server's bytes follow (see _LENGTH_LIKE)
             return WireError(

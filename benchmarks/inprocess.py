@@ -3,9 +3,10 @@
 ``python -m benchmarks.inprocess [--compare DIR] [--runs N]`` measures, in fresh worker
 processes (this tree's ``n58aio`` and, in turns, the one in ``DIR``):
 
-- *round trip*: ``ModemChannel.command("AT")`` against a transport that answers each line on
-  the next loop turn (echo, then ``OK``; a probe gets ``ERROR``): the shell, the core, the
-  parser and asyncio's two loop turns, no system call but the loop's ``epoll``;
+- *round trip*: ``ModemChannel.command("AT")`` (and ``Modem.command``) against a transport
+  that answers each line on the next loop turn (echo, then ``OK``; a probe gets ``ERROR``):
+  the shell, the core, the parser and asyncio's two loop turns, no system call but the loop's
+  ``epoll``;
 - *payload*: a 20 MB ``Content-Length`` response as receive-mode-1 chunks of 1460 bytes, handed
   to ``ModemChannel.data_received`` in 32 KiB deliveries (one per loop turn, as the transport
   does) and read through the HTTP decoder, ``_Exchange.body`` and ``Response.aiter_bytes``;
@@ -74,8 +75,9 @@ class _Transport(asyncio.Transport):
         pass
 
 
-async def _round_trips(count: int) -> float:
+async def _round_trips(count: int, *, modem: bool = False) -> float:
     from n58aio.channel.channel import ModemChannel
+    from n58aio.modem import Modem
 
     loop = asyncio.get_running_loop()
     channel = ModemChannel()
@@ -85,11 +87,12 @@ async def _round_trips(count: int) -> float:
         loop.call_soon(channel.data_received, line + b"\r\n" + final + b"\r\n")
 
     channel.connection_made(_Transport(answer))
+    command = Modem(channel, url="in-process").command if modem else channel.command
     for _ in range(100):  # the probe, and a warm loop
-        await channel.command("AT")
+        await command("AT")
     start = time.process_time()
     for _ in range(count):
-        await channel.command("AT")
+        await command("AT")
     return (time.process_time() - start) / count
 
 
@@ -161,6 +164,7 @@ def measure(body: int = BODY, commands: int = COMMANDS) -> dict[str, float]:
     payload = asyncio.run(_payload(deliveries, body))
     return {
         "round_trip_us": 1e6 * asyncio.run(_round_trips(commands)),
+        "modem_round_trip_us": 1e6 * asyncio.run(_round_trips(commands, modem=True)),
         "payload_ms_per_mb": 1e3 * payload / (body / 1e6),
         "delivery_us": 1e6 * payload / len(deliveries),
         "bare_asyncio_us": 1e6 * asyncio.run(_bare(commands)),
@@ -204,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, results in runs.items():
         median = {key: statistics.median(r[key] for r in results) for key in results[0]}
         print(
-            f"{name}: round trip {median['round_trip_us']:.1f} µs (bare asyncio"
+            f"{name}: round trip {median['round_trip_us']:.1f} µs (Modem.command"
+            f" {median['modem_round_trip_us']:.1f}, bare asyncio"
             f" {median['bare_asyncio_us']:.1f}); payload {median['payload_ms_per_mb']:.3f} ms/MB,"
             f" {median['delivery_us']:.1f} µs per {DELIVERY // 1024} KiB delivery"
         )

@@ -111,7 +111,13 @@ def test_inprocess_measure_runs_every_path() -> None:
     from benchmarks.inprocess import measure
 
     figures = measure(body=100_000, commands=50)
-    assert set(figures) == {"round_trip_us", "payload_ms_per_mb", "delivery_us", "bare_asyncio_us"}
+    assert set(figures) == {
+        "round_trip_us",
+        "modem_round_trip_us",
+        "payload_ms_per_mb",
+        "delivery_us",
+        "bare_asyncio_us",
+    }
     for value in figures.values():
         assert math.isfinite(value)
         assert value > 0

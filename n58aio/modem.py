@@ -377,12 +377,13 @@ class Modem:
         progress (within ``timeout``, else 60 s: then :class:`~n58aio.errors.CommandTimeout`),
         and a command that times out has the module checked in the background.
         """
-        wait = RECOVERY_TIMEOUT if timeout is None else timeout
-        try:
-            async with asyncio.timeout(wait):
-                await self.supervisor.ready()
-        except TimeoutError:
-            raise CommandTimeout(command, wait) from None  # a recovery still running
+        if not self.supervisor.settled:  # (no timer per command when nothing runs)
+            wait = RECOVERY_TIMEOUT if timeout is None else timeout
+            try:
+                async with asyncio.timeout(wait):
+                    await self.supervisor.ready()
+            except TimeoutError:
+                raise CommandTimeout(command, wait) from None  # a recovery still running
         try:
             return await self.channel.command(
                 command,

@@ -320,6 +320,13 @@ class Supervisor:
         """True once :meth:`attach` ran (there are parameters to bring the module up with)."""
         return self.params is not None and not self.channel.closed
 
+    @property
+    def settled(self) -> bool:
+        """True when no recovery (nor attach) is scheduled or running: :meth:`ready` would
+        return at once (checked first on the hot path of commands, without a timer)."""
+        task = self._task
+        return (task is None or task.done()) and not self._lock.locked()
+
     async def ready(self) -> None:
         """Wait until no recovery (nor attach) is scheduled or running; its outcome is not
         raised here (the operation that waits finds out by trying)."""

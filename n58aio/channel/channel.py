@@ -280,8 +280,7 @@ class ModemChannel(asyncio.Protocol):
         (counted from this call, whatever the channel waited for meanwhile: a busy module, a
         resynchronisation), and :class:`~n58aio.errors.PortClosedError` when the port is gone.
         """
-        core = self.core
-        call_id = core.submit(
+        call_id = self.core.submit(
             command,
             self._now(),
             timeout=timeout,
@@ -290,7 +289,17 @@ class ModemChannel(asyncio.Protocol):
             reply_match=reply_match,
             max_reply_lines=max_reply_lines,
         )
-        return await self._await(call_id)
+        # _await inlined: one coroutine less per command
+        future: asyncio.Future[Reply] = (self._loop or asyncio.get_running_loop()).create_future()
+        self._futures[call_id] = future
+        self._run()
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if self._futures.pop(call_id, None) is not None:
+                self.core.cancel(call_id, self._now())
+                self._run()
+            raise
 
     def on_urc(self, prefix: str, callback: UrcCallback) -> Callable[[], None]:
         """Call ``callback(line)`` for each report starting with ``prefix``; return an

@@ -114,6 +114,7 @@ class PayloadStream(Generic[T]):
         self._items: deque[T] = deque()
         self._buffered = 0
         self._waiter: asyncio.Future[None] | None = None  # the consumer waiting, if any
+        self._loop: asyncio.AbstractEventLoop | None = None  # the consumer's, from its first wait
         self._deadline: float | None = None  # loop time at which the waiting consumer times out
         self._watchdog: asyncio.TimerHandle | None = None  # see _arm_watchdog
         self._done = False
@@ -230,8 +231,11 @@ class PayloadStream(Generic[T]):
             if self._waiter is not None:
                 raise RuntimeError("another task is already receiving from this stream")
             # A bare future, and one watchdog timer for many waits (see _arm_watchdog) instead
-            # of a timer per wait: this runs once per delivery of a download.
-            loop = asyncio.get_running_loop()
+            # of a timer per wait: this runs once per delivery of a download. The loop is
+            # looked up once (on CPython 3.11 each lookup is a getpid() system call).
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
             if timeout is not None:
                 if deadline is None:

@@ -105,14 +105,22 @@ class _Exchange:
         return item
 
     async def body(self) -> AsyncIterator[bytes]:
+        # receive() inlined: this runs once per delivery of a download (one coroutine less)
+        stream = self.stream
+        idle = self.timeouts.idle
         while not self.finished:
-            item = await self.receive("idle", self.timeouts.idle)
-            if isinstance(item, EndOfBody):
-                self.finished = True
-                return
+            try:
+                item = await stream.receive(idle)
+            except TimeoutError:
+                raise ReadTimeout("idle", idle) from None
+            except anyio.EndOfStream:
+                raise LinkClosedError("response stream ended unexpectedly") from None
             if isinstance(item, bytes):
                 if item:
                     yield item
+            elif isinstance(item, EndOfBody):
+                self.finished = True
+                return
             else:
                 raise ProtocolError(f"unexpected item in body: {item!r}")
 

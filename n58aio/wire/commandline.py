@@ -18,6 +18,14 @@ def check_text(value: str, what: str, *, max_length: int | None = None) -> str:
     Control bytes (CR, LF, Ctrl-Z, ESC, NUL and the rest of C0, and DEL) and non-ASCII text are
     refused with :class:`~n58aio.errors.InvalidValue`, as is a value over ``max_length`` bytes.
     """
+    if not (value.isascii() and value.isprintable()):  # 0x20 to 0x7E only, checked in C
+        _refuse_characters(value, what)
+    if max_length is not None and len(value) > max_length:
+        raise InvalidValue(f"{what} is {len(value)} bytes; the module accepts at most {max_length}")
+    return value
+
+
+def _refuse_characters(value: str, what: str) -> None:
     for char in value:
         code = ord(char)
         if code < 0x20 or code == 0x7F:
@@ -25,9 +33,6 @@ def check_text(value: str, what: str, *, max_length: int | None = None) -> str:
             raise InvalidValue(f"{what} contains {name}, which would break the AT command line")
         if code > 0x7E:
             raise InvalidValue(f"{what} contains non-ASCII character {char!r}; percent-encode it")
-    if max_length is not None and len(value) > max_length:
-        raise InvalidValue(f"{what} is {len(value)} bytes; the module accepts at most {max_length}")
-    return value
 
 
 def quote(value: str, what: str) -> str:

@@ -32,6 +32,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, auto
+from operator import itemgetter
+from typing import cast
 
 from .events import (
     NEED_DATA,
@@ -68,6 +70,46 @@ _RECV_HEADER_LIMIT = 24  # bytes allowed between "+HTTPRECV:" and the comma
 # The usual complete "+HTTP(S)RECV: <len>," header, taken in one match (hot path of downloads);
 # anything else goes through the general code of _line_event and _recv_header.
 _FAST_RECV = re.compile(rb"[\r\n]*\+HTTP(S?)RECV: ?([1-9][0-9]{0,8}),")
+# The start of a line: its leading line ends, and the usual payload header when one follows
+# (one match for both, whichever comes: a reply line or a chunk).
+_LINE_HEAD = re.compile(rb"[\r\n]*(\+HTTP(S?)RECV: ?([1-9][0-9]{0,8}),)?")
+# Back-to-back chunks of one header and length (a download: the module sends full chunks),
+# each taken by count: one match finds the whole run, one call slices it (see _merged_payload).
+_RUNS: dict[tuple[bytes, int], re.Pattern[bytes]] = {}
+_Slicer = Callable[[memoryview], tuple[memoryview, ...]]
+_SLICERS: dict[tuple[int, int, int], _Slicer] = {}
+_CACHE_MAX = 64  # headers and run lengths seen: a handful per download; bounded anyway
+_RUN_MIN = 10  # chunks ahead from which one match for the run beats a comparison each
+
+
+def _frame_run(header: bytes, length: int) -> re.Pattern[bytes]:
+    """A pattern matching as many back-to-back ``header`` + ``length`` data bytes as follow."""
+    key = (header, length)
+    pattern = _RUNS.get(key)
+    if pattern is None:
+        if len(_RUNS) >= _CACHE_MAX:
+            _RUNS.clear()
+        pattern = re.compile(b"(?:%s(?s:.){%d})*" % (re.escape(header), length))
+        _RUNS[key] = pattern
+    return pattern
+
+
+def _frame_slicer(size: int, length: int, count: int) -> _Slicer:
+    """Takes the data of ``count`` (at least 2: one gives no tuple) back-to-back frames
+    (``size`` header bytes, ``length`` data bytes each) out of a view that starts at the first
+    header, in one call."""
+    key = (size, length, count)
+    slicer = _SLICERS.get(key)
+    if slicer is None:
+        if len(_SLICERS) >= _CACHE_MAX:
+            _SLICERS.clear()
+        period = size + length
+        slices = [slice(at, at + length) for at in range(size, count * period, period)]
+        slicer = cast(_Slicer, itemgetter(*slices))
+        _SLICERS[key] = slicer
+    return slicer
+
+
 # What ends raw bytes (receive mode 0): the link-closed report, the close command's report,
 # or the module's restart report (a module that restarts sends no link-closed report).
 _CLOSE_MARKER = {
@@ -124,6 +166,21 @@ def command_name(command: str) -> str | None:
     ``HTTPPARA``), or None for basic commands such as ``ATE0``."""
     match = _COMMAND_NAME.match(command)
     return match.group(1).upper() if match else None
+
+
+_FAILURE_NAMES: dict[str | None, frozenset[str]] = {}
+
+
+def _failure_names(name: str | None) -> frozenset[str]:
+    """The report names whose failure value ends command ``name`` (kept per name: command
+    names only, a few dozen at most)."""
+    names = _FAILURE_NAMES.get(name)
+    if names is None:
+        failure = {name} if name else set()
+        if name and "HTTP" in name:
+            failure |= _HTTP_FAILURE_NAMES
+        names = _FAILURE_NAMES[name] = frozenset(failure)
+    return names
 
 
 class _State(Enum):
@@ -279,9 +336,7 @@ class AtParser:
             reply_name = name
         else:
             reply_name = reply_prefix.lstrip("+").rstrip(":").strip().upper() or None
-        failure = {name} if name else set()
-        if name and "HTTP" in name:
-            failure |= _HTTP_FAILURE_NAMES
+        failure = _failure_names(name)
         self._command = _Command(
             text=command,
             name=name,
@@ -290,7 +345,7 @@ class AtParser:
             max_reply_lines=max_reply_lines,
             prompt=prompt or data is not None,
             data=data,
-            failure_names=frozenset(failure),
+            failure_names=failure,
             echo_seen=echoed,
         )
 
@@ -435,17 +490,20 @@ class AtParser:
 
     def _line_event(self) -> Event | NeedData | None:
         buf = self._buf
-        pos = self._pos
-        fast = _FAST_RECV.match(buf, pos)
-        if fast is not None and 0 < (length := int(fast.group(2))) <= self.max_payload:
-            self._pos = fast.end()
-            self._source = "HTTPS" if fast.group(1) else "HTTP"
+        head = _LINE_HEAD.match(buf, self._pos)
+        assert head is not None  # (it matches at least nothing)
+        digits = head.group(3)
+        if digits is None:
+            pos = head.end()
+        elif 0 < (length := int(digits)) <= self.max_payload:
+            self._pos = head.end()
+            self._source = "HTTPS" if head.group(2) else "HTTP"
             self._remaining = length
             self._state = _State.PAYLOAD
             return self._payload_event()
+        else:
+            pos = head.start(1)  # too long: the general code refuses it
         end = len(buf)
-        while pos < end and buf[pos] in (0x0D, 0x0A):
-            pos += 1
         self._pos = pos
         if pos == end:
             return NEED_DATA
@@ -600,7 +658,7 @@ class AtParser:
 
     def _classify(self, line: str) -> Event:
         command = self._command
-        length_like = _LENGTH_LIKE.match(line)
+        length_like = _LENGTH_LIKE.match(line) if "," in line else None
         if length_like is not None and not self._known_length_report(length_like, command):
             # a damaged payload header: the server's bytes follow (see _LENGTH_LIKE)
             return WireError(
@@ -715,13 +773,31 @@ class AtParser:
         end = len(buf)
         https = self._source == "HTTPS"
         # The module sends full chunks of one size: a header equal to the previous one is
-        # recognised by comparison alone, any other goes through the regular expression.
+        # recognised by comparison alone, any other goes through the regular expression; and
+        # where many follow, one match takes the whole run of them (each one's data by count,
+        # whatever it holds) and one call slices it.
         same = b""
-        length = 0
+        length = period = 0
         with memoryview(buf) as view:
-            parts: list[bytes | memoryview] = [view[start:stop]]
+            parts: list[memoryview] = [view[start:stop]]
             while True:
                 if same and buf.startswith(same, stop):
+                    if end - stop >= _RUN_MIN * period:
+                        run = _frame_run(same, length).match(buf, stop)
+                        assert run is not None  # (a repetition matches at least nothing)
+                        matched = count = (run.end() - stop) // period
+                        if count and (run.end() == end or buf[run.end()] != 0x0D):
+                            count -= 1  # the last one is not confirmed: the next event decides
+                        if count == 1:
+                            parts.append(view[stop + len(same) : stop + period])
+                        elif count:
+                            region = view[stop : stop + count * period]
+                            parts += _frame_slicer(len(same), length, count)(region)
+                            del region
+                        stop += count * period
+                        if count < matched or not count:
+                            break
+                        continue
                     begin = stop + len(same)
                 elif stop < end and buf[stop] == 0x0D:
                     header = _FAST_RECV.match(buf, stop)
@@ -732,6 +808,7 @@ class AtParser:
                         break
                     begin = header.end()
                     same = bytes(buf[stop:begin])
+                    period = begin - stop + length
                 else:
                     break
                 if begin + length >= end or buf[begin + length] != 0x0D:

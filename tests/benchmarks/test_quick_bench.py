@@ -105,3 +105,19 @@ def test_a_failing_case_fails_the_run(tmp_path: Path, capsys: pytest.CaptureFixt
     assert result["profile"]["name"] == "quick"
     assert result["failures"] == ["compare: the compare group needs --compare DIR"]
     assert "1 failure(s)" in capsys.readouterr().err
+
+
+def test_inprocess_measure_runs_every_path() -> None:
+    from benchmarks.inprocess import measure
+
+    figures = measure(body=100_000, commands=50)
+    assert set(figures) == {
+        "round_trip_us",
+        "modem_round_trip_us",
+        "payload_ms_per_mb",
+        "delivery_us",
+        "bare_asyncio_us",
+    }
+    for value in figures.values():
+        assert math.isfinite(value)
+        assert value > 0

@@ -2,8 +2,10 @@
 
 The real channel, parser and HTTP client run against :class:`SimModule`, which answers their
 command lines as the module does (echo on, the data phase with its echo, ``+HTTPRECV`` chunks of
-a server's response, the link-closed report) within one event loop and no I/O, so that thousands
-of cases run in minutes. One :class:`Fault` strikes the module's output at a byte offset: bytes
+a server's response, the link-closed report) with no I/O, on a virtual-time loop
+(:mod:`fuzz.sim.vloop`): a timeout that a fault provokes costs no wall-clock time and no load on
+the machine can move it, so that thousands of cases run in minutes and each one the same way
+every time (the channel's probe tokens are drawn from a fixed seed too). One :class:`Fault` strikes the module's output at a byte offset: bytes
 lost, garbled or inserted. :func:`check_invariant` then asserts what the trust model promises:
 
 - a response that comes back carries exactly the server's body, whatever the caller's POST body
@@ -19,16 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
+from unittest import mock
 
 import h11
 
 from n58aio.channel import ModemChannel
 from n58aio.errors import N58Error
 from n58aio.http import HttpClient, Timeouts
+
+from .sim import vloop
 
 __all__ = ["Fault", "FaultKind", "SimModule", "check_invariant", "http_response", "run_case"]
 
@@ -37,6 +44,8 @@ TIMEOUTS = Timeouts(connect=0.3, first_byte=0.3, idle=0.3)
 SLACK = 0.05
 DATA_TIMEOUT = 0.3
 RESYNC_GRACE = 0.3  # seconds between probes (2 s on a real line)
+# All durations are virtual seconds: kept as they were on the wall clock, so that each case
+# times out where it did.
 CHUNK = 64  # data bytes per +HTTPRECV report
 _ACTION = re.compile(r"^AT\+HTTPACTION=(\d+)(?:,(\d+))?")
 
@@ -284,6 +293,18 @@ def _check_uploads(post: bytes | None, module: SimModule) -> None:
         assert post is not None and data == post, f"the server got {data!r:.80}, not the body"
 
 
+@contextlib.contextmanager
+def _fixed_tokens() -> Iterator[None]:
+    """The channel's probe tokens from a fixed seed: a case that fails fails again on replay."""
+    rng = random.Random("wiresim/tokens")
+
+    def token_hex(nbytes: int | None = None) -> str:
+        return rng.randbytes(nbytes or 32).hex()
+
+    with mock.patch.object(secrets, "token_hex", token_hex):
+        yield
+
+
 def server_body(response: bytes) -> bytes:
     """The body of a server's answer, as any HTTP client reads it."""
     connection = h11.Connection(h11.CLIENT)
@@ -300,8 +321,12 @@ def server_body(response: bytes) -> bytes:
 
 
 def check_invariant(post: bytes | None, response: bytes, fault: Fault, pieces: int) -> Outcome:
-    """Run a case and assert the trust invariant (see the module docstring)."""
-    outcome = asyncio.run(run_case(post, response, fault, pieces))
+    """Run a case in virtual time and assert the trust invariant (see the module docstring).
+
+    A case that hangs raises :class:`~fuzz.sim.vloop.Deadlock` (nothing left to wake it) or
+    :class:`~fuzz.sim.vloop.Livelock` at once, instead of waiting out a timeout."""
+    with _fixed_tokens():
+        outcome: Outcome = vloop.run(run_case(post, response, fault, pieces))
     if outcome.error is None and not outcome.in_payload_data:
         assert outcome.body == server_body(response), (
             f"a returned body that is not the server's: {outcome.body!r:.120}"

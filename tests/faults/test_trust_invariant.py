@@ -5,20 +5,24 @@ the module's output (bytes lost, garbled, or inserted, anywhere: in an echo, the
 a reply, a chunk header or its data), a body that comes back is exactly the server's, or the
 call raises an ``N58Error``; what reached the server is the caller's body or nothing; and the
 next command gets its own reply. The real parser, channel and HTTP client run against a
-simulated module (no pty, so that many cases run); the pty tests of the same classes are in
-``test_fault_matrix.py`` and ``test_trust_pty.py``.
+simulated module (no pty, so that many cases run) in virtual time: the timeouts a fault
+provokes cost no wall-clock time, and a case goes the same way on an idle or a loaded machine;
+the pty tests of the same classes are in ``test_fault_matrix.py`` and ``test_trust_pty.py``.
 
-``N58_TRUST_EXAMPLES`` sets the number of examples (80 by default; hours: raise it).
+``N58_TRUST_EXAMPLES`` sets the number of examples (80 by default, under a second; raise it for
+a long run: thousands a minute).
 """
 
 from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fuzz.wiresim import Fault, check_invariant, http_response
+from n58aio.errors import ProtocolError
 
 EXAMPLES = int(os.environ.get("N58_TRUST_EXAMPLES", "80"))
 
@@ -81,6 +85,43 @@ faults = st.builds(
     post=None, body=b"abc", extra=b"", fault=Fault("insert", 400, noise=b"\r\nOK\r\n"), pieces=1
 )
 def test_a_returned_body_is_the_servers_and_the_next_command_gets_its_reply(
+    post: bytes | None, body: bytes, extra: bytes, fault: Fault, pieces: int
+) -> None:
+    check_invariant(post, http_response(body, extra=extra), fault, pieces)
+
+
+# Open cases the hypothesis run above finds now and then (about one example in a few thousand;
+# found once wiresim ran in virtual time, thousands of examples a minute; the same outcome on
+# the wall clock). Kept here, strict, until the channel core handles them: then they become
+# @example cases above.
+OPEN = [
+    pytest.param(
+        None,
+        b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\n+PBREADY\r\n\r\n+PBREADY\r\n\r\n+PBREADY\r\n",
+        b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n",
+        Fault("drop", 349, 24),
+        1,
+        id="chunk-end-lost-body-returned",
+        # the end of a chunk's data and the '\r' after it lost: the chunk takes its length from
+        # the next report, and the body (its Content-Length reached) comes back wrong
+        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="open: trust"),
+    ),
+    pytest.param(
+        None,
+        b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n",
+        b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\n+HTTPCLOSED: HTTP Link Closed\r\n",
+        Fault("insert", 410, noise=b"\r\n+HTTPRECV: 900000,"),
+        1,
+        id="chunk-header-inside-link-closed-report",
+        # a forged 900000-byte chunk header inside the module's link-closed report: it takes
+        # the next command's echo and reply as its data, and that command fails (lost frame)
+        marks=pytest.mark.xfail(strict=True, raises=ProtocolError, reason="open: next reply"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("post", "body", "extra", "fault", "pieces"), OPEN)
+def test_open_cases(
     post: bytes | None, body: bytes, extra: bytes, fault: Fault, pieces: int
 ) -> None:
     check_invariant(post, http_response(body, extra=extra), fault, pieces)

@@ -32,14 +32,8 @@ typecheck: $(STAMP)
 # The suite mostly waits on ptys and timers, so more processes than cores still pay.
 PYTEST_WORKERS ?= 3
 
-# The terminal test of `n58aio at` runs in a pytest process of its own: inside an xdist worker
-# that ran other tests first it hung after Ctrl-D about one run in two (not seen alone, also
-# under CPU load; the cause is not found yet: see CHANGELOG, Known issues).
-ISOLATED := tests/cli/test_cli_at_terminal.py
-
 pytest: $(STAMP)
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --ignore $(ISOLATED)
-	$(BIN)/pytest -q -p no:cacheprovider $(ISOLATED)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks --quick

@@ -5,8 +5,9 @@ command lines as the module does (echo on, the data phase with its echo, ``+HTTP
 a server's response, the link-closed report) with no I/O, on a virtual-time loop
 (:mod:`fuzz.sim.vloop`): a timeout that a fault provokes costs no wall-clock time and no load on
 the machine can move it, so that thousands of cases run in minutes and each one the same way
-every time (the channel's probe tokens are drawn from a fixed seed too). One :class:`Fault` strikes the module's output at a byte offset: bytes
-lost, garbled or inserted. :func:`check_invariant` then asserts what the trust model promises:
+every time (the channel's probe tokens are drawn from a fixed seed too). One :class:`Fault`
+strikes the module's output at a byte offset: bytes lost, garbled or inserted.
+:func:`check_invariant` then asserts what the trust model promises:
 
 - a response that comes back carries exactly the server's body, whatever the caller's POST body
   and the server's bytes contain (anything else is an :class:`~n58aio.errors.N58Error`);

@@ -198,12 +198,18 @@ def _redirect_count(text: str) -> int:
 @contextmanager
 def _output(path: str | None) -> Iterator[IO[bytes]]:
     """stdout, or a temporary file beside ``path`` that takes its name only on success (an
-    existing file is left alone after a failure)."""
+    existing file is left alone after a failure); a path that is not a regular file (a device
+    such as ``/dev/null``, a FIFO, a terminal) is written in place, as curl does: renaming onto
+    it would replace it with a file (``-o /dev/null`` run as root replaced the device)."""
     if path is None or path == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
     target = Path(path)
+    if target.exists() and not target.is_file():
+        with target.open("wb") as file:
+            yield file
+        return
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:

@@ -29,16 +29,22 @@ class Terminal:
         self.process = process
         self.master = master
         self.seen = b""
+        self.shown = b""  # what expect() consumed
         self.mode_at_exit: list[Any] = []  # the terminal's termios attributes the program left
 
     @classmethod
     async def start(cls, device: str, state: Path) -> Terminal:
         master, slave = os.openpty()
+        inputrc = state / "inputrc"
+        inputrc.touch()
         env = subprocess_env()
         env.update(
             XDG_STATE_HOME=str(state),
             TERM="xterm",
-            INPUTRC=os.devnull,  # the tester's own key bindings stay out
+            # the tester's own key bindings stay out; not os.devnull: when /dev/null was made a
+            # regular file (`get -o /dev/null` as root, before the fix), what others wrote there
+            # became key bindings, and a typed key (T, +, Ctrl-D) was lost: the "hang"
+            INPUTRC=str(inputrc),
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
         )
         process = await asyncio.create_subprocess_exec(
@@ -66,23 +72,51 @@ class Terminal:
 
     async def expect(self, marker: bytes) -> bytes:
         """What the terminal shows up to ``marker`` (consumed)."""
-        async with asyncio.timeout(SUBPROCESS_TIMEOUT):
-            while marker not in self.seen:
-                try:
-                    self.seen += os.read(self.master, 4096)
-                except BlockingIOError:
-                    await asyncio.sleep(0.01)
+        try:
+            async with asyncio.timeout(SUBPROCESS_TIMEOUT):
+                while marker not in self.seen:
+                    await self._read()
+        except TimeoutError:
+            raise AssertionError(f"{marker!r} not shown: {self.screen()}") from None
         shown, _, self.seen = self.seen.partition(marker)
+        self.shown += shown + marker
         return shown + marker
 
+    async def wait(self, event: asyncio.Event) -> None:
+        """Wait for ``event`` while reading what the terminal shows."""
+        try:
+            async with asyncio.timeout(SUBPROCESS_TIMEOUT):
+                while not event.is_set():
+                    await self._read()
+        except TimeoutError:
+            raise AssertionError(f"the command never reached the modem: {self.screen()}") from None
+
+    async def _read(self) -> None:
+        try:
+            self.seen += os.read(self.master, 4096)
+        except BlockingIOError:
+            await asyncio.sleep(0.01)
+
+    def screen(self) -> str:
+        """What the terminal showed (for a failure's message), and the program's state."""
+        mode = termios.tcgetattr(self.master)[3]
+        return (
+            f"shown {self.shown[-300:]!r}, then {self.seen[-300:]!r}; exit status "
+            f"{self.process.returncode}; terminal ICANON={bool(mode & termios.ICANON)} "
+            f"ECHO={bool(mode & termios.ECHO)}"
+        )
+
     async def close(self) -> int:
-        async with asyncio.timeout(SUBPROCESS_TIMEOUT):
-            while self.process.returncode is None:
-                try:  # keep reading, so that the process never blocks on a full terminal
-                    os.read(self.master, 4096)
-                except (BlockingIOError, OSError):
-                    await asyncio.sleep(0.01)
-            status = await self.process.wait()
+        try:
+            async with asyncio.timeout(SUBPROCESS_TIMEOUT):
+                while self.process.returncode is None:
+                    try:  # keep reading, so that the process never blocks on a full terminal
+                        self.seen += os.read(self.master, 4096)
+                    except (BlockingIOError, OSError):
+                        await asyncio.sleep(0.01)
+                status = await self.process.wait()
+        except TimeoutError:
+            raise AssertionError(f"the program did not end: {self.screen()}") from None
         self.mode_at_exit = termios.tcgetattr(self.master)
         os.close(self.master)
         return status
@@ -147,8 +181,7 @@ async def test_ctrl_d_typed_while_a_command_runs_ends_the_session(
     try:
         await terminal.expect(b"AT> ")
         await terminal.type(b"AT+CSQ\r")
-        async with asyncio.timeout(SUBPROCESS_TIMEOUT):
-            await received.wait()  # sent: readline is done with the line
+        await terminal.wait(received)  # sent: readline is done with the line
         await terminal.type(CTRL_D)  # typed ahead, before the reply and the next prompt
         assert b"+CSQ: 24,99\r\nOK\r\n" in await terminal.expect(b"AT> ")
         assert await terminal.close() == EXIT_OK

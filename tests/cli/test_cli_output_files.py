@@ -1,8 +1,12 @@
-"""``get -o FILE`` writes a temporary file renamed on success; ``download`` of an answer it
-cannot use leaves no partial files (``python -m n58aio`` as a real subprocess)."""
+"""``get -o FILE`` writes a temporary file renamed on success (a device or a FIFO: in place);
+``download`` of an answer it cannot use leaves no partial files (``python -m n58aio`` as a real
+subprocess)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import stat
 from pathlib import Path
 
 from cli_fixtures import *  # noqa: F403  (fixtures)
@@ -57,3 +61,36 @@ async def test_download_of_a_redirect_or_a_404_leaves_nothing(
     assert status in (EXIT_OK, EXIT_TRANSFER), err
     names = _names(tmp_path)
     assert names == (["f.bin", "module-fs"] if status == EXIT_OK else ["module-fs"])
+
+
+async def test_get_output_to_a_fifo_writes_through_it(
+    emulator: Emulator, origin_server: OriginServer, tmp_path: Path
+) -> None:
+    """``-o`` a path that is no regular file (``-o /dev/null``) writes to it: a temporary file
+    renamed onto it would replace it (as root, the machine's /dev/null became a file)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the writer's open() then succeeds
+    received = bytearray()
+    running = asyncio.ensure_future(
+        run_module("get", origin_server.url("/bytes/30000"), "-o", str(fifo), "-d", emulator.device)
+    )
+    try:
+        while True:
+            try:
+                data = os.read(reader, 65536)
+            except BlockingIOError:  # a writer holds it open: more to come
+                data = None
+            if data:
+                received += data
+            elif running.done():
+                break
+            else:  # nothing yet, or no writer (yet, or any more)
+                await asyncio.sleep(0.01)
+    finally:
+        os.close(reader)
+        status, _, err = await running
+    assert status == EXIT_OK, err
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert bytes(received) == pattern_bytes(0, 30000)
+    assert _names(tmp_path) == ["module-fs", "pipe"]

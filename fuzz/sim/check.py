@@ -72,6 +72,10 @@ class Checker:
     """The invariants that fail the run (None: all); others broken are only counted."""
     waived: list[Violation] = field(default_factory=list)
 
+    def fail(self, invariant: str, detail: str) -> None:
+        """Break ``invariant`` (for checks made outside the checker)."""
+        self._fail(invariant, detail)
+
     def _fail(self, invariant: str, detail: str) -> None:
         violation = Violation(invariant, detail)
         if self.enforce is not None and invariant not in self.enforce:

@@ -23,12 +23,13 @@ from unittest import mock
 import structlog
 
 from n58aio.channel import ModemChannel
+from n58aio.errors import N58Error
 from n58aio.wire import DEFAULT_MAX_LINE
 
 from . import vloop
 from .check import FORGED_REPORTS, Checker, Violation
 from .line import SimLine
-from .module import Behaviour, SimN58
+from .module import REVISION, Behaviour, SimN58
 from .workload import PROFILES, Profile, Workload
 
 __all__ = [
@@ -46,6 +47,9 @@ __all__ = [
 SLACK = 0.1
 """Virtual seconds a call may take beyond its timeout (see docs/simulation.md)."""
 HANG_LIMIT = 600.0
+RECOVERY_TRIES = 4
+"""Commands the channel may fail after the faults stop before it must answer again."""
+RECOVERY_TIMEOUT = 30.0
 """Virtual seconds after the workload's end by which every actor must have finished."""
 RESYNC_GRACE = 0.5
 
@@ -152,6 +156,9 @@ def run_checked(main: Callable[[deque[str]], Awaitable[None]], seed: int, name: 
         except vloop.Livelock as exc:
             failure = SimulationFailure(seed, name, "no-livelock", str(exc), list(trace))
             raise failure from exc
+        except vloop.Crash as exc:
+            failure = SimulationFailure(seed, name, "no-crash", str(exc), list(trace))
+            raise failure from exc
 
 
 @dataclass
@@ -191,6 +198,29 @@ def build_world(
 
         line.after_read = check_buffers
     return World(module, line, channel, checker)
+
+
+async def recovers(world: World) -> None:
+    """The invariant ``recovers``: once the faults stop (no noise, no loss, no duplicate, no
+    restart, no busy time), the channel gets back in step by itself: within a few calls,
+    ``ATI`` gets its own answer again. A count of answers left wrong for good fails it."""
+    module = world.module
+    behaviour = module.behaviour
+    behaviour.busy_chance = behaviour.duplicate_final_chance = 0.0
+    behaviour.noise_chance = behaviour.loss_chance = behaviour.rx_noise_chance = 0.0
+    module._restart_at = []
+    expected = ["Neoway", "N58", f"Revision: {REVISION}"]
+    outcomes = []
+    for _ in range(RECOVERY_TRIES):
+        try:
+            reply = await world.channel.command("ATI", timeout=RECOVERY_TIMEOUT)
+        except N58Error as exc:
+            outcomes.append(type(exc).__name__)
+            continue
+        if reply.lines == expected and reply.final == "OK":
+            return
+        outcomes.append(f"lines {reply.lines!r:.80}")
+    world.checker.fail("recovers", f"ATI, once the faults stopped: {', '.join(outcomes)}")
 
 
 async def close_world(world: World) -> None:
@@ -239,6 +269,7 @@ async def _random_run(
     except TimeoutError:
         raise Violation("bounded-time", "the workload hung past its end") from None
     ended = loop.time()
+    await recovers(world)
     await close_world(world)
     result.virtual_seconds = ended - started
     result.calls = world.checker.calls

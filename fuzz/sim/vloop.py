@@ -24,6 +24,11 @@ class Deadlock(RuntimeError):
     """Nothing is ready and no timer is set, yet the main task has not finished."""
 
 
+class Crash(RuntimeError):
+    """A callback or a task raised and nothing handled it (the loop's exception handler was
+    called): in the channel, an exception escaping the protocol or the core."""
+
+
 class Livelock(RuntimeError):
     """The loop turned :data:`SPIN_LIMIT` times without the clock moving: something reschedules
     itself at once, forever (a busy loop that virtual time would never end)."""
@@ -112,6 +117,13 @@ def run(main: Any, *, debug: bool = False) -> Any:
     """Run coroutine ``main`` to completion on a fresh :class:`VirtualLoop`."""
     loop = VirtualLoop()
     loop.set_debug(debug)
+    crashes: list[str] = []
+
+    def crashed(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exception = context.get("exception")
+        crashes.append(f"{context.get('message')}: {exception!r}")
+
+    loop.set_exception_handler(crashed)
     try:
         try:
             result = loop.run_until_complete(main)
@@ -121,6 +133,8 @@ def run(main: Any, *, debug: bool = False) -> Any:
             raise
         if loop.livelock is not None:
             raise Livelock(loop.livelock)
+        if crashes:
+            raise Crash(crashes[0])
         return result
     finally:
         try:

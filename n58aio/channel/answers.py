@@ -12,6 +12,9 @@ The rules:
   parsed or found among bytes discarded while hunting for a probe's echo; with echo off, at once;
 - a final result answers the oldest read line; unread lines before it were lost (a module reads
   lines in order), and so are unread lines before a probe when the probe's echo comes;
+- ``OK`` never answers a probe: read probes before the line it answers lost their answers (the
+  channel writes a line answered ``OK`` before every probe of a recovery but the first, so that
+  a probe's own answer lost on the line cannot leave the later probes one answer short);
 - an unknown command's error (``+CME ERROR: 58``) answers the oldest read probe when every read
   line before it is a command the module knows (all but those it answered so before: a caller's
   typo): those lost their answers;
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 
 __all__ = ["OWED_MAX", "AnswerQueue"]
 
-OWED_MAX = 64
+OWED_MAX = 256
 """Lines the queue remembers at most (the oldest are forgotten beyond)."""
 
 
@@ -66,12 +69,14 @@ class AnswerQueue:
         """``text`` was written; ``read`` when no echo will say so (echo off)."""
         self._lines.append(_Line(text, text.startswith(self._probe_prefix), read))
 
-    def echoed(self, text: str) -> None:
-        """The echo of ``text`` was seen: the oldest unread line with that text is read."""
+    def echoed(self, text: str) -> bool:
+        """The echo of ``text`` was seen: the oldest unread line with that text is read (False:
+        no unread line has that text)."""
         for line in self._lines:
             if not line.read and line.text == text:
                 line.read = True
-                return
+                return True
+        return False
 
     def echoes_found(self, count: int) -> None:
         """The echoes of the ``count`` oldest unread lines were found among discarded bytes."""
@@ -84,43 +89,68 @@ class AnswerQueue:
 
     def probe_echoed(self, probe: str) -> None:
         """The probe's echo came: unread lines before it were lost."""
-        kept = deque(
-            (line for line in self._lines if line.read or line.text == probe), maxlen=OWED_MAX
-        )
-        # everything after the probe (nothing, as the core writes) keeps its place
+        kept: deque[_Line] = deque(maxlen=OWED_MAX)
+        before = True
+        for line in self._lines:
+            if line.text == probe:
+                before = False
+            if line.read or not before:
+                kept.append(line)  # lines after the probe keep their place, read or not
         self._lines = kept
 
-    def answers_discarded(self, count: int, probe: str) -> None:
-        """``count`` final results were discarded before the probe's echo: they answered the
-        oldest read lines (never the probe, whose echo comes before its answer)."""
-        lines = self._lines
-        while count > 0 and lines:
-            head = lines[0]
-            if head.text == probe:
-                return
-            lines.popleft()
-            if head.read:
-                count -= 1
+    def answers_discarded(
+        self, finals: list[tuple[bool, bool]], probe: str, known: Callable[[str], bool]
+    ) -> None:
+        """Final results discarded before the probe's echo, in order (``(ok, unknown command)``
+        each): they answered lines written before it (never the probe: its echo comes first)."""
+        for ok, unknown in finals:
+            self.answer(ok=ok, known=known if unknown else None, stop=probe)
 
-    def answer(self, known: Callable[[str], bool] | None = None) -> str | None:
+    def answer(
+        self, *, ok: bool, known: Callable[[str], bool] | None = None, stop: str | None = None
+    ) -> str | None:
         """A final result came: the line it answers (None: no read line is owed one).
-        ``known`` is given for an unknown command's error: whether the module knows a line."""
+        ``ok`` for ``OK``, which never answers a probe; ``known`` is given for an unknown
+        command's error: whether the module knows a line; ``stop``: a line that cannot be
+        answered yet, nor any after it."""
         lines = self._lines
-        if known is not None:
-            for index, line in enumerate(lines):
+        limit = len(lines)
+        if stop is not None:
+            limit = next((i for i, line in enumerate(lines) if line.text == stop), limit)
+        index = None
+        if ok:
+            # the oldest read line that is not a probe; read probes before it lost their answers
+            index = next((i for i in range(limit) if lines[i].read and not lines[i].probe), None)
+            if index is None:
+                return None  # an OK no line written is owed (a duplicate, or noise)
+        elif known is not None:
+            for i in range(limit):
+                line = lines[i]
                 if not line.read:
                     continue
                 if line.probe:
-                    for _ in range(index):
-                        lines.popleft()
-                    return lines.popleft().text
+                    index = i
+                    break
                 if not known(line.text):
                     break  # it may be the unknown command: answers go in order
-        while lines:
-            head = lines.popleft()
-            if head.read:
-                return head.text
-        return None
+        if index is None:
+            index = next((i for i in range(limit) if lines[i].read), None)
+        if index is None:
+            for _ in range(limit):
+                lines.popleft()  # unread lines before the stop: lost
+            return None
+        for _ in range(index):
+            lines.popleft()
+        return lines.popleft().text
+
+    def owed_before(self, text: str) -> int:
+        """Read lines older than ``text`` still owed an answer."""
+        count = 0
+        for line in self._lines:
+            if line.text == text:
+                return count
+            count += line.read
+        return count
 
     def forget(self, text: str) -> None:
         """``text`` will get no answer (a restart lost it, or its answer was consumed)."""

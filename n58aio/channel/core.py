@@ -347,6 +347,10 @@ class ChannelCore:
         self._unknown_lines: set[str] = set()  # command lines the module does not know
         self._unknown_told = False  # the module says "+CME ERROR: 58" for an unknown command
         self._numeric_errors_needed = False  # the next hunt writes AT+CMEE=1 first
+        self._give_ups = 0  # recoveries in a row that gave up while the module kept pace
+        self._lines_written = 0  # lines written, ever
+        self._answers_read = 0  # final results read (or discarded in a hunt), ever
+        self._pace_mark = (0, 0)  # both when the last recovery began
         self._data_risk_until = 0.0  # real clock
         self._streams: dict[Source, StreamSink] = {}
         self._discard_marks: dict[Source, int] = {}  # parser.discarded when each was opened
@@ -849,6 +853,7 @@ class ChannelCore:
             # it is read as the module's output until a probe comes back.
             self._lose_trust(f"framing lost: {event.reason}", (), now, expected=False)
         elif isinstance(event, Stray):
+            self._answers.echoed(event.line)  # the echo of a line written before a probe
             self._stray(event.line, now)
 
     def _deliver(self, source: Source, data: bytes, raw: bool, now: float) -> None:
@@ -888,6 +893,7 @@ class ChannelCore:
 
     def _written(self, line: str) -> None:
         """A line went out: it is owed an answer once the module read it (its echo)."""
+        self._lines_written += 1
         self._answers.written(line, read=self.parser.echo is False)
         if self.parser.distrusted:
             self._watch_echoes()
@@ -904,15 +910,21 @@ class ChannelCore:
         return line not in self._unknown_lines
 
     def _final(self, event: FinalResult, now: float) -> None:
+        self._answers_read += 1
         if event.code == UNKNOWN_COMMAND and event.text.startswith("+CME ERROR"):
             self._unknown_told = True
-            answered = self._answers.answer(self._module_knows)
+            answered = self._answers.answer(ok=False, known=self._module_knows)
         else:
-            answered = self._answers.answer()
+            answered = self._answers.answer(ok=event.ok)
         flight = self._flight
         if flight is None or not event.solicited or flight.final_seen:
             self.stray_replies += 1
             self.log.info("reply.stray", kind="final", size=len(event.text))
+            if flight is None and answered is None and self.trust is Trust.TRUSTED:
+                # An answer no line written is owed, on a line in step: a duplicate, or the
+                # answers lag behind the lines (a module that echoes while busy, counted short).
+                # Prove the line again before the next command.
+                self._suspect()
             return
         if flight.probe:
             if event.ok or answered not in (None, flight.command):
@@ -1121,8 +1133,9 @@ class ChannelCore:
             parser = self.parser
             answers.echoes_found(parser.echoes_found)
             parser.watch_echoes([])
-            answers.answers_discarded(parser.finals_discarded, flight.command)
-            parser.finals_discarded = 0
+            self._answers_read += len(parser.finals_discarded)
+            answers.answers_discarded(parser.finals_discarded, flight.command, self._module_knows)
+            parser.finals_discarded = []
             answers.echoed(flight.command)
             answers.probe_echoed(flight.command)
         else:
@@ -1230,6 +1243,7 @@ class ChannelCore:
         # in order; a probe whose echo was damaged is followed by the next), at least 3.
         grace = self.resync_grace
         self._rec_started = now
+        self._pace_mark = (self._lines_written, self._answers_read)
         self._rec_deadline = self.line_now(now) + max(grace * RESYNC_ATTEMPTS, remaining + grace)
         self._rec_attempt = 0
         self._next_probe(now)
@@ -1252,18 +1266,26 @@ class ChannelCore:
                 self.log.info("resync.before_probe", command=redact(command))
                 self._actions.append(Write(encode_command(command)))
                 self._written(command)
-            if self._numeric_errors_needed:
-                self._numeric_errors_needed = False
-                self.log.info("resync.before_probe", command=NUMERIC_ERRORS)
-                self._actions.append(Write(encode_command(NUMERIC_ERRORS)))
-                self._written(NUMERIC_ERRORS)
-            if self.parser.echo is not True or self._rec_attempt % RESYNC_ATTEMPTS == 0:
-                # Echo may be off (or unknown): the probe's echo is the proof, so turn it on.
-                self._actions.append(Write(b"ATE1\r"))
-                self._written("ATE1")
-                self._rec_until = self.line_now(now) + ECHO_ON_SETTLE + self.line_time(16)
-                self._set_recovery(Recovery.SETTLE)
-                return
+        if self._numeric_errors_needed:
+            self._numeric_errors_needed = False
+            self.log.info("resync.before_probe", command=NUMERIC_ERRORS)
+            self._actions.append(Write(encode_command(NUMERIC_ERRORS)))
+            self._written(NUMERIC_ERRORS)
+        if self._rec_hunt and (
+            self.parser.echo is not True or self._rec_attempt % RESYNC_ATTEMPTS == 0
+        ):
+            # Echo may be off (or unknown): the probe's echo is the proof, so turn it on.
+            self._actions.append(Write(b"ATE1\r"))
+            self._written("ATE1")
+            self._rec_until = self.line_now(now) + ECHO_ON_SETTLE + self.line_time(16)
+            self._set_recovery(Recovery.SETTLE)
+            return
+        if self._answers.owed:
+            # A line is still owed an answer: first one the module answers OK at once (echo is
+            # on: no pause). OK never answers a probe, so an earlier probe whose own answer was
+            # lost on the line is told by it (answers.py), not taken for this one's.
+            self._actions.append(Write(b"ATE1\r"))
+            self._written("ATE1")
         self._write_probe(now)
 
     def _write_probe(self, now: float) -> None:
@@ -1285,10 +1307,25 @@ class ChannelCore:
         self._written(probe)
 
     def _probe_unanswered(self, now: float) -> None:
+        flight = self._flight
+        given_up = self._rec_attempt >= RESYNC_ATTEMPTS and self.line_now(now) >= self._rec_deadline
+        if (
+            flight is not None
+            and self.exchange is Exchange.REPLY
+            and not given_up
+            and self._answers.owed_before(flight.command)
+        ):
+            # Its echo came and lines before it are still owed answers: the module has it and
+            # answers it after them (a busy module). Another probe would only lengthen that
+            # queue: wait on. (With nothing owed before it, its answer was lost: probe again.)
+            self._rec_attempt += 1
+            flight.line_deadline = self.line_now(now) + self.resync_grace
+            self.log.info("resync.wait", attempt=self._rec_attempt, owed=self._answers.owed)
+            return
         self._flight = None
         self._move(Exchange.IDLE)
         self.parser.abandon_command()
-        if self._rec_attempt >= RESYNC_ATTEMPTS and self.line_now(now) >= self._rec_deadline:
+        if given_up:
             self._give_up(now)
             return
         self.log.warning("resync.retry", attempt=self._rec_attempt, hunt=self._rec_hunt)
@@ -1303,7 +1340,8 @@ class ChannelCore:
         self._set_trust(Trust.TRUSTED)
         self._before_probe.clear()
         self._answers.clear()  # the probe was the last line written: nothing else is owed
-        self.parser.finals_discarded = 0
+        self._give_ups = 0
+        self.parser.finals_discarded = []
         self.parser.watch_echoes([])
         self._eager = False
         self.resyncs += 1
@@ -1320,6 +1358,16 @@ class ChannelCore:
         next call tries again."""
         self._set_recovery(Recovery.IDLE)
         self._eager = False
+        written = self._lines_written - self._pace_mark[0]
+        answered = self._answers_read - self._pace_mark[1]
+        # The module kept pace (it answered as many lines as were written meanwhile, so it is
+        # not busy with a backlog), yet the probe's answer never came: the count waits for an
+        # answer lost on the line (a probe's own) and would leave every later probe one short.
+        self._give_ups = self._give_ups + 1 if 0 < written <= answered else 0
+        if self._give_ups >= 2:
+            self._give_ups = 0
+            self.log.info("resync.recount", owed=self._answers.owed)
+            self._answers.clear()
         if not self._unknown_told:
             # Errors all look alike (CMEE=0, or 2): an answer lost on the line could leave every
             # later probe one answer short for good. The next recovery turns numeric errors on,

@@ -126,7 +126,9 @@ _HTTP_FAILURE_NAMES = frozenset({"HTTPSEND", "HTTPSSEND", "HTTPSETUP", "HTTPSSET
 _FINAL_IN_COMMAND = frozenset(
     {"NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "OPERATION EXPIRED", "ABORTED"}
 )
-_DISCARDED_FINALS = (b"\nOK\r", b"\nERROR\r", b"\n+CME ERROR")
+_DISCARDED_FINAL = re.compile(rb"\n(OK|ERROR|\+CME ERROR: ?(\d{1,4}))\r")
+_DISCARDED_FINALS_MAX = 256
+_DISCARDED_FINAL_LONGEST = len(b"\n+CME ERROR: 9999\r")
 
 
 _BARE_URCS = frozenset({"+PBREADY", "GPRS DISCONNECTION", "RING", "RDY", "NO CARRIER"})
@@ -249,12 +251,13 @@ class AtParser:
         self._needle: bytes | None = None
         self.discarded = 0
         """Bytes discarded while the line was not trusted (see :attr:`distrusted`)."""
-        self.finals_discarded = 0
-        """Final results (``OK``, ``ERROR``, ``+CME ERROR``) among the discarded bytes: answers
-        to lines written before a probe that came before its echo (an estimate: a server's
-        bytes may hold such lines too). The reader resets it when it has taken them into
-        account."""
+        self.finals_discarded: list[tuple[bool, bool]] = []
+        """Final results (``OK``, ``ERROR``, ``+CME ERROR``) among the discarded bytes, in order,
+        as ``(ok, unknown command)``: answers to lines written before a probe that came before
+        its echo (an estimate: a server's bytes may hold such lines too). The reader empties it
+        when it has taken them into account."""
         self._watch: list[bytes] = []
+        self._scan_mark = 0  # where the next scan of the hunt starts (an index into the buffer)
         self.echoes_found = 0
         """How many of the echoes given to :meth:`watch_echoes` were found, in order, among
         the discarded bytes."""
@@ -379,20 +382,30 @@ class AtParser:
         self.echoes_found = 0
 
     def _scan_discarded(self, buf: bytearray, start: int, stop: int) -> None:
-        """Count the final results and watched echoes in ``buf[start:stop]``, about to be
-        discarded (those cut by ``stop`` are not counted)."""
+        """Count the final results and watched echoes among the bytes the hunt discards (or
+        keeps to look for the probe's echo in) up to ``stop``. What was scanned is remembered
+        (:attr:`_scan_mark`), but for a tail that may start a line the next read completes."""
+        start = max(start, self._scan_mark)
         if stop - start < 4:
             return
-        self.finals_discarded += sum(buf.count(final, start, stop) for final in _DISCARDED_FINALS)
+        end = start  # the end of the last line counted
+        finals = self.finals_discarded
+        for match in _DISCARDED_FINAL.finditer(buf, start, stop):
+            if len(finals) < _DISCARDED_FINALS_MAX:
+                finals.append((match.group(1) == b"OK", match.group(2) == b"58"))
+            end = match.end()
         watch = self._watch
         pos = start
+        longest = max((len(echo) for echo in watch[self.echoes_found :]), default=0)
+        longest = max(longest, _DISCARDED_FINAL_LONGEST)
         while self.echoes_found < len(watch):
             echo = watch[self.echoes_found]
             found = buf.find(echo, pos, stop)
             if found < 0:
-                return
+                break
             self.echoes_found += 1
             pos = found + len(echo)
+        self._scan_mark = max(end, pos, stop - longest + 1)
 
     def begin_sync(self, probe: str) -> None:
         """Declare the probe just about to be written: a command line with a fresh random token
@@ -406,6 +419,7 @@ class AtParser:
     def _enter_hunt(self) -> None:
         self._state = _State.HUNT
         self._needle = None
+        self._scan_mark = 0
         self._remaining = 0
         self._raw_tail = b""
         self._raw_retract = 0
@@ -421,6 +435,7 @@ class AtParser:
                 self._buf.clear()
             else:
                 del self._buf[: self._pos]
+            self._scan_mark = max(0, self._scan_mark - self._pos)
             self._pos = 0
         self._rewindable = 0
         self._buf += data
@@ -965,7 +980,7 @@ class AtParser:
         if found < 0:
             stop = max(pos, end - len(needle) + 1)  # keep what could start the needle
             self.discarded += stop - pos
-            self._scan_discarded(buf, pos, stop)
+            self._scan_discarded(buf, pos, end)
             self._pos = stop
             return NEED_DATA
         self.discarded += found - pos

@@ -112,6 +112,20 @@ class ScriptedPeer:
             else:
                 return text
 
+    async def read_probe(self) -> tuple[str, int]:
+        """Read up to the channel's next probe (with :attr:`auto_sync` off): return it and how
+        many ``ATE1`` went before it. The channel writes one (echo on) when lines are still
+        owed answers; each is owed an ``OK``, to be sent in order (a module answers in order)."""
+        blind = 0
+        while True:
+            line = await self.read_command()
+            if line == "ATE1":
+                self.echo = True
+                blind += 1
+                continue
+            assert line.startswith("AT+N58SYNC="), f"the peer expected a probe, got {line!r}"
+            return line, blind
+
     async def expect(self, command: str) -> None:
         """Read the next command line and check that it is ``command``."""
         line = await self.read_command()

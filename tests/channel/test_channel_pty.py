@@ -256,14 +256,10 @@ async def test_late_reply_after_the_probe_is_sent(echo: bool, fast_resync: None)
                 await modem.command("AT+CGSN", timeout=0.3)
 
         async def script() -> None:
-            if not echo:
-                assert await peer.read_command() == "ATE1"
-                peer.echo = True
-            probe = await peer.read_command()  # echoed by the peer (echo on)
-            assert probe.startswith("AT+N58SYNC=")
+            _, blind = await peer.read_probe()  # echoed by the peer (echo on)
             await peer.reply("869012345678901")  # late: the first AT+CGSN's reply
             await asyncio.sleep(0.2)
-            if not echo:
+            for _ in range(blind):
                 await peer.reply()  # then ATE1's OK: a module answers lines in order
             await peer.reply(final="ERROR")  # the probe's answer
             if not echo:
@@ -287,9 +283,10 @@ async def test_a_late_answer_to_a_callers_own_probe_like_command(fast_resync: No
                 await modem.command("AT+CMEE?", timeout=0.3)
 
         async def script() -> None:
-            probe = await peer.read_command()
-            assert probe.startswith("AT+N58SYNC=")
+            _, blind = await peer.read_probe()
             await peer.send(b"\r\n+CMEE: 1\r\n\r\nOK\r\n")  # late, after the probe's echo
+            for _ in range(blind):
+                await peer.reply()  # the ATE1 before the probe
             await asyncio.sleep(0.1)
             await peer.reply(final="ERROR")
             await peer.answer("ATI", "Neoway", "N58")

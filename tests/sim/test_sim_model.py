@@ -4,6 +4,7 @@ and that the checker fails what it must (a simulation that cannot fail proves no
 from __future__ import annotations
 
 import asyncio
+import operator
 import random
 from typing import Any
 
@@ -322,3 +323,16 @@ def test_each_profile_reaches_its_situations(profile: str, reached: set[str]) ->
         seen |= {"resync"} if result.resyncs > 1 else set()  # more than the first
         seen |= {"stream complete"} if result.streams_complete else set()
     assert reached <= seen, f"{profile} never reached {reached - seen}"
+
+
+def test_an_exception_nobody_handles_fails_the_run() -> None:
+    """An exception escaping a callback (the channel's protocol, say) is a ``Crash``, not a
+    line in a log that the run goes on past."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_soon(operator.truediv, 1, 0)
+        await asyncio.sleep(1.0)
+
+    with pytest.raises(vloop.Crash, match="ZeroDivisionError"):
+        vloop.run(main())

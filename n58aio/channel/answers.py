@@ -15,8 +15,9 @@ The rules:
 - ``OK`` never answers a probe: read probes before the line it answers lost their answers (the
   channel writes a line answered ``OK`` before every probe of a recovery but the first, so that
   a probe's own answer lost on the line cannot leave the later probes one answer short);
-- an unknown command's error (``+CME ERROR: 58``) answers the oldest read probe when every read
-  line before it is a command the module knows (all but those it answered so before: a caller's
+- an unknown command's error (``+CME ERROR: 58``) answers the oldest read probe written while the
+  module answered so (not a plain ``ERROR``, before ``AT+CMEE=1``) when every read line before it
+  is a command the module knows (all but those it answered so before: a caller's
   typo): those lost their answers;
 - a restart and a proof (a probe answered) empty the queue; so does a recovery that gave up on
   a module whose errors all look alike (``AT+CMEE=0``), as one answer lost on the line would
@@ -44,6 +45,7 @@ class _Line:
     text: str
     probe: bool
     read: bool
+    numeric: bool = True  # a probe: answered "+CME ERROR: 58", not a plain ERROR
 
 
 class AnswerQueue:
@@ -65,9 +67,10 @@ class AnswerQueue:
         """The lines whose echo has not been seen, oldest first."""
         return [line.text for line in self._lines if not line.read]
 
-    def written(self, text: str, *, read: bool) -> None:
-        """``text`` was written; ``read`` when no echo will say so (echo off)."""
-        self._lines.append(_Line(text, text.startswith(self._probe_prefix), read))
+    def written(self, text: str, *, read: bool, numeric: bool = True) -> None:
+        """``text`` was written; ``read`` when no echo will say so (echo off); ``numeric``
+        when the module answers an unknown command ``+CME ERROR: 58`` (else plain ``ERROR``)."""
+        self._lines.append(_Line(text, text.startswith(self._probe_prefix), read, numeric))
 
     def echoed(self, text: str) -> bool:
         """The echo of ``text`` was seen: the oldest unread line with that text is read (False:
@@ -129,8 +132,10 @@ class AnswerQueue:
                 if not line.read:
                     continue
                 if line.probe:
-                    index = i
-                    break
+                    if line.numeric:
+                        index = i
+                        break
+                    continue  # its answer, a plain ERROR, was lost
                 if not known(line.text):
                     break  # it may be the unknown command: answers go in order
         if index is None:

@@ -36,7 +36,14 @@ from typing import Protocol
 
 import structlog
 
-from ..commands.specs import CLOSE_COMMAND, CLOSE_COMMANDS, LINK_CLOSED, RESTARTED, spec_for
+from ..commands.specs import (
+    CLOSE_COMMAND,
+    CLOSE_COMMANDS,
+    DEFAULT_SPEC,
+    LINK_CLOSED,
+    RESTARTED,
+    spec_for,
+)
 from ..errors import (
     CommandError,
     CommandTimeout,
@@ -345,12 +352,15 @@ class ChannelCore:
         # the lines written and not answered yet: which line a final answers (answers.py)
         self._answers = AnswerQueue(SYNC_PROBE_PREFIX)
         self._unknown_lines: set[str] = set()  # command lines the module does not know
+        self._known_lines: set[str] = set()  # command lines the module answered OK
         self._unknown_told = False  # the module says "+CME ERROR: 58" for an unknown command
         self._numeric_errors_needed = False  # the next hunt writes AT+CMEE=1 first
+        self._numeric_written = False  # AT+CMEE=1 went out: probes after it answer 58
         self._give_ups = 0  # recoveries in a row that gave up while the module kept pace
         self._lines_written = 0  # lines written, ever
         self._answers_read = 0  # final results read (or discarded in a hunt), ever
         self._pace_mark = (0, 0)  # both when the last recovery began
+        self._owed_at_give_up = -1  # answers owed when the last recovery gave up
         self._data_risk_until = 0.0  # real clock
         self._streams: dict[Source, StreamSink] = {}
         self._discard_marks: dict[Source, int] = {}  # parser.discarded when each was opened
@@ -775,6 +785,7 @@ class ChannelCore:
             return
         if text.startswith("AT+CMEE="):
             self._unknown_told = text == NUMERIC_ERRORS  # otherwise learnt again from a probe
+            self._numeric_written = False
         echo = _ECHO_SETTING.match(text)
         if echo is not None:
             self.parser.echo = self._echo_wanted = echo.group(1) == "1"
@@ -894,7 +905,10 @@ class ChannelCore:
     def _written(self, line: str) -> None:
         """A line went out: it is owed an answer once the module read it (its echo)."""
         self._lines_written += 1
-        self._answers.written(line, read=self.parser.echo is False)
+        if line == NUMERIC_ERRORS:
+            self._numeric_written = True
+        numeric = self._unknown_told or self._numeric_written
+        self._answers.written(line, read=self.parser.echo is False, numeric=numeric)
         if self.parser.distrusted:
             self._watch_echoes()
 
@@ -905,9 +919,14 @@ class ChannelCore:
         parser.watch_echoes(self._answers.unread())
 
     def _module_knows(self, line: str) -> bool:
-        """Whether the module knows the command of ``line`` (never answers it "unknown
-        command"): every line but those it answered so before (a caller's typo)."""
-        return line not in self._unknown_lines
+        """Whether the module surely knows the command of ``line`` (never answers it "unknown
+        command"): a basic command, one of the command table, the channel's own, or one it
+        answered OK before; never one it answered "unknown command" (a caller's typo)."""
+        if line in self._unknown_lines:
+            return False
+        if line in self._known_lines or line.startswith(("ATE", NUMERIC_ERRORS)):
+            return True
+        return command_name(line) is None or spec_for(line) is not DEFAULT_SPEC
 
     def _final(self, event: FinalResult, now: float) -> None:
         self._answers_read += 1
@@ -978,6 +997,8 @@ class ChannelCore:
                 lines = len(flight.lines)
                 self.log.debug("command.ok", command=redact(flight.command), lines=lines)
             self._track_settings(flight.command)
+            if len(self._known_lines) < OWED_MAX and flight.command not in self._known_lines:
+                self._known_lines.add(flight.command)
             self._settle(call, Reply(flight.command, list(flight.lines), event.text))
         else:
             self._log_error(flight.command, event)
@@ -1065,7 +1086,7 @@ class ChannelCore:
         """The module restarted: its links are gone, and so may be the command in flight."""
         self._actions.append(Notify(ModuleRestarted()))
         self._recvmode.clear()  # the module forgot its link settings
-        self._unknown_told = False  # and its error mode
+        self._unknown_told = self._numeric_written = False  # and its error mode
         if not self._echo_wanted:
             self._suspect()  # echo is back on: turn it off again after a probe
         self._fail_streams(LinkClosedError, "link lost: the module restarted", now)
@@ -1360,10 +1381,14 @@ class ChannelCore:
         self._eager = False
         written = self._lines_written - self._pace_mark[0]
         answered = self._answers_read - self._pace_mark[1]
-        # The module kept pace (it answered as many lines as were written meanwhile, so it is
-        # not busy with a backlog), yet the probe's answer never came: the count waits for an
-        # answer lost on the line (a probe's own) and would leave every later probe one short.
-        self._give_ups = self._give_ups + 1 if 0 < written <= answered else 0
+        owed = self._answers.owed
+        # The module answered exactly the lines written meanwhile, and the count still owes as
+        # many as the time before: a busy module draining a backlog answers more than that, one
+        # busy on a line answers fewer. Twice so: the backlog is the count's own, made of
+        # answers lost on the line (a probe's own), and it would shift every later answer.
+        paced = 0 < written == answered and owed == self._owed_at_give_up
+        self._owed_at_give_up = owed
+        self._give_ups = self._give_ups + 1 if paced else 0
         if self._give_ups >= 2:
             self._give_ups = 0
             self.log.info("resync.recount", owed=self._answers.owed)

@@ -355,7 +355,9 @@ class ChannelCore:
         self._known_lines: set[str] = set()  # command lines the module answered OK
         self._unknown_told = False  # the module says "+CME ERROR: 58" for an unknown command
         self._numeric_errors_needed = False  # the next hunt writes AT+CMEE=1 first
-        self._numeric_written = False  # AT+CMEE=1 went out: probes after it answer 58
+        # The module answers an unknown command with a plain ERROR (AT+CMEE=0 or 2: seen, or
+        # set), not "+CME ERROR: 58" (what the bring-up sets, assumed until seen otherwise)
+        self._plain_errors = False
         self._give_ups = 0  # recoveries in a row that gave up while the module kept pace
         self._lines_written = 0  # lines written, ever
         self._answers_read = 0  # final results read (or discarded in a hunt), ever
@@ -785,7 +787,7 @@ class ChannelCore:
             return
         if text.startswith("AT+CMEE="):
             self._unknown_told = text == NUMERIC_ERRORS  # otherwise learnt again from a probe
-            self._numeric_written = False
+            self._plain_errors = text != NUMERIC_ERRORS
         echo = _ECHO_SETTING.match(text)
         if echo is not None:
             self.parser.echo = self._echo_wanted = echo.group(1) == "1"
@@ -906,9 +908,10 @@ class ChannelCore:
         """A line went out: it is owed an answer once the module read it (its echo)."""
         self._lines_written += 1
         if line == NUMERIC_ERRORS:
-            self._numeric_written = True
-        numeric = self._unknown_told or self._numeric_written
-        self._answers.written(line, read=self.parser.echo is False, numeric=numeric)
+            self._plain_errors = False
+        self._answers.written(
+            line, read=self.parser.echo is False, numeric=not self._plain_errors
+        )
         if self.parser.distrusted:
             self._watch_echoes()
 
@@ -954,6 +957,7 @@ class ChannelCore:
                 self.log.info("reply.stray", kind="final", size=len(event.text))
                 self.parser.begin_command(flight.command, echoed=True)
                 return
+            self._plain_errors = event.code != UNKNOWN_COMMAND
             self._probe_answered(now)
             return
         if flight.response_seen and not event.ok:
@@ -1086,7 +1090,7 @@ class ChannelCore:
         """The module restarted: its links are gone, and so may be the command in flight."""
         self._actions.append(Notify(ModuleRestarted()))
         self._recvmode.clear()  # the module forgot its link settings
-        self._unknown_told = self._numeric_written = False  # and its error mode
+        self._unknown_told = self._plain_errors = False  # and its error mode
         if not self._echo_wanted:
             self._suspect()  # echo is back on: turn it off again after a probe
         self._fail_streams(LinkClosedError, "link lost: the module restarted", now)
@@ -1384,7 +1388,7 @@ class ChannelCore:
         owed = self._answers.owed
         # The module answered exactly the lines written meanwhile, and the count still owes as
         # many as the time before: a busy module draining a backlog answers more than that, one
-        # busy on a line answers fewer. Twice so: the backlog is the count's own, made of
+        # busy on a line answers fewer. Three times so: the backlog is the count's own, made of
         # answers lost on the line (a probe's own), and it would shift every later answer.
         paced = 0 < written == answered and owed == self._owed_at_give_up
         self._owed_at_give_up = owed

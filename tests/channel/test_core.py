@@ -97,7 +97,7 @@ class Harness:
         self.core.parser.echo = True
         call = self.core.submit_resync(self.now)
         probe = self.last_probe()
-        self.feed(probe + b"\r\nERROR\r\n")
+        self.feed(probe + b"\r\n+CME ERROR: 58\r\n")  # the N58 after the bring-up (CMEE=1)
         assert self.outcomes() == {call: Reply(SYNC_PROBE_PREFIX + "<token>", [], "OK")}
         assert self.core.trust is Trust.TRUSTED
 
@@ -400,9 +400,11 @@ def test_a_pbready_amid_a_response_is_not_published(h: Harness) -> None:
     assert "module restarted" in str(sink.error)
     assert isinstance(h.outcomes()[call], ProtocolError)
     assert h.core.trust is Trust.DISTRUSTED
-    # AT+CSQ's answer was lost to the restart: the probe's answer is the N58's to an unknown
-    # command (CMEE=1, as the bring-up sets), which tells it from the answer AT+CSQ owes
-    h.feed(h.last_probe() + b"\r\n+CME ERROR: 58\r\n")
+    # AT+CSQ's answer was lost to the restart; the module answers what came after it: the ATE1
+    # written before the probe (its OK is not a probe's: AT+CSQ's answer was lost), the probe
+    writes = h.writes()
+    assert writes[-2:-1] == [b"ATE1\r"]
+    h.feed(b"ATE1\r\r\nOK\r\n" + writes[-1] + b"\r\n+CME ERROR: 58\r\n")
     assert h.core.trust is Trust.TRUSTED
     later = h.core.submit("ATI", h.now)
     assert h.writes() == [b"ATI\r"]

@@ -46,6 +46,7 @@ class _Line:
     probe: bool
     read: bool
     numeric: bool = True  # a probe: answered "+CME ERROR: 58", not a plain ERROR
+    behind: bool = False  # written while a read line was owed an answer
 
 
 class AnswerQueue:
@@ -70,7 +71,8 @@ class AnswerQueue:
     def written(self, text: str, *, read: bool, numeric: bool = True) -> None:
         """``text`` was written; ``read`` when no echo will say so (echo off); ``numeric``
         when the module answers an unknown command ``+CME ERROR: 58`` (else plain ``ERROR``)."""
-        self._lines.append(_Line(text, text.startswith(self._probe_prefix), read, numeric))
+        behind = any(line.read for line in self._lines)
+        self._lines.append(_Line(text, text.startswith(self._probe_prefix), read, numeric, behind))
 
     def echoed(self, text: str) -> bool:
         """The echo of ``text`` was seen: the oldest unread line with that text is read (False:
@@ -147,6 +149,23 @@ class AnswerQueue:
         for _ in range(index):
             lines.popleft()
         return lines.popleft().text
+
+    def echoed_late(self, text: str) -> bool:
+        """Whether the echo of ``text`` (just seen) came only once the lines owed answers when
+        it was written had them: what a module that echoes a line when it reads it does (one
+        that echoes while busy echoes it before those answers)."""
+        for line in self._lines:
+            if line.text == text:
+                return line.behind
+            if line.read:
+                return False
+        return False
+
+    def clear_before(self, text: str) -> None:
+        """Every line before ``text`` has its answer (or lost it)."""
+        lines = self._lines
+        while lines and lines[0].text != text:
+            lines.popleft()
 
     def owed_before(self, text: str) -> int:
         """Read lines older than ``text`` still owed an answer."""

@@ -359,6 +359,11 @@ class ChannelCore:
         # set), not "+CME ERROR: 58" (what the bring-up sets, assumed until seen otherwise)
         self._plain_errors = False
         self._give_ups = 0  # recoveries in a row that gave up while the module kept pace
+        # How the module echoes, as seen: a line's echo only once the lines before it had their
+        # answers (late), or an earlier line's OK after a probe's echo (while busy)
+        self._echoes_late = False
+        self._echoes_while_busy = False
+        self._probe_echoed = False  # the probe of a recovery that gives up was echoed
         self._lines_written = 0  # lines written, ever
         self._answers_read = 0  # final results read (or discarded in a hunt), ever
         self._pace_mark = (0, 0)  # both when the last recovery began
@@ -909,9 +914,7 @@ class ChannelCore:
         self._lines_written += 1
         if line == NUMERIC_ERRORS:
             self._plain_errors = False
-        self._answers.written(
-            line, read=self.parser.echo is False, numeric=not self._plain_errors
-        )
+        self._answers.written(line, read=self.parser.echo is False, numeric=not self._plain_errors)
         if self.parser.distrusted:
             self._watch_echoes()
 
@@ -949,6 +952,9 @@ class ChannelCore:
                 self._suspect()
             return
         if flight.probe:
+            if event.ok and answered is not None and self.exchange is Exchange.REPLY:
+                # An earlier line's OK after the probe's echo: this module echoes while busy.
+                self._echoes_while_busy = True
             if event.ok or answered not in (None, flight.command):
                 # The answer to a line written before the probe (a busy module that echoes
                 # input while busy echoed the probe first): the probe ends on its own error
@@ -1161,10 +1167,11 @@ class ChannelCore:
             self._answers_read += len(parser.finals_discarded)
             answers.answers_discarded(parser.finals_discarded, flight.command, self._module_knows)
             parser.finals_discarded = []
-            answers.echoed(flight.command)
+        if answers.echoed_late(flight.command):
+            self._echoes_late = True
+        answers.echoed(flight.command)
+        if flight.probe:
             answers.probe_echoed(flight.command)
-        else:
-            answers.echoed(flight.command)
 
     def _hunt_ended(self, now: float) -> None:
         """The hunt found the probe's echo: a stream opened during the hunt fails if any byte
@@ -1333,6 +1340,7 @@ class ChannelCore:
 
     def _probe_unanswered(self, now: float) -> None:
         flight = self._flight
+        self._probe_echoed = self.exchange is Exchange.REPLY
         given_up = self._rec_attempt >= RESYNC_ATTEMPTS and self.line_now(now) >= self._rec_deadline
         if (
             flight is not None
@@ -1383,6 +1391,7 @@ class ChannelCore:
         next call tries again."""
         self._set_recovery(Recovery.IDLE)
         self._eager = False
+        echoed, self._probe_echoed = self._probe_echoed, False
         written = self._lines_written - self._pace_mark[0]
         answered = self._answers_read - self._pace_mark[1]
         owed = self._answers.owed
@@ -1393,7 +1402,10 @@ class ChannelCore:
         paced = 0 < written == answered and owed == self._owed_at_give_up
         self._owed_at_give_up = owed
         self._give_ups = self._give_ups + 1 if paced else 0
-        if self._give_ups >= 2:
+        late = self._echoes_late and not self._echoes_while_busy
+        if self._give_ups >= 2 or (late and echoed):
+            # (A module that echoes a line when it reads it and echoed the probe has answered
+            # every line before it, and then the probe at once: the count was wrong.)
             self._give_ups = 0
             self.log.info("resync.recount", owed=self._answers.owed)
             self._answers.clear()

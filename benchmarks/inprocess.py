@@ -158,8 +158,8 @@ async def _bare(count: int) -> float:
 
 
 def measure(body: int = BODY, commands: int = COMMANDS) -> dict[str, float]:
-    """One worker's figures: µs per round trip, ms per MB and µs per delivery of payload."""
-    quiet_logging()
+    """One worker's figures: µs per round trip, ms per MB and µs per delivery of payload
+    (logging as configured: the worker quietens it, a test keeps its own)."""
     deliveries = _wire(body, DELIVERY)
     payload = asyncio.run(_payload(deliveries, body))
     return {
@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: the figures of this tree (and of ``--compare DIR``), medians of runs."""
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--worker"]:
+        quiet_logging()
         print(json.dumps(measure(int(args[1]), int(args[2]))))
         return 0
     parser = argparse.ArgumentParser(prog="python -m benchmarks.inprocess")

@@ -6,10 +6,10 @@ pyserial's per-read ``select`` and timeout bookkeeping, and writes at once when 
 buffered (as asyncio's own transports do) instead of one loop turn later.
 
 A tty hands out at most about 4 KiB per read (the line discipline's buffer), so while a
-response streams the reader takes several reads in one wake-up: as long as a read comes back
-large (more is surely waiting) and the batch is under :data:`READ_SIZE`, it reads again, then
-hands the whole batch to the protocol at once. A short read (a command's reply) ends the batch
-at once, so round trips gain no extra system call.
+response streams the reader takes several reads in one wake-up: once a read comes back large (a
+stream is flowing), it reads on until the port is empty or the batch reaches :data:`READ_SIZE`,
+then hands the whole batch to the protocol at once. A short first read (a command's reply) is
+delivered at once, so round trips gain no extra system call.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ READ_SIZE = 65536
 """Most bytes handed to the protocol per wake-up (and asked of the port per read)."""
 
 BATCH_CONTINUE = 2048
-"""A read at least this large suggests more is waiting: read again before delivering."""
+"""A first read at least this large means a stream is flowing: read on until the port is empty
+(a short read in the middle of a stream is often followed by more; stopping there gave more and
+smaller deliveries, each a parser pass and a consumer wake-up: docs/benchmarks.md, sixth round)."""
 
 _RETRY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
 
@@ -94,17 +96,15 @@ class SerialPortTransport(serial_asyncio.SerialTransport):  # type: ignore[misc]
         if len(data) >= BATCH_CONTINUE:
             parts = [data]
             total = len(data)
-            last = total
-            while last >= BATCH_CONTINUE and total < READ_SIZE:
+            while total < READ_SIZE:
                 try:
                     more = os.read(fd, READ_SIZE - total)
                 except OSError:
-                    break  # nothing more now (or an error the next wake-up reports)
+                    break  # the port is empty (or an error the next wake-up reports)
                 if not more:
                     break
                 parts.append(more)
-                last = len(more)
-                total += last
+                total += len(more)
             if len(parts) > 1:
                 data = b"".join(parts)
         self._protocol.data_received(data)

@@ -70,9 +70,6 @@ _RECV_HEADER_LIMIT = 24  # bytes allowed between "+HTTPRECV:" and the comma
 # The usual complete "+HTTP(S)RECV: <len>," header, taken in one match (hot path of downloads);
 # anything else goes through the general code of _line_event and _recv_header.
 _FAST_RECV = re.compile(rb"[\r\n]*\+HTTP(S?)RECV: ?([1-9][0-9]{0,8}),")
-# The start of a line: its leading line ends, and the usual payload header when one follows
-# (one match for both, whichever comes: a reply line or a chunk).
-_LINE_HEAD = re.compile(rb"[\r\n]*(\+HTTP(S?)RECV: ?([1-9][0-9]{0,8}),)?")
 # Back-to-back chunks of one header and length (a download: the module sends full chunks),
 # each taken by count: one match finds the whole run, one call slices it (see _merged_payload).
 _RUNS: dict[tuple[bytes, int], re.Pattern[bytes]] = {}
@@ -505,20 +502,17 @@ class AtParser:
 
     def _line_event(self) -> Event | NeedData | None:
         buf = self._buf
-        head = _LINE_HEAD.match(buf, self._pos)
-        assert head is not None  # (it matches at least nothing)
-        digits = head.group(3)
-        if digits is None:
-            pos = head.end()
-        elif 0 < (length := int(digits)) <= self.max_payload:
-            self._pos = head.end()
-            self._source = "HTTPS" if head.group(2) else "HTTP"
+        pos = self._pos
+        fast = _FAST_RECV.match(buf, pos)
+        if fast is not None and 0 < (length := int(fast.group(2))) <= self.max_payload:
+            self._pos = fast.end()
+            self._source = "HTTPS" if fast.group(1) else "HTTP"
             self._remaining = length
             self._state = _State.PAYLOAD
             return self._payload_event()
-        else:
-            pos = head.start(1)  # too long: the general code refuses it
         end = len(buf)
+        while pos < end and buf[pos] in (0x0D, 0x0A):
+            pos += 1
         self._pos = pos
         if pos == end:
             return NEED_DATA
@@ -793,11 +787,12 @@ class AtParser:
         # whatever it holds) and one call slices it.
         same = b""
         length = period = 0
+        bulk = -1  # from here on, a run of chunks is taken in one match
         with memoryview(buf) as view:
             parts: list[memoryview] = [view[start:stop]]
             while True:
                 if same and buf.startswith(same, stop):
-                    if end - stop >= _RUN_MIN * period:
+                    if stop <= bulk:
                         run = _frame_run(same, length).match(buf, stop)
                         assert run is not None  # (a repetition matches at least nothing)
                         matched = count = (run.end() - stop) // period
@@ -824,6 +819,7 @@ class AtParser:
                     begin = header.end()
                     same = bytes(buf[stop:begin])
                     period = begin - stop + length
+                    bulk = end - _RUN_MIN * period
                 else:
                     break
                 if begin + length >= end or buf[begin + length] != 0x0D:

@@ -71,8 +71,9 @@ class AnswerQueue:
     def written(self, text: str, *, read: bool, numeric: bool = True) -> None:
         """``text`` was written; ``read`` when no echo will say so (echo off); ``numeric``
         when the module answers an unknown command ``+CME ERROR: 58`` (else plain ``ERROR``)."""
-        behind = any(line.read for line in self._lines)
-        self._lines.append(_Line(text, text.startswith(self._probe_prefix), read, numeric, behind))
+        lines = self._lines
+        behind = bool(lines) and any(line.read for line in lines)
+        lines.append(_Line(text, text.startswith(self._probe_prefix), read, numeric, behind))
 
     def echoed(self, text: str) -> bool:
         """The echo of ``text`` was seen: the oldest unread line with that text is read (False:
@@ -119,6 +120,10 @@ class AnswerQueue:
         command's error: whether the module knows a line; ``stop``: a line that cannot be
         answered yet, nor any after it."""
         lines = self._lines
+        if stop is None and known is None and lines:
+            head = lines[0]
+            if head.read and not (ok and head.probe):
+                return lines.popleft().text  # the common case: the one line in flight
         limit = len(lines)
         if stop is not None:
             limit = next((i for i, line in enumerate(lines) if line.text == stop), limit)
@@ -159,7 +164,7 @@ class AnswerQueue:
                 return line.behind
             if line.read:
                 return False
-        return False
+        return False  # (not written: nothing to tell)
 
     def clear_before(self, text: str) -> None:
         """Every line before ``text`` has its answer (or lost it)."""

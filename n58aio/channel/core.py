@@ -116,6 +116,8 @@ _RECVMODE_SETTING = re.compile(r"^AT\+HTTP(S?)PARA=RECVMODE,([01])$")
 _UNPROVEN_RESTART = "link lost: the module restarted, or a server's +PBREADY after a lost frame"
 _PAYLOAD_NAMES = ("+HTTPRECV", "+HTTPSRECV")
 _PROFILE_RESET = frozenset({"ATZ", "ATZ0", "AT&F", "AT&F0"})
+_SETTING_PREFIXES = ("ATE", "AT+HTTP", "AT+CMEE=", "ATZ", "AT&F")
+"""The commands :meth:`ChannelCore._track_settings` follows start so (closes: AT+HTTP...)."""
 
 
 def sync_probe() -> str:
@@ -782,7 +784,11 @@ class ChannelCore:
 
     def _track_settings(self, command: str) -> None:
         """Follow the module settings the parser relies on, as set by successful commands."""
-        text = command.upper().replace(" ", "")
+        text = command.upper()
+        if " " in text:
+            text = text.replace(" ", "")
+        if not text.startswith(_SETTING_PREFIXES):
+            return  # (most commands: the one test on the hot path)
         for source, close in CLOSE_COMMAND.items():
             if text == close:
                 self._orphans.discard(source)  # its link is closed: nothing more comes

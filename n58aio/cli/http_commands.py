@@ -70,7 +70,8 @@ def add_parsers(
         "download",
         help="download a URL to FILE as verified, resumable ranged GETs",
         description="Download URL to FILE as ranged GETs, resuming an interrupted download "
-        "(FILE.part) and checking the hashes given before FILE gets its name.",
+        "(FILE.part) and checking the hashes given before FILE gets its name (a device or "
+        "FIFO such as /dev/null is written in place once verified, without resume).",
         parents=parents,
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -16,6 +13,7 @@ from typing import IO, Any
 
 from ..http import DEFAULT_MAX_REDIRECTS, Response
 from ..transfer import Progress
+from ..transfer.localfile import atomic_output
 from .common import (
     EXIT_CODES_HELP,
     EXIT_HTTP,
@@ -72,7 +70,8 @@ def add_parsers(
         "download",
         help="download a URL to FILE as verified, resumable ranged GETs",
         description="Download URL to FILE as ranged GETs, resuming an interrupted download "
-        "(FILE.part) and checking the hashes given before FILE gets its name.",
+        "(FILE.part) and checking the hashes given before FILE gets its name (a device or "
+        "FIFO such as /dev/null is written in place once verified, without resume).",
         parents=parents,
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
@@ -197,29 +196,14 @@ def _redirect_count(text: str) -> int:
 
 @contextmanager
 def _output(path: str | None) -> Iterator[IO[bytes]]:
-    """stdout, or a temporary file beside ``path`` that takes its name only on success (an
-    existing file is left alone after a failure); a path that is not a regular file (a device
-    such as ``/dev/null``, a FIFO, a terminal) is written in place, as curl does: renaming onto
-    it would replace it with a file (``-o /dev/null`` run as root replaced the device)."""
+    """stdout, or :func:`~n58aio.transfer.localfile.atomic_output` of ``path`` (a temporary
+    file renamed onto a regular file on success; a device, FIFO or terminal written in place)."""
     if path is None or path == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    target = Path(path)
-    if target.exists() and not target.is_file():
-        with target.open("wb") as file:
-            yield file
-        return
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            yield file
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+    with atomic_output(Path(path)) as file:
+        yield file
 
 
 def _head_text(response: Response) -> bytes:

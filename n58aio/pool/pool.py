@@ -259,7 +259,9 @@ class ModemPool:
         ``range_size`` bytes (finer for small files, so every modem gets work) are written at
         their offsets into ``<path>.part``, which is hash-checked (``sha256``/``md5``, hex) and
         renamed to ``path`` once complete; ``<path>.part.json`` records the verified prefix, so
-        an interrupted download resumes (by a pool or a modem). A range whose modem faults goes
+        an interrupted download resumes (by a pool or a modem); a ``path`` that is a device or
+        FIFO is written in place once verified, without resume (see
+        :mod:`~n58aio.transfer.localfile`). A range whose modem faults goes
         on from where it stopped, on another modem when one is free; ``retries`` bounds its
         failures in a row, with ``backoff`` seconds (doubling, full jitter) between them.
         ``progress`` gets a :class:`~n58aio.transfer.Progress` at most every 0.1 s.

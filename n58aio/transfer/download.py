@@ -52,7 +52,10 @@ async def download(
     <n58aio.transfer.options.DownloadSettings.policy>`: a delay drawn below ``backoff`` seconds,
     a ceiling doubled after each failure (at most 30 s; full jitter), and the modem recovered.
     ``progress`` is called with a :class:`Progress` at most every 0.1 s and once at the end.
-    ``tls`` and ``timeouts`` apply to every request.
+    ``tls`` and ``timeouts`` apply to every request. A ``path`` that exists and is not a
+    regular file (``/dev/null``, a FIFO) is never renamed over: the download is staged in an
+    anonymous temporary file, written into ``path`` once verified, and does not resume
+    (:mod:`~n58aio.transfer.localfile`); a directory raises :class:`~n58aio.errors.InvalidValue`.
 
     Raises :class:`~n58aio.errors.TransferError` when it gives up (the verified part stays on
     disk for the next call), :class:`~n58aio.transfer.RangeMismatchError` when the server

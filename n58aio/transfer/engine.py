@@ -20,6 +20,11 @@ hashed as it streams; a range that completes out of order is read back when the 
 it (never with one worker). ``<path>.part.json`` (:mod:`.sidecar`) records the prefix about once
 a second and whenever the download stops, so a later call (by a modem or a pool) resumes from it.
 The file gets its final name only when complete and matching the expected digests.
+
+A target that exists and is not a regular file (``/dev/null``, a FIFO, a terminal: see
+:mod:`.localfile`) is never renamed over: the ranges go to an anonymous temporary file instead,
+copied into the target once complete and verified. Such a download does not resume (a side file
+beside a device makes no sense): it has no ``.part`` or sidecar, and starts from 0 every call.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from ..redact import loggable_line, redact
 from ..retry import Attempts, RetryPolicy
 from .errors import IntegrityError, RangeMismatchError
 from .integrity import Hashes, check_digests, fsync_directory
+from .localfile import deliver, staging_fd, writes_in_place
 from .modem_api import DownloadModem
 from .options import DownloadSettings
 from .progress import ProgressReporter
@@ -206,6 +212,7 @@ class RangeEngine:
         self.headers: list[tuple[str, str]] | None = None  # credentials kept by a redirect
         self.redirects = 0
         self.path = path
+        self.in_place = writes_in_place(path)  # a device or FIFO: staged, then written into
         self.part = path.with_name(path.name + ".part")
         self.sidecar = path.with_name(path.name + ".part.json")
         self.options = options
@@ -565,7 +572,11 @@ class RangeEngine:
 
     # ------------------------------------------------------------------ files
     async def _open(self) -> None:
-        """Open ``.part``, resuming from the sidecar's verified prefix when it checks out."""
+        """Open ``.part``, resuming from the sidecar's verified prefix when it checks out (an
+        in-place target: an anonymous staging file, nothing to resume)."""
+        if self.in_place:
+            self.fd = staging_fd()
+            return
         record = read_sidecar(self.sidecar)
         resumable = (
             record is not None
@@ -623,12 +634,16 @@ class RangeEngine:
             self._write_checkpoint(self.fd, record or self._record())
 
     def _write_checkpoint(self, fd: int, record: dict[str, Any]) -> None:
+        if self.in_place:
+            self._last_checkpoint = time.monotonic()  # no sidecar: the staging file dies with fd
+            return
         self._last_checkpoint = write_sidecar(self.sidecar, fd, record)
 
     def _close(self) -> None:
         """Leave the partial file and its sidecar consistent (also on cancellation); with
-        nothing verified (a 302 or a 404 at the first range, say) leave neither behind."""
-        if not self._finished and self.verified == 0:
+        nothing verified (a 302 or a 404 at the first range, say), or an in-place target's
+        staging file (nothing resumes it), leave neither behind."""
+        if not self._finished and (self.verified == 0 or self.in_place):
             self._discard()
             return
         fd, self.fd = self.fd, -1
@@ -651,6 +666,8 @@ class RangeEngine:
         if fd >= 0:
             os.close(fd)
         self._finished = True
+        if self.in_place:
+            return  # the staging file is anonymous: closing it was enough
         for leftover in (self.part, self.sidecar):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
@@ -666,12 +683,16 @@ class RangeEngine:
             self.log.error("download.integrity_failed", algorithm=exc.algorithm, actual=exc.actual)
             raise
         self._finished = True
-        os.close(self.fd)
-        self.fd = -1
-        os.replace(self.part, self.path)
-        fsync_directory(self.path.parent)
-        with contextlib.suppress(FileNotFoundError):
-            self.sidecar.unlink()
+        if self.in_place:
+            fd, self.fd = self.fd, -1
+            await deliver(fd, size, self.path)  # closes fd
+        else:
+            os.close(self.fd)
+            self.fd = -1
+            os.replace(self.part, self.path)
+            fsync_directory(self.path.parent)
+            with contextlib.suppress(FileNotFoundError):
+                self.sidecar.unlink()
         self.done = size
         await self._report(force=True)
         return DownloadResult(

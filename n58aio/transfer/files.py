@@ -33,6 +33,7 @@ from ..http import TLSConfig
 from ..http.tls import TLSVersion
 from ..redact import loggable_line
 from .errors import IntegrityError, ModuleFileError
+from .localfile import deliver, staging_fd, writes_in_place
 from .module_files import MAX_FILE_TRANSFER, FileTransferResult, ModuleGetResult
 from .progress import ProgressCallback, ProgressReporter
 
@@ -290,17 +291,27 @@ class ModuleFiles:
 
         A copy that does not match a given hash is read again (the damage may be the read's,
         not the file's), :data:`READ_BACKS` times at most, then
-        :class:`~n58aio.transfer.IntegrityError`. ``verify`` as for :meth:`read`.
+        :class:`~n58aio.transfer.IntegrityError`. ``verify`` as for :meth:`read`. A ``path``
+        that exists and is not a regular file (``/dev/null``, a FIFO: see
+        :mod:`~n58aio.transfer.localfile`) is never renamed over: the copy waits in an anonymous
+        temporary file and is written into it once verified.
         """
         target = Path(path)
+        in_place = writes_in_place(target)
         partial = target.with_name(target.name + ".part")
+        staging = staging_fd() if in_place else -1
         attempts = READ_BACKS if md5 is not None or sha256 is not None else 1
         try:
             for attempt in range(1, attempts + 1):
                 md5_hash = hashlib.md5(usedforsecurity=False)
                 sha_hash = hashlib.sha256()
                 size = 0
-                with partial.open("wb") as handle:
+                if in_place:
+                    os.ftruncate(staging, 0)
+                    os.lseek(staging, 0, os.SEEK_SET)
+                with (
+                    os.fdopen(staging, "wb", closefd=False) if in_place else partial.open("wb")
+                ) as handle:
                     async for piece in self._pieces(name, progress, chunk_size, verify=verify):
                         handle.write(piece)
                         md5_hash.update(piece)
@@ -323,9 +334,17 @@ class ModuleFiles:
                     )
                     continue
                 break
-            partial.replace(target)
+            if in_place:
+                staging, delivered = -1, staging
+                await deliver(delivered, size, target)  # closes it
+            else:
+                partial.replace(target)
         finally:
-            partial.unlink(missing_ok=True)
+            if in_place:
+                if staging >= 0:
+                    os.close(staging)
+            else:
+                partial.unlink(missing_ok=True)
         self.log.info("files.read_to.done", name=name, path=str(target), size=size)
         return ReadBackResult(name, target, size, md5_hash.hexdigest(), sha_hash.hexdigest())
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import os
+import stat
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -172,3 +175,42 @@ async def test_download_with_credentials_in_the_url(
     assert seen[0].header("range") == "bytes=0-0"  # the first range, alone
     starts = sorted(int((r.header("range") or "=-").split("=")[1].split("-")[0]) for r in seen)
     assert starts[:2] == [0, 1] and len(starts) == result.ranges
+
+
+async def test_download_into_a_fifo_over_two_modems(
+    emulators: EmulatorFactory, origin_server: OriginServer, tmp_path: Path
+) -> None:
+    """Ranges arrive out of order from two modems; a FIFO target (``/dev/null`` alike) gets the
+    verified whole in order, in place: no ``.part`` or sidecar beside it, and it stays a FIFO."""
+    size = 200_000
+    folder = tmp_path / "out"
+    folder.mkdir()
+    pipe = folder / "pipe"
+    os.mkfifo(pipe)
+    received = bytearray()
+
+    def read() -> None:
+        with pipe.open("rb") as source:  # blocks until the download opens it
+            while block := source.read(65536):
+                received.extend(block)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        emus = await emulators(2)
+        async with n58aio.ModemPool(emulators.urls(emus), **FAST) as pool:
+            result = await pool.download(
+                origin_server.url(f"/bytes/{size}"),
+                pipe,
+                sha256=pattern_sha256(size),
+                range_size=32 * 1024,
+            )
+        await asyncio.to_thread(reader.join, 10)
+    finally:
+        if reader.is_alive():  # let a reader still waiting for a writer go
+            with contextlib.suppress(OSError):
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            reader.join(5)
+    assert bytes(received) == pattern_bytes(0, size)
+    assert result.ranges > 2 and len(result.bytes_by_modem) == 2
+    assert os.listdir(folder) == ["pipe"] and stat.S_ISFIFO(pipe.stat().st_mode)

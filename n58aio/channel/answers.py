@@ -33,8 +33,33 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
-__all__ = ["OWED_MAX", "AnswerQueue"]
+__all__ = ["ECHO_HABIT_MOVES", "OWED_MAX", "AnswerQueue", "EchoHabit", "ErrorForm"]
+
+
+class ErrorForm(Enum):
+    """How the module answers an unknown command (a probe), as seen or as set."""
+
+    UNSEEN = "unseen"  # taken as NUMERIC: what the bring-up sets
+    NUMERIC = "numeric"  # "+CME ERROR: 58" (AT+CMEE=1): tells a probe's answer from the rest
+    PLAIN = "plain"  # "ERROR" (AT+CMEE=0 or 2): like any failure's
+
+
+class EchoHabit(Enum):
+    """When the module echoes a line, as seen."""
+
+    UNSEEN = "unseen"
+    LATE = "late"  # only once the lines before it had their answers (when it reads it)
+    WHILE_BUSY = "while_busy"  # at once (its UART): an earlier line's OK came after a probe's echo
+
+
+ECHO_HABIT_MOVES: dict[EchoHabit, frozenset[EchoHabit]] = {
+    EchoHabit.UNSEEN: frozenset({EchoHabit.LATE, EchoHabit.WHILE_BUSY}),
+    EchoHabit.LATE: frozenset({EchoHabit.WHILE_BUSY}),  # a busy time shows what calm hid
+    EchoHabit.WHILE_BUSY: frozenset(),
+}
+"""Allowed moves of :class:`EchoHabit` (what a module was seen to do is never forgotten)."""
 
 OWED_MAX = 256
 """Lines the queue remembers at most (the oldest are forgotten beyond)."""

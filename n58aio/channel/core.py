@@ -73,7 +73,7 @@ from ..wire import (
     command_name,
     encode_command,
 )
-from .answers import OWED_MAX, AnswerQueue
+from .answers import ECHO_HABIT_MOVES, OWED_MAX, AnswerQueue, EchoHabit, ErrorForm
 
 __all__ = [
     "Action",
@@ -355,16 +355,10 @@ class ChannelCore:
         self._answers = AnswerQueue(SYNC_PROBE_PREFIX)
         self._unknown_lines: set[str] = set()  # command lines the module does not know
         self._known_lines: set[str] = set()  # command lines the module answered OK
-        self._unknown_told = False  # the module says "+CME ERROR: 58" for an unknown command
-        self._numeric_errors_needed = False  # the next hunt writes AT+CMEE=1 first
-        # The module answers an unknown command with a plain ERROR (AT+CMEE=0 or 2: seen, or
-        # set), not "+CME ERROR: 58" (what the bring-up sets, assumed until seen otherwise)
-        self._plain_errors = False
+        self.error_form = ErrorForm.UNSEEN  # how the module answers a probe
+        self.echo_habit = EchoHabit.UNSEEN  # when the module echoes a line
+        self._numeric_errors_needed = False  # the next recovery writes AT+CMEE=1 first
         self._give_ups = 0  # recoveries in a row that gave up while the module kept pace
-        # How the module echoes, as seen: a line's echo only once the lines before it had their
-        # answers (late), or an earlier line's OK after a probe's echo (while busy)
-        self._echoes_late = False
-        self._echoes_while_busy = False
         self._probe_echoed = False  # the probe of a recovery that gives up was echoed
         self._lines_written = 0  # lines written, ever
         self._answers_read = 0  # final results read (or discarded in a hunt), ever
@@ -660,6 +654,13 @@ class ChannelCore:
                 raise AssertionError(f"trust {self.trust.value} -> {to.value}")
             self.trust = to
 
+    def _set_echo_habit(self, to: EchoHabit) -> None:
+        if to is not self.echo_habit:
+            if to not in ECHO_HABIT_MOVES[self.echo_habit]:
+                raise AssertionError(f"echo habit {self.echo_habit.value} -> {to.value}")
+            self.log.info("module.echo_habit", habit=to.value)
+            self.echo_habit = to
+
     def _set_recovery(self, to: Recovery) -> None:
         if to is not self.recovery or to is Recovery.PROBE:
             if to not in RECOVERY_MOVES[self.recovery]:
@@ -797,8 +798,8 @@ class ChannelCore:
             self._recvmode["HTTPS" if mode.group(1) else "HTTP"] = int(mode.group(2))
             return
         if text.startswith("AT+CMEE="):
-            self._unknown_told = text == NUMERIC_ERRORS  # otherwise learnt again from a probe
-            self._plain_errors = text != NUMERIC_ERRORS
+            numeric = text == NUMERIC_ERRORS
+            self.error_form = ErrorForm.NUMERIC if numeric else ErrorForm.PLAIN
         echo = _ECHO_SETTING.match(text)
         if echo is not None:
             self.parser.echo = self._echo_wanted = echo.group(1) == "1"
@@ -919,8 +920,9 @@ class ChannelCore:
         """A line went out: it is owed an answer once the module read it (its echo)."""
         self._lines_written += 1
         if line == NUMERIC_ERRORS:
-            self._plain_errors = False
-        self._answers.written(line, read=self.parser.echo is False, numeric=not self._plain_errors)
+            self.error_form = ErrorForm.NUMERIC
+        numeric = self.error_form is not ErrorForm.PLAIN
+        self._answers.written(line, read=self.parser.echo is False, numeric=numeric)
         if self.parser.distrusted:
             self._watch_echoes()
 
@@ -943,7 +945,7 @@ class ChannelCore:
     def _final(self, event: FinalResult, now: float) -> None:
         self._answers_read += 1
         if event.code == UNKNOWN_COMMAND and event.text.startswith("+CME ERROR"):
-            self._unknown_told = True
+            self.error_form = ErrorForm.NUMERIC
             answered = self._answers.answer(ok=False, known=self._module_knows)
         else:
             answered = self._answers.answer(ok=event.ok)
@@ -960,7 +962,7 @@ class ChannelCore:
         if flight.probe:
             if event.ok and answered is not None and self.exchange is Exchange.REPLY:
                 # An earlier line's OK after the probe's echo: this module echoes while busy.
-                self._echoes_while_busy = True
+                self._set_echo_habit(EchoHabit.WHILE_BUSY)
             if event.ok or answered not in (None, flight.command):
                 # The answer to a line written before the probe (a busy module that echoes
                 # input while busy echoed the probe first): the probe ends on its own error
@@ -969,7 +971,8 @@ class ChannelCore:
                 self.log.info("reply.stray", kind="final", size=len(event.text))
                 self.parser.begin_command(flight.command, echoed=True)
                 return
-            self._plain_errors = event.code != UNKNOWN_COMMAND
+            numeric = event.code == UNKNOWN_COMMAND
+            self.error_form = ErrorForm.NUMERIC if numeric else ErrorForm.PLAIN
             self._probe_answered(now)
             return
         if flight.response_seen and not event.ok:
@@ -1102,7 +1105,7 @@ class ChannelCore:
         """The module restarted: its links are gone, and so may be the command in flight."""
         self._actions.append(Notify(ModuleRestarted()))
         self._recvmode.clear()  # the module forgot its link settings
-        self._unknown_told = self._plain_errors = False  # and its error mode
+        self.error_form = ErrorForm.UNSEEN  # and its error mode
         if not self._echo_wanted:
             self._suspect()  # echo is back on: turn it off again after a probe
         self._fail_streams(LinkClosedError, "link lost: the module restarted", now)
@@ -1173,8 +1176,8 @@ class ChannelCore:
             self._answers_read += len(parser.finals_discarded)
             answers.answers_discarded(parser.finals_discarded, flight.command, self._module_knows)
             parser.finals_discarded = []
-        if answers.echoed_late(flight.command):
-            self._echoes_late = True
+        if answers.echoed_late(flight.command) and self.echo_habit is EchoHabit.UNSEEN:
+            self._set_echo_habit(EchoHabit.LATE)
         answers.echoed(flight.command)
         if flight.probe:
             answers.probe_echoed(flight.command)
@@ -1403,19 +1406,19 @@ class ChannelCore:
         owed = self._answers.owed
         # The module answered exactly the lines written meanwhile, and the count still owes as
         # many as the time before: a busy module draining a backlog answers more than that, one
-        # busy on a line answers fewer. Three times so: the backlog is the count's own, made of
+        # busy on a line answers fewer. Twice so: the backlog is the count's own, made of
         # answers lost on the line (a probe's own), and it would shift every later answer.
         paced = 0 < written == answered and owed == self._owed_at_give_up
         self._owed_at_give_up = owed
         self._give_ups = self._give_ups + 1 if paced else 0
-        late = self._echoes_late and not self._echoes_while_busy
+        late = self.echo_habit is EchoHabit.LATE
         if self._give_ups >= 2 or (late and echoed):
             # (A module that echoes a line when it reads it and echoed the probe has answered
             # every line before it, and then the probe at once: the count was wrong.)
             self._give_ups = 0
             self.log.info("resync.recount", owed=self._answers.owed)
             self._answers.clear()
-        if not self._unknown_told:
+        if self.error_form is not ErrorForm.NUMERIC:
             # Errors all look alike (CMEE=0, or 2): an answer lost on the line could leave every
             # later probe one answer short for good. The next recovery turns numeric errors on,
             # so that the probe's "unknown command" answer tells itself from the others.

@@ -11,6 +11,7 @@ import math
 import pytest
 from core_sink import Sink
 
+from n58aio.channel.answers import ECHO_HABIT_MOVES, EchoHabit, ErrorForm
 from n58aio.channel.core import (
     EXCHANGE_MOVES,
     RECOVERY_MOVES,
@@ -118,6 +119,27 @@ def test_every_state_has_its_row_in_the_transition_tables() -> None:
     assert set(RECOVERY_MOVES) == set(Recovery)
     assert Trust.TRUSTED not in TRUST_MOVES[Trust.TRUSTED]
     assert TRUST_MOVES[Trust.DISTRUSTED] == {Trust.TRUSTED}  # only a probe's answer
+    assert set(ECHO_HABIT_MOVES) == set(EchoHabit)
+    assert ECHO_HABIT_MOVES[EchoHabit.WHILE_BUSY] == set()  # what was seen is not forgotten
+
+
+def test_the_module_habits_are_learnt() -> None:
+    """A module seen to echo a probe only after answering the line before it echoes late; one
+    whose earlier line's OK comes after a probe's echo echoes while busy, for good."""
+    h = Harness()
+    h.prove()
+    assert h.core.error_form is ErrorForm.NUMERIC  # the probe got "+CME ERROR: 58"
+    call = h.core.submit("AT+CSQ", h.now, timeout=0.5)
+    h.feed(b"AT+CSQ\r")
+    h.advance(0.6)  # the caller gives up: the probe goes out behind AT+CSQ (with an ATE1)
+    assert isinstance(h.outcomes()[call], CommandTimeout)
+    writes = h.writes()
+    assert writes[-2:-1] == [b"ATE1\r"]
+    # a module that echoes while busy: both echoes at once, AT+CSQ's late OK after them
+    h.feed(b"ATE1\r" + writes[-1] + b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n")
+    assert h.core.echo_habit is EchoHabit.WHILE_BUSY
+    h.feed(b"\r\nOK\r\n\r\n+CME ERROR: 58\r\n")  # then ATE1's answer and the probe's
+    assert h.core.trust is Trust.TRUSTED
 
 
 # ---------------------------------------------------------------------- the exchange
@@ -399,7 +421,8 @@ def test_a_pbready_amid_a_response_is_not_published(h: Harness) -> None:
     assert isinstance(sink.error, LinkClosedError)
     assert "module restarted" in str(sink.error)
     assert isinstance(h.outcomes()[call], ProtocolError)
-    assert h.core.trust is Trust.DISTRUSTED
+    assert h.core.needs_resync  # distrusted: every byte discarded until a probe's echo
+    assert h.core.parser.distrusted
     # AT+CSQ's answer was lost to the restart; the module answers what came after it: the ATE1
     # written before the probe (its OK is not a probe's: AT+CSQ's answer was lost), the probe
     writes = h.writes()

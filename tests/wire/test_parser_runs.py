@@ -85,10 +85,10 @@ def test_runs_give_the_bytes_of_the_unmerged_parser_in_any_split(
 
 def _chunks(count: int, length: int = 40) -> tuple[bytes, bytes]:
     """``count`` chunks whose data hold their own header; the wire and the data."""
-    data = (b"\r\n+HTTPRECV: 40," * 3)[:length]
-    data = [bytes([65 + i % 26]) + data[1:] for i in range(count)]
-    wire = b"".join(b"\r\n+HTTPRECV: %d," % length + piece + b"\r\n" for piece in data)
-    return wire, b"".join(data)
+    body = (b"\r\n+HTTPRECV: 40," * 3)[:length]
+    pieces = [bytes([65 + i % 26]) + body[1:] for i in range(count)]
+    wire = b"".join(b"\r\n+HTTPRECV: %d," % length + piece + b"\r\n" for piece in pieces)
+    return wire, b"".join(pieces)
 
 
 def test_a_long_run_is_one_event_with_every_byte() -> None:

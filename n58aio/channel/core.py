@@ -878,7 +878,7 @@ class ChannelCore:
             # it is read as the module's output until a probe comes back.
             self._lose_trust(f"framing lost: {event.reason}", (), now, expected=False)
         elif isinstance(event, Stray):
-            self._answers.echoed(event.line)  # the echo of a line written before a probe
+            self._stray_echo(event.line)
             self._stray(event.line, now)
 
     def _deliver(self, source: Source, data: bytes, raw: bool, now: float) -> None:
@@ -915,6 +915,19 @@ class ChannelCore:
         """Whether ``flight`` is the request whose response ``source`` payload is."""
         spec = spec_for(flight.command)
         return spec.prompt and spec.family == source
+
+    def _stray_echo(self, line: str) -> None:
+        """A stray line may still be an echo: of a line written before a probe (in the middle
+        of a recovery), damaged by noise on its way in or out (the module read a line there and
+        answers it), or glued to the text of a report that lost its line end."""
+        answers = self._answers
+        if answers.echoed(line):
+            return
+        flight = self._flight
+        if flight is not None and line.endswith(flight.command) and answers.echoed(flight.command):
+            return
+        if line[:2].upper() == "AT":
+            answers.echoes_found(1)  # the oldest line still unread is owed its answer
 
     def _written(self, line: str) -> None:
         """A line went out: it is owed an answer once the module read it (its echo)."""

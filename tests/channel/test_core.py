@@ -605,3 +605,23 @@ def test_a_chunk_header_that_lost_its_length_is_no_reply_line(h: Harness) -> Non
     assert isinstance(sink.error, ProtocolError)
     assert "after byte 3" in str(sink.error)
     assert bytes(sink.data) == b"abc"
+
+
+def test_a_damaged_echo_still_owes_its_line_an_answer(h: Harness) -> None:
+    """Noise on the way in: the module read 'AT+HTTPAKTION=0' for AT+HTTPACTION=0, echoed it
+    at once and answers it after the probe's echo (a module that echoes while busy, sim seed
+    noisy 3). That ERROR is the garbled line's; the probe ends on its own answer."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    call = h.core.submit("AT+HTTPACTION=0", h.now, timeout=5.0)
+    h.feed(b"AT+HTTPAKTION=0\r")  # text amid an awaited response: the line is distrusted
+    assert isinstance(h.outcomes()[call], ProtocolError)
+    probe = h.last_probe()
+    h.feed(probe + b"\r\nERROR\r\n")  # the garbled line's answer, after the probe's echo
+    assert h.core.needs_resync
+    h.feed(b"\r\n+CME ERROR: 58\r\n")  # the probe's own
+    assert not h.core.needs_resync
+    later = h.core.submit("AT+HTTPCLOSE", h.now)
+    assert h.writes()[-1] == b"AT+HTTPCLOSE\r"
+    h.feed(b"AT+HTTPCLOSE\r\r\nOK\r\n")
+    assert h.outcomes() == {later: Reply("AT+HTTPCLOSE", [], "OK")}

@@ -25,9 +25,8 @@ from fuzz.sim.workload import PROFILES
 
 SCALE = float(os.environ.get("N58_SIM_RUNS", "100")) / 100
 BUSY_ECHO = (
-    "open: with noise on a module that echoes while busy, a line whose echo was damaged (or that"
-    " input noise made unknown) can take a probe's answer (docs/simulation.md; `--echo-late`"
-    " runs clean)"
+    "open: with noise on a module that echoes while busy, a duplicated final or a line noise made"
+    " unknown can shift the count of answers owed (docs/simulation.md; `--echo-late` runs clean)"
 )
 BUSY_RECOUNT = (
     "open: on a module that echoes while busy, a recount (after recoveries in which the module"

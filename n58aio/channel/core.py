@@ -678,6 +678,13 @@ class ChannelCore:
                 continue
             if self.parser.in_raw_mode and command_name(call.command) not in CLOSE_COMMANDS:
                 return  # a receive-mode-0 response is coming: only its close may go
+            chunk = self.parser.payload_source
+            if chunk is not None and chunk not in self._streams and chunk not in self._orphans:
+                # A chunk of no response under way (its link was reported closed): a header
+                # forged or damaged into being, taken by count, would take a line written now,
+                # its echo and reply as data. A real one ends soon; a false one stalls and the
+                # line is probed first.
+                return
             queue.popleft()
             self._send(call, now)
             return
@@ -819,7 +826,13 @@ class ChannelCore:
                 if self._rec_hunt and self._streams and self.recovery is Recovery.PROBE:
                     self._hunt_ended(now)
         elif isinstance(event, FinalResult):
+            idle = self._flight is None
             self._final(event, now)
+            if idle and self._streams:
+                # No command answers it while a response is read: a line of the server's bytes,
+                # after a chunk whose length a lost byte shifted onto the next frame (that chunk
+                # may have completed the body: it ends only on the link-closed report).
+                self._stray(event.text, now)
         elif isinstance(event, InfoLine):
             if event.text.startswith(_PAYLOAD_NAMES):
                 self._headless_chunk(now)

@@ -168,6 +168,17 @@ def command_name(command: str) -> str | None:
     return match.group(1).upper() if match else None
 
 
+def _damaged_echo(line: str, text: str) -> bool:
+    """Whether ``line`` is the echo of command ``text`` behind one byte no line of the module
+    starts with: the line feed that ended the line before, damaged by noise. The module writes
+    the echo right after that line end, and the byte would otherwise hide the echo (the reply
+    is then never the command's: it times out)."""
+    if len(line) != len(text) + 1 or not line.endswith(text):
+        return False
+    first = line[0]
+    return not (first.isascii() and first.isprintable())
+
+
 _FAILURE_NAMES: dict[str | None, frozenset[str]] = {}
 
 
@@ -286,6 +297,11 @@ class AtParser:
     def in_payload(self) -> bool:
         """True in the middle of a ``+HTTPRECV`` chunk (waiting for more of its bytes)."""
         return self._state is _State.PAYLOAD
+
+    @property
+    def payload_source(self) -> Source | None:
+        """The family of the ``+HTTPRECV`` chunk in progress, if any."""
+        return self._source if self._state is _State.PAYLOAD else None
 
     @property
     def payload_missing(self) -> int:
@@ -658,6 +674,14 @@ class AtParser:
 
     def _classify(self, line: str) -> Event:
         command = self._command
+        if (
+            command is not None
+            and not command.echo_seen
+            and self.echo is not False
+            and _damaged_echo(line, command.text)
+        ):
+            command.echo_seen = True
+            return Echo(command.text)
         length_like = _LENGTH_LIKE.match(line) if "," in line else None
         if length_like is not None and not self._known_length_report(length_like, command):
             # a damaged payload header: the server's bytes follow (see _LENGTH_LIKE)

@@ -65,6 +65,11 @@ class HttpResponseDecoder:
         self._counted = False  # the body was (partly) counted here, not by h11
 
     @property
+    def awaiting_close(self) -> bool:
+        """The message ended by its framing; the link-closed report is to confirm it."""
+        return self._awaiting_close is not None
+
+    @property
     def reusable(self) -> bool:
         """True when the response ended and both sides keep the connection open."""
         if not self.complete:

@@ -12,6 +12,7 @@ import pytest
 from core_sink import Sink
 
 from n58aio.channel.core import (
+    CHUNK_STALL,
     EXCHANGE_MOVES,
     RECOVERY_MOVES,
     SYNC_PROBE_PREFIX,
@@ -431,6 +432,46 @@ def test_link_closed_reports_end_the_stream_and_are_published(h: Harness) -> Non
     assert [a.event for a in h.take() if isinstance(a, Notify)] == [
         LinkClosed("HTTP", "+HTTPCLOSED: HTTP Link Closed")
     ]
+
+
+def test_no_command_goes_while_a_chunk_of_no_open_response_is_taken(h: Harness) -> None:
+    """A chunk header forged into the link-closed report (trust invariant): the response is
+    over, and a line written now would have its echo and reply taken as the chunk's data. The
+    command waits until the chunk stalls and a probe proves the line, then goes."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    h.feed(b"\r\n+HTTPRECV: 2,ab\r\n\r\n+HTTPCLOSED:\r\n+HTTPRECV: 900000, HTTP Link Closed\r\n")
+    assert sink.closed_by == "+HTTPCLOSED:"
+    call = h.core.submit("AT+CGMM", h.now, timeout=5.0)
+    assert h.writes() == []
+    h.advance(h.now + CHUNK_STALL)
+    assert h.core.trust is Trust.DISTRUSTED
+    h.feed(h.last_probe() + b"\r\nERROR\r\n")
+    assert h.writes() == [b"AT+CGMM\r"]
+    h.feed(b"AT+CGMM\r\r\nN58\r\n\r\nOK\r\n")
+    assert h.outcomes() == {call: Reply("AT+CGMM", ["N58"], "OK")}
+
+
+def test_a_command_goes_amid_the_chunks_of_an_open_response(h: Harness) -> None:
+    """A chunk of the response under way is the module's own: a command is written amid it
+    (its reply comes after the chunk), as a download goes on."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    h.feed(b"\r\n+HTTPRECV: 10,abc")
+    h.core.submit("AT+CSQ", h.now, timeout=5.0)
+    assert h.writes() == [b"AT+CSQ\r"]
+
+
+def test_a_final_that_answers_nothing_amid_a_response_fails_it(h: Harness) -> None:
+    """A chunk whose end and CR were lost takes its length from the next frame; the rest of
+    that frame is read as lines. An OK there, with no command in flight, is the server's."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    # a 20-byte chunk lost its last 16 bytes and its CR: it takes the next header as data
+    h.feed(b"\r\n+HTTPRECV: 20,aaaa" + b"\n" + b"\r\n+HTTPRECV: 8,\r\nOK\r\n\r\n" + b"\r\n")
+    assert bytes(sink.data) == b"aaaa\n\r\n+HTTPRECV: 8,"
+    assert isinstance(sink.error, ProtocolError)
+    assert h.core.trust is Trust.DISTRUSTED
 
 
 def test_next_deadline_is_none_when_nothing_waits(h: Harness) -> None:

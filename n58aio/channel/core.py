@@ -828,10 +828,11 @@ class ChannelCore:
         elif isinstance(event, FinalResult):
             idle = self._flight is None
             self._final(event, now)
-            if idle and self._streams:
-                # No command answers it while a response is read: a line of the server's bytes,
-                # after a chunk whose length a lost byte shifted onto the next frame (that chunk
-                # may have completed the body: it ends only on the link-closed report).
+            if idle and any(stream.bytes_received for stream in self._streams.values()):
+                # No command answers it amid a response: a line of the server's bytes, after a
+                # chunk whose length a lost byte shifted onto the next frame (that chunk may
+                # have completed the body: it ends only on the link-closed report). Before the
+                # response's first byte no chunk was shifted: a late or duplicate final.
                 self._stray(event.text, now)
         elif isinstance(event, InfoLine):
             if event.text.startswith(_PAYLOAD_NAMES):

@@ -474,6 +474,15 @@ def test_a_final_that_answers_nothing_amid_a_response_fails_it(h: Harness) -> No
     assert h.core.trust is Trust.DISTRUSTED
 
 
+def test_a_duplicate_final_before_the_responses_first_byte_is_harmless(h: Harness) -> None:
+    """Before a chunk was taken none can have been shifted: a late or duplicate final."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    h.feed(b"\r\nOK\r\n\r\nERROR\r\n\r\n+HTTPRECV: 2,ab\r\n")
+    assert sink.error is None and bytes(sink.data) == b"ab"
+    assert h.core.trust is Trust.TRUSTED
+
+
 def test_next_deadline_is_none_when_nothing_waits(h: Harness) -> None:
     assert h.core.next_deadline() is None
     h.core.submit("AT", h.now, timeout=3.0)

@@ -353,6 +353,7 @@ class ChannelCore:
         # Families whose response may still be arriving with no stream to take it (closed,
         # failed, or never opened): until its link is closed, text amid it is its lost frames.
         self._orphans: set[Source] = set()
+        self._closed_links: set[Source] = set()  # reported closed, no stream opened since
         self._recvmode: dict[Source, int] = {}  # as set by AT+HTTP(S)PARA=recvmode,N
         self._actions: list[Action] = []
         # the line clock: real time less the time reading was kept paused
@@ -539,6 +540,7 @@ class ChannelCore:
         self._streams[source] = stream
         self._discard_marks[source] = self.parser.discarded
         self._orphans.discard(source)
+        self._closed_links.discard(source)
 
     def close_stream(self, stream: StreamSink, now: float) -> None:
         """Stop routing payload to ``stream``; later payload of its family is dropped."""
@@ -678,12 +680,10 @@ class ChannelCore:
                 continue
             if self.parser.in_raw_mode and command_name(call.command) not in CLOSE_COMMANDS:
                 return  # a receive-mode-0 response is coming: only its close may go
-            chunk = self.parser.payload_source
-            if chunk is not None and chunk not in self._streams and chunk not in self._orphans:
-                # A chunk of no response under way (its link was reported closed): a header
-                # forged or damaged into being, taken by count, would take a line written now,
-                # its echo and reply as data. A real one ends soon; a false one stalls and the
-                # line is probed first.
+            if self.parser.payload_source in self._closed_links:
+                # A chunk after its link was reported closed is no response's: a header forged
+                # or damaged into being, taken by count, would take a line written now, its
+                # echo and reply as data. It stalls, and the line is probed first.
                 return
             queue.popleft()
             self._send(call, now)
@@ -1023,6 +1023,7 @@ class ChannelCore:
         for source, prefixes in LINK_CLOSED.items():
             if line.startswith(prefixes):
                 self._orphans.discard(source)
+                self._closed_links.add(source)
                 stream = self._streams.pop(source, None)
                 if stream is not None:
                     stream.link_closed(line)

@@ -434,9 +434,9 @@ def test_link_closed_reports_end_the_stream_and_are_published(h: Harness) -> Non
     ]
 
 
-def test_no_command_goes_while_a_chunk_of_no_open_response_is_taken(h: Harness) -> None:
-    """A chunk header forged into the link-closed report (trust invariant): the response is
-    over, and a line written now would have its echo and reply taken as the chunk's data. The
+def test_no_command_goes_while_a_chunk_after_its_link_closed_is_taken(h: Harness) -> None:
+    """A chunk header forged into the link-closed report (trust invariant): the link is
+    closed, and a line written now would have its echo and reply taken as the chunk's data. The
     command waits until the chunk stalls and a probe proves the line, then goes."""
     sink = Sink()
     h.core.open_stream("HTTP", sink)

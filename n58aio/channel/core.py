@@ -826,9 +826,22 @@ class ChannelCore:
                 if self._rec_hunt and self._streams and self.recovery is Recovery.PROBE:
                     self._hunt_ended(now)
         elif isinstance(event, FinalResult):
-            idle = self._flight is None
+            flight = self._flight
             self._final(event, now)
-            if idle and any(stream.bytes_received for stream in self._streams.values()):
+            if (
+                flight is not None
+                and self._flight is None
+                and not event.ok
+                and flight.data is not None
+                and not flight.prompted
+            ):
+                # A data command's error before its prompt: the module's answer while the line
+                # is in step, but noise may have made it up (the module then waits for the
+                # data). A recovery before the module would have given up waits that out:
+                # its probe would be taken as the data, and reach the server.
+                until = now + self.module_data_timeout + self.timeout_slack
+                self._data_risk_until = max(self._data_risk_until, until)
+            if flight is None and any(s.bytes_received for s in self._streams.values()):
                 # No command answers it amid a response: a line of the server's bytes, after a
                 # chunk whose length a lost byte shifted onto the next frame (that chunk may
                 # have completed the body: it ends only on the link-closed report). Before the

@@ -483,6 +483,25 @@ def test_a_duplicate_final_before_the_responses_first_byte_is_harmless(h: Harnes
     assert h.core.trust is Trust.TRUSTED
 
 
+def test_a_recovery_soon_after_a_data_commands_early_error_waits_out_its_data_phase(
+    h: Harness,
+) -> None:
+    """An ERROR between a data command's echo and its prompt may be noise: the module then
+    waits for the data, and a probe written now would be taken as the data and reach the
+    server (trust invariant). A recovery in that window waits the data phase out first."""
+    call = h.core.submit("AT+HTTPACTION=2,21,1", h.now, data=b"x" * 21)
+    assert h.writes() == [b"AT+HTTPACTION=2,21,1\r"]
+    h.feed(b"AT+HTTPACTION=2,21,1\r\r\nERROR\r\n")
+    assert isinstance(h.outcomes()[call], CommandError)
+    h.feed(b"\r\n+HTTPRECV: 2,abX")  # framing lost: the line is probed
+    assert h.core.trust is Trust.DISTRUSTED
+    window = h.core.module_data_timeout + h.core.timeout_slack
+    h.advance(h.now + window * 0.9)
+    assert not [w for w in h.writes() if w.startswith(SYNC_PROBE_PREFIX.encode())]
+    h.advance(h.now + window * 0.2 + 1.0)
+    assert h.last_probe()
+
+
 def test_next_deadline_is_none_when_nothing_waits(h: Harness) -> None:
     assert h.core.next_deadline() is None
     h.core.submit("AT", h.now, timeout=3.0)

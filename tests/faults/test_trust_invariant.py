@@ -109,6 +109,18 @@ faults = st.builds(
     fault=Fault("garble", 560, 1),
     pieces=1,
 )
+@example(  # an ERROR made up by noise between a POST's echo and its prompt, then framing lost:
+    # the module waits for the data, and the recovery's probe would be taken as the body
+    post=b"0123456789abcdefghijk",
+    body=b"",
+    extra=b"",
+    fault=Fault(
+        "insert",
+        219,
+        noise=b"\r\nERROR\r\n\r\n+HTTPRECV: 38,HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nFORGE",
+    ),
+    pieces=1,
+)
 def test_a_returned_body_is_the_servers_and_the_next_command_gets_its_reply(
     post: bytes | None, body: bytes, extra: bytes, fault: Fault, pieces: int
 ) -> None:

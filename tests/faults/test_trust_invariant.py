@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -122,6 +123,31 @@ faults = st.builds(
     pieces=1,
 )
 def test_a_returned_body_is_the_servers_and_the_next_command_gets_its_reply(
+    post: bytes | None, body: bytes, extra: bytes, fault: Fault, pieces: int
+) -> None:
+    check_invariant(post, http_response(body, extra=extra), fault, pieces)
+
+
+# Open: a chunk's last bytes and its CR lost, where the chunk then takes exactly the next frame
+# (header, data, CR LF) and the link-closed report follows: one CR LF before the report where
+# the module writes two. The same bytes as a module that writes no CR LF after a chunk (the
+# residual risk of docs/reliability.md); telling them apart needs the module's trailer style
+# learnt from the chunks before (found by hypothesis seed 3, 20,000 examples).
+OPEN = [
+    pytest.param(
+        b"\r\n+HTTPCLOSED: HTTP Link Closed\r\n",
+        b"\r\nERROR\r\n\r\nERROR\r\n\r\nERROR\r\nAT+N58SYNC=0123456789ABCDEF\r\r\nERROR\r\n",
+        b"\x00" * 10,
+        Fault("drop", 400, 23),
+        1,
+        id="chunk-takes-the-next-frame-whole",
+        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="open: trailer"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("post", "body", "extra", "fault", "pieces"), OPEN)
+def test_open_cases(
     post: bytes | None, body: bytes, extra: bytes, fault: Fault, pieces: int
 ) -> None:
     check_invariant(post, http_response(body, extra=extra), fault, pieces)

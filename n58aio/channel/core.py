@@ -370,6 +370,7 @@ class ChannelCore:
         # Families whose response may still be arriving with no stream to take it (closed,
         # failed, or never opened): until its link is closed, text amid it is its lost frames.
         self._orphans: set[Source] = set()
+        self._closed_links: set[Source] = set()  # reported closed, no stream opened since
         self._recvmode: dict[Source, int] = {}  # as set by AT+HTTP(S)PARA=recvmode,N
         self._actions: list[Action] = []
         # the line clock: real time less the time reading was kept paused
@@ -556,6 +557,7 @@ class ChannelCore:
         self._streams[source] = stream
         self._discard_marks[source] = self.parser.discarded
         self._orphans.discard(source)
+        self._closed_links.discard(source)
 
     def close_stream(self, stream: StreamSink, now: float) -> None:
         """Stop routing payload to ``stream``; later payload of its family is dropped."""
@@ -702,6 +704,11 @@ class ChannelCore:
                 continue
             if self.parser.in_raw_mode and command_name(call.command) not in CLOSE_COMMANDS:
                 return  # a receive-mode-0 response is coming: only its close may go
+            if self.parser.payload_source in self._closed_links:
+                # A chunk after its link was reported closed is no response's: a header forged
+                # or damaged into being, taken by count, would take a line written now, its
+                # echo and reply as data. It stalls, and the line is probed first.
+                return
             queue.popleft()
             self._send(call, now)
             return
@@ -848,7 +855,27 @@ class ChannelCore:
                 if self._rec_hunt and self._streams and self.recovery is Recovery.PROBE:
                     self._hunt_ended(now)
         elif isinstance(event, FinalResult):
+            flight = self._flight
             self._final(event, now)
+            if (
+                flight is not None
+                and self._flight is None
+                and not event.ok
+                and flight.data is not None
+                and not flight.prompted
+            ):
+                # A data command's error before its prompt: the module's answer while the line
+                # is in step, but noise may have made it up (the module then waits for the
+                # data). A recovery before the module would have given up waits that out:
+                # its probe would be taken as the data, and reach the server.
+                until = now + self.module_data_timeout + self.timeout_slack
+                self._data_risk_until = max(self._data_risk_until, until)
+            if flight is None and any(s.bytes_received for s in self._streams.values()):
+                # No command answers it amid a response: a line of the server's bytes, after a
+                # chunk whose length a lost byte shifted onto the next frame (that chunk may
+                # have completed the body: it ends only on the link-closed report). Before the
+                # response's first byte no chunk was shifted: a late or duplicate final.
+                self._stray(event.text, now)
         elif isinstance(event, InfoLine):
             if event.text.startswith(_PAYLOAD_NAMES):
                 self._headless_chunk(now)
@@ -1074,6 +1101,7 @@ class ChannelCore:
         for source, prefixes in LINK_CLOSED.items():
             if line.startswith(prefixes):
                 self._orphans.discard(source)
+                self._closed_links.add(source)
                 stream = self._streams.pop(source, None)
                 if stream is not None:
                     stream.link_closed(line)

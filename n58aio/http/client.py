@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Unpack
@@ -83,12 +83,16 @@ class _Exchange:
         stream: PayloadStream[ResponseItem],
         decoder: HttpResponseDecoder,
         timeouts: Timeouts,
+        close: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.plan = plan
         self.stream = stream
         self.decoder = decoder
         self.timeouts = timeouts
         self.finished = False
+        self._close = close
+        """Closes the link when the body ended by its framing and the server keeps the
+        connection open past ``idle``: the close report then confirms the end."""
 
     async def receive(self, phase: str, timeout: float) -> ResponseItem:
         try:
@@ -112,7 +116,11 @@ class _Exchange:
             try:
                 item = await stream.receive(idle)
             except TimeoutError:
-                raise ReadTimeout("idle", idle) from None
+                close, self._close = self._close, None
+                if close is None or not self.decoder.awaiting_close:
+                    raise ReadTimeout("idle", idle) from None
+                await close()  # its link-closed report ends the stream
+                continue
             except anyio.EndOfStream:
                 raise LinkClosedError("response stream ended unexpectedly") from None
             if isinstance(item, bytes):
@@ -432,7 +440,15 @@ class HttpClient:
         except BaseException:
             self.channel.close_stream(stream)
             raise
-        return _Exchange(plan, stream, decoder, timeouts)
+        close = None
+        if decoder.until_close and not raw:
+            # Receive mode 1 on a link that closes: the body ends on the link-closed report
+            # (see HttpResponseDecoder); a server that keeps its connection open after the
+            # response gets it closed by the host.
+            def close() -> Awaitable[object]:
+                return self.channel.command(family.close(), timeout=timeouts.idle)
+
+        return _Exchange(plan, stream, decoder, timeouts, close)
 
     async def _prepare(
         self, plan: RequestPlan, tls: TLSConfig | None, raw: bool, timeouts: Timeouts

@@ -42,16 +42,18 @@ class HttpResponseDecoder:
 
     In receive mode 0 body bytes at the end of a read that could be the start of a link-closed
     report are held back until more arrive or the message ends, because the report may
-    retract them (they were the start of the report, not body). With ``until_close`` (receive
-    mode 0 on a link that will close) the end of the message is confirmed only by the
-    link-closed report: if the report retracts bytes h11 counted as body, the body was short
-    and the response fails instead of ending with wrong bytes.
+    retract them (they were the start of the report, not body). With ``until_close`` (a link
+    that will close) the end of the message is confirmed only by the link-closed report: in
+    receive mode 0, if the report retracts bytes h11 counted as body, the body was short and
+    the response fails instead of ending with wrong bytes; in receive mode 1, a chunk whose
+    length a lost byte shifted onto the next frame may complete the body with wrong bytes, and
+    the next frame's rest, read as lines before the report, fails the response first.
     """
 
     def __init__(self, connection: h11.Connection, *, raw: bool, until_close: bool = False) -> None:
         self.connection = connection
         self.raw = raw
-        self.until_close = raw and until_close
+        self.until_close = until_close
         self.head: h11.Response | None = None
         self.complete = False
         self._held = b""
@@ -61,6 +63,11 @@ class HttpResponseDecoder:
         self._body_seen = 0  # body bytes h11 handed out
         self._body_left: int | None = None  # body bytes still to come, once counted here
         self._counted = False  # the body was (partly) counted here, not by h11
+
+    @property
+    def awaiting_close(self) -> bool:
+        """The message ended by its framing; the link-closed report is to confirm it."""
+        return self._awaiting_close is not None
 
     @property
     def reusable(self) -> bool:

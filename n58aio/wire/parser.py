@@ -167,6 +167,18 @@ def command_name(command: str) -> str | None:
     return match.group(1).upper() if match else None
 
 
+def _damaged_echo(line: str, text: str) -> bool:
+    """Whether ``line``, which follows a CR directly, is the echo of command ``text`` behind
+    one byte no line of the module starts with: the line feed after that CR, damaged by noise.
+    The byte would otherwise hide the echo (the reply is then never the command's: it times
+    out). After a whole CR LF such a byte is the module's reading of noise on the command line
+    it echoes, a line it answers as written (``+CME ERROR: 58``): not the command's echo."""
+    if len(line) != len(text) + 1 or not line.endswith(text):
+        return False
+    first = line[0]
+    return not (first.isascii() and first.isprintable())
+
+
 _FAILURE_NAMES: dict[str | None, frozenset[str]] = {}
 
 
@@ -230,6 +242,7 @@ class AtParser:
         bytes are the same in any split; only their grouping into events depends on the reads."""
         self._buf = bytearray()
         self._pos = 0
+        self._before = 0  # the byte before the buffer (the last one dropped from its start)
         self._state = _State.LINE
         self._command: _Command | None = None
         # payload (receive mode 1)
@@ -286,6 +299,11 @@ class AtParser:
     def in_payload(self) -> bool:
         """True in the middle of a ``+HTTPRECV`` chunk (waiting for more of its bytes)."""
         return self._state is _State.PAYLOAD
+
+    @property
+    def payload_source(self) -> Source | None:
+        """The family of the ``+HTTPRECV`` chunk in progress, if any."""
+        return self._source if self._state is _State.PAYLOAD else None
 
     @property
     def payload_missing(self) -> int:
@@ -428,6 +446,7 @@ class AtParser:
     def receive_data(self, data: bytes) -> None:
         """Append bytes read from the port."""
         if self._pos:
+            self._before = self._buf[min(self._pos, len(self._buf)) - 1]
             if self._pos >= len(self._buf):
                 self._buf.clear()
             else:
@@ -561,6 +580,15 @@ class AtParser:
         line = buf[pos:stop].decode("utf-8", "replace").strip()
         if not line:
             return None
+        if (
+            command is not None
+            and not command.echo_seen
+            and self.echo is not False
+            and (buf[pos - 1] if pos else self._before) == 0x0D
+            and _damaged_echo(line, command.text)
+        ):
+            command.echo_seen = True
+            return Echo(command.text)
         return self._classify(line)
 
     def _recv_header(self, pos: int, end: int) -> Event | NeedData | bool | None:

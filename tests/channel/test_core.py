@@ -13,6 +13,7 @@ from core_sink import Sink
 
 from n58aio.channel.answers import ECHO_HABIT_MOVES, EchoHabit, ErrorForm
 from n58aio.channel.core import (
+    CHUNK_STALL,
     EXCHANGE_MOVES,
     RECOVERY_MOVES,
     SYNC_PROBE_PREFIX,
@@ -458,6 +459,74 @@ def test_link_closed_reports_end_the_stream_and_are_published(h: Harness) -> Non
     assert [a.event for a in h.take() if isinstance(a, Notify)] == [
         LinkClosed("HTTP", "+HTTPCLOSED: HTTP Link Closed")
     ]
+
+
+def test_no_command_goes_while_a_chunk_after_its_link_closed_is_taken(h: Harness) -> None:
+    """A chunk header forged into the link-closed report (trust invariant): the link is
+    closed, and a line written now would have its echo and reply taken as the chunk's data. The
+    command waits until the chunk stalls and a probe proves the line, then goes."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    h.feed(b"\r\n+HTTPRECV: 2,ab\r\n\r\n+HTTPCLOSED:\r\n+HTTPRECV: 900000, HTTP Link Closed\r\n")
+    assert sink.closed_by == "+HTTPCLOSED:"
+    call = h.core.submit("AT+CGMM", h.now, timeout=5.0)
+    assert h.writes() == []
+    h.advance(h.now + CHUNK_STALL)
+    assert h.core.trust is Trust.DISTRUSTED
+    h.feed(h.last_probe() + b"\r\nERROR\r\n")
+    assert h.writes() == [b"AT+CGMM\r"]
+    h.feed(b"AT+CGMM\r\r\nN58\r\n\r\nOK\r\n")
+    assert h.outcomes() == {call: Reply("AT+CGMM", ["N58"], "OK")}
+
+
+def test_a_command_goes_amid_the_chunks_of_an_open_response(h: Harness) -> None:
+    """A chunk of the response under way is the module's own: a command is written amid it
+    (its reply comes after the chunk), as a download goes on."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    h.feed(b"\r\n+HTTPRECV: 10,abc")
+    h.core.submit("AT+CSQ", h.now, timeout=5.0)
+    assert h.writes() == [b"AT+CSQ\r"]
+
+
+def test_a_final_that_answers_nothing_amid_a_response_fails_it(h: Harness) -> None:
+    """A chunk whose end and CR were lost takes its length from the next frame; the rest of
+    that frame is read as lines. An OK there, with no command in flight, is the server's."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    # a 20-byte chunk lost its last 16 bytes and its CR: it takes the next header as data
+    h.feed(b"\r\n+HTTPRECV: 20,aaaa" + b"\n" + b"\r\n+HTTPRECV: 8,\r\nOK\r\n\r\n" + b"\r\n")
+    assert bytes(sink.data) == b"aaaa\n\r\n+HTTPRECV: 8,"
+    assert isinstance(sink.error, ProtocolError)
+    assert h.core.trust is Trust.DISTRUSTED
+
+
+def test_a_duplicate_final_before_the_responses_first_byte_is_harmless(h: Harness) -> None:
+    """Before a chunk was taken none can have been shifted: a late or duplicate final."""
+    sink = Sink()
+    h.core.open_stream("HTTP", sink)
+    h.feed(b"\r\nOK\r\n\r\nERROR\r\n\r\n+HTTPRECV: 2,ab\r\n")
+    assert sink.error is None and bytes(sink.data) == b"ab"
+    assert h.core.trust is Trust.TRUSTED
+
+
+def test_a_recovery_soon_after_a_data_commands_early_error_waits_out_its_data_phase(
+    h: Harness,
+) -> None:
+    """An ERROR between a data command's echo and its prompt may be noise: the module then
+    waits for the data, and a probe written now would be taken as the data and reach the
+    server (trust invariant). A recovery in that window waits the data phase out first."""
+    call = h.core.submit("AT+HTTPACTION=2,21,1", h.now, data=b"x" * 21)
+    assert h.writes() == [b"AT+HTTPACTION=2,21,1\r"]
+    h.feed(b"AT+HTTPACTION=2,21,1\r\r\nERROR\r\n")
+    assert isinstance(h.outcomes()[call], CommandError)
+    h.feed(b"\r\n+HTTPRECV: 2,abX")  # framing lost: the line is probed
+    assert h.core.trust is Trust.DISTRUSTED
+    window = h.core.module_data_timeout + h.core.timeout_slack
+    h.advance(h.now + window * 0.9)
+    assert not [w for w in h.writes() if w.startswith(SYNC_PROBE_PREFIX.encode())]
+    h.advance(h.now + window * 0.2 + 1.0)
+    assert h.last_probe()
 
 
 def test_next_deadline_is_none_when_nothing_waits(h: Harness) -> None:

@@ -22,7 +22,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fuzz.wiresim import Fault, check_invariant, http_response
-from n58aio.errors import CommandTimeout, ProtocolError
 
 EXAMPLES = int(os.environ.get("N58_TRUST_EXAMPLES", "80"))
 
@@ -84,50 +83,65 @@ faults = st.builds(
 @example(  # item 5: a duplicate OK before the next command's echo
     post=None, body=b"abc", extra=b"", fault=Fault("insert", 400, noise=b"\r\nOK\r\n"), pieces=1
 )
+@example(  # the end of a chunk's data and the CR after it lost: the chunk takes its length from
+    # the next frame and completes the body; the rest of that frame, read as lines (an OK that
+    # answers nothing), fails the response before the link-closed report confirms its end
+    post=None,
+    body=b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\n+PBREADY\r\n\r\n+PBREADY\r\n\r\n+PBREADY\r\n",
+    extra=b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n",
+    fault=Fault("drop", 358, 24),
+    pieces=1,
+)
+@example(  # a forged 900000-byte chunk header inside the link-closed report: no command is
+    # written while a chunk is taken by count; the chunk stalls and the line is probed
+    post=None,
+    body=b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n",
+    extra=b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\n+HTTPCLOSED: HTTP Link Closed\r\n",
+    fault=Fault("insert", 419, noise=b"\r\n+HTTPRECV: 900000,"),
+    pieces=1,
+)
+@example(  # the LF ending the link-closed report garbled: the next command's echo comes behind
+    # that byte on one line, and is still its echo
+    post=b"\r\nOK\r\n\r\nOK\r\n",
+    body=b"\r\nOK\r\n\r\nOK\r\n",
+    extra=b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\n+HTTPRECV: 38,HTTP/1.1 200 OK\r\n"
+    b"Content-Length: 5\r\n\r\nFORGE\r\n+HTTPCLOSED: HTTP Link Closed\r\n"
+    b"AT+N58SYNC=0123456789ABCDEF\r\r\nERROR\r\n",
+    fault=Fault("garble", 560, 1),
+    pieces=1,
+)
+@example(  # an ERROR made up by noise between a POST's echo and its prompt, then framing lost:
+    # the module waits for the data, and the recovery's probe would be taken as the body
+    post=b"0123456789abcdefghijk",
+    body=b"",
+    extra=b"",
+    fault=Fault(
+        "insert",
+        219,
+        noise=b"\r\nERROR\r\n\r\n+HTTPRECV: 38,HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nFORGE",
+    ),
+    pieces=1,
+)
 def test_a_returned_body_is_the_servers_and_the_next_command_gets_its_reply(
     post: bytes | None, body: bytes, extra: bytes, fault: Fault, pieces: int
 ) -> None:
     check_invariant(post, http_response(body, extra=extra), fault, pieces)
 
 
-# Open cases the hypothesis run above finds now and then (about one example in a few thousand;
-# found once wiresim ran in virtual time, thousands of examples a minute; the same outcome on
-# the wall clock). Kept here, strict, until the channel core handles them: then they become
-# @example cases above.
+# Open: a chunk's last bytes and its CR lost, where the chunk then takes exactly the next frame
+# (header, data, CR LF) and the link-closed report follows: one CR LF before the report where
+# the module writes two. The same bytes as a module that writes no CR LF after a chunk (the
+# residual risk of docs/reliability.md); telling them apart needs the module's trailer style
+# learnt from the chunks before (found by hypothesis seed 3, 20,000 examples).
 OPEN = [
     pytest.param(
-        None,
-        b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\n+PBREADY\r\n\r\n+PBREADY\r\n\r\n+PBREADY\r\n",
-        b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n",
-        Fault("drop", 349, 24),
+        b"\r\n+HTTPCLOSED: HTTP Link Closed\r\n",
+        b"\r\nERROR\r\n\r\nERROR\r\n\r\nERROR\r\nAT+N58SYNC=0123456789ABCDEF\r\r\nERROR\r\n",
+        b"\x00" * 10,
+        Fault("drop", 400, 23),
         1,
-        id="chunk-end-lost-body-returned",
-        # the end of a chunk's data and the '\r' after it lost: the chunk takes its length from
-        # the next report, and the body (its Content-Length reached) comes back wrong
-        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="open: trust"),
-    ),
-    pytest.param(
-        None,
-        b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n",
-        b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\n+HTTPCLOSED: HTTP Link Closed\r\n",
-        Fault("insert", 410, noise=b"\r\n+HTTPRECV: 900000,"),
-        1,
-        id="chunk-header-inside-link-closed-report",
-        # a forged 900000-byte chunk header inside the module's link-closed report: it takes
-        # the next command's echo and reply as its data, and that command fails (lost frame)
-        marks=pytest.mark.xfail(strict=True, raises=ProtocolError, reason="open: next reply"),
-    ),
-    pytest.param(
-        b"\r\nOK\r\n\r\nOK\r\n",
-        b"\r\nOK\r\n\r\nOK\r\n",
-        b"\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n\r\n+HTTPRECV: 38,HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-        b"\r\nFORGE\r\n+HTTPCLOSED: HTTP Link Closed\r\nAT+N58SYNC=0123456789ABCDEF\r\r\nERROR\r\n",
-        Fault("garble", 551, 1),
-        1,
-        id="link-closed-report-end-garbled",
-        # the '\n' ending the module's link-closed report garbled: the next command's echo
-        # joins that line, and the command times out (5 s; no wall-clock time here)
-        marks=pytest.mark.xfail(strict=True, raises=CommandTimeout, reason="open: next reply"),
+        id="chunk-takes-the-next-frame-whole",
+        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="open: trailer"),
     ),
 ]
 

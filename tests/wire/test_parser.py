@@ -123,6 +123,31 @@ def test_echo_is_only_recognised_before_the_reply() -> None:
     assert events == [InfoLine("Neoway"), InfoLine("ATTENTION"), OK]
 
 
+def test_an_echo_behind_a_garbled_line_feed_is_the_echo() -> None:
+    # the LF ending the line before (a link-closed report) inverted by noise: the echo comes
+    # behind that byte on one line (trust invariant, link-closed-report-end-garbled)
+    wire = b"\r\n+HTTPCLOSED: HTTP Link Closed\r\xf5AT+CGMM\r\r\nN58\r\n\r\nOK\r\n"
+    events = both_ways(wire, "AT+CGMM", echo=True)
+    assert events == [Urc("+HTTPCLOSED: HTTP Link Closed"), Echo("AT+CGMM"), InfoLine("N58"), OK]
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"\r\xf5\xf5AT+CGMM",  # two bytes
+        b"\rxAT+CGMM",  # a byte a line may start with
+        b"\r\xf5AT+CGM",  # not the command
+        b"\r\xf5AT+CGMMX",
+        b"\r\n\xf5AT+CGMM",  # after a whole line end: noise the module read on its input
+        b"\xf5AT+CGMM",
+    ],
+)
+def test_only_a_garbled_line_feed_may_stand_before_an_echo(wire: bytes) -> None:
+    events = both_ways(b"\r\nRING" + wire + b"\r\r\n+CME ERROR: 58\r\n", "AT+CGMM", echo=True)
+    assert Echo("AT+CGMM") not in events
+    assert events[-1] == FinalResult(ok=False, text="+CME ERROR: 58", code=58, solicited=False)
+
+
 def test_echo_without_a_command_is_a_report() -> None:
     # nothing in flight: no echo can be expected, the final is stray
     assert both_ways(b"AT\r\r\nOK\r\n") == [Urc("AT"), STRAY_OK]

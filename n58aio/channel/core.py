@@ -996,8 +996,9 @@ class ChannelCore:
             if flight is None and answered is None and self.trust is Trust.TRUSTED:
                 # An answer no line written is owed, on a line in step: a duplicate, or the
                 # answers lag behind the lines (a module that echoes while busy, counted short).
-                # Prove the line again before the next command.
+                # Prove the line again, now, in the background.
                 self._suspect()
+                self._eager = True
             return
         if flight.probe:
             if event.ok and answered is not None and self.exchange is Exchange.REPLY:

@@ -6,22 +6,24 @@ the probe's answer. A module whose UART echoes input while it is busy echoes a p
 answers the lines before it afterwards: then only counting tells the probe's answer from theirs
 (issue #22, item 3). This queue does the counting, sans-IO, for :class:`~.core.ChannelCore`.
 
-The rules:
+The rules this queue applies (the core adds those that need time; the whole table is in
+docs/reliability.md):
 
 - every line written joins the queue; it is *read* (owed an answer) once its echo was seen,
   parsed or found among bytes discarded while hunting for a probe's echo; with echo off, at once;
 - a final result answers the oldest read line; unread lines before it were lost (a module reads
   lines in order), and so are unread lines before a probe when the probe's echo comes;
+- the final results a hunt discarded before the probe's echo answer lines before it, by kind;
 - ``OK`` never answers a probe: read probes before the line it answers lost their answers (the
-  channel writes a line answered ``OK`` before every probe of a recovery but the first, so that
-  a probe's own answer lost on the line cannot leave the later probes one answer short);
+  channel writes an ``ATE1`` before a probe while answers are owed, so that a probe's own answer
+  lost on the line cannot leave the later probes one answer short);
 - an unknown command's error (``+CME ERROR: 58``) answers the oldest read probe written while the
   module answered so (not a plain ``ERROR``, before ``AT+CMEE=1``) when every read line before it
-  is a command the module knows (all but those it answered so before: a caller's
+  is one the module surely knows (the core decides: never a line it answered so, a caller's
   typo): those lost their answers;
-- a restart and a proof (a probe answered) empty the queue; so does a recovery that gave up on
-  a module whose errors all look alike (``AT+CMEE=0``), as one answer lost on the line would
-  otherwise leave every later probe one answer short (the core applies this rule).
+- a restart and a proof (a probe answered) empty the queue, and so does the core when it finds
+  the count wrong (a module that echoes late echoed a probe that got no answer; two recoveries
+  in which the module kept exact pace with a steady count).
 
 When the bookkeeping is off (noise made or destroyed a final), an answer may go to the wrong
 line; a probe then ends on the first error after its echo, the plain echo rule, or waits one
@@ -190,12 +192,6 @@ class AnswerQueue:
             if line.read:
                 return False
         return False  # (not written: nothing to tell)
-
-    def clear_before(self, text: str) -> None:
-        """Every line before ``text`` has its answer (or lost it)."""
-        lines = self._lines
-        while lines and lines[0].text != text:
-            lines.popleft()
 
     def owed_before(self, text: str) -> int:
         """Read lines older than ``text`` still owed an answer."""

@@ -82,6 +82,10 @@ class AnswerQueue:
     def __init__(self, probe_prefix: str) -> None:
         self._lines: deque[_Line] = deque(maxlen=OWED_MAX)
         self._probe_prefix = probe_prefix
+        self.written_total = 0
+        """Lines written, ever."""
+        self.answered_total = 0
+        """Final results taken (read, or discarded by a hunt), ever."""
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -98,6 +102,7 @@ class AnswerQueue:
     def written(self, text: str, *, read: bool, numeric: bool = True) -> None:
         """``text`` was written; ``read`` when no echo will say so (echo off); ``numeric``
         when the module answers an unknown command ``+CME ERROR: 58`` (else plain ``ERROR``)."""
+        self.written_total += 1
         lines = self._lines
         behind = bool(lines) and any(line.read for line in lines)
         lines.append(_Line(text, text.startswith(self._probe_prefix), read, numeric, behind))
@@ -146,6 +151,7 @@ class AnswerQueue:
         ``ok`` for ``OK``, which never answers a probe; ``known`` is given for an unknown
         command's error: whether the module knows a line; ``stop``: a line that cannot be
         answered yet, nor any after it."""
+        self.answered_total += 1
         lines = self._lines
         if stop is None and known is None and lines:
             head = lines[0]
@@ -212,8 +218,8 @@ class AnswerQueue:
     def restarted(self, last: str | None) -> None:
         """The module restarted: only ``last`` (written after it was up again) may be answered."""
         self._lines.clear()
-        if last is not None:
-            self.written(last, read=False)
+        if last is not None:  # (written once already: not counted again)
+            self._lines.append(_Line(last, last.startswith(self._probe_prefix), False))
 
     def clear(self) -> None:
         """Nothing is owed (a probe proved the line in step, or the recovery gave up)."""

@@ -359,9 +359,6 @@ class ChannelCore:
         self.echo_habit = EchoHabit.UNSEEN  # when the module echoes a line
         self._numeric_errors_needed = False  # the next recovery writes AT+CMEE=1 first
         self._give_ups = 0  # recoveries in a row that gave up while the module kept pace
-        self._probe_echoed = False  # the probe of a recovery that gives up was echoed
-        self._lines_written = 0  # lines written, ever
-        self._answers_read = 0  # final results read (or discarded in a hunt), ever
         self._pace_mark = (0, 0)  # both when the last recovery began
         self._owed_at_give_up = -1  # answers owed when the last recovery gave up
         self._data_risk_until = 0.0  # real clock
@@ -958,7 +955,6 @@ class ChannelCore:
 
     def _written(self, line: str) -> None:
         """A line went out: it is owed an answer once the module read it (its echo)."""
-        self._lines_written += 1
         if line == NUMERIC_ERRORS:
             self.error_form = ErrorForm.NUMERIC
         numeric = self.error_form is not ErrorForm.PLAIN
@@ -983,7 +979,6 @@ class ChannelCore:
         return command_name(line) is None or spec_for(line) is not DEFAULT_SPEC
 
     def _final(self, event: FinalResult, now: float) -> None:
-        self._answers_read += 1
         if event.code == UNKNOWN_COMMAND and event.text.startswith("+CME ERROR"):
             self.error_form = ErrorForm.NUMERIC
             answered = self._answers.answer(ok=False, known=self._module_knows)
@@ -1215,7 +1210,6 @@ class ChannelCore:
             parser = self.parser
             answers.echoes_found(parser.echoes_found)
             parser.watch_echoes([])
-            self._answers_read += len(parser.finals_discarded)
             answers.answers_discarded(parser.finals_discarded, flight.command, self._module_knows)
             parser.finals_discarded = []
         if answers.echoed_late(flight.command) and self.echo_habit is EchoHabit.UNSEEN:
@@ -1326,7 +1320,7 @@ class ChannelCore:
         # in order; a probe whose echo was damaged is followed by the next), at least 3.
         grace = self.resync_grace
         self._rec_started = now
-        self._pace_mark = (self._lines_written, self._answers_read)
+        self._pace_mark = (self._answers.written_total, self._answers.answered_total)
         self._rec_deadline = self.line_now(now) + max(grace * RESYNC_ATTEMPTS, remaining + grace)
         self._rec_attempt = 0
         self._next_probe(now)
@@ -1391,11 +1385,11 @@ class ChannelCore:
 
     def _probe_unanswered(self, now: float) -> None:
         flight = self._flight
-        self._probe_echoed = self.exchange is Exchange.REPLY
+        echoed = self.exchange is Exchange.REPLY
         given_up = self._rec_attempt >= RESYNC_ATTEMPTS and self.line_now(now) >= self._rec_deadline
         if (
             flight is not None
-            and self.exchange is Exchange.REPLY
+            and echoed
             and not given_up
             and self._answers.owed_before(flight.command)
         ):
@@ -1410,7 +1404,7 @@ class ChannelCore:
         self._move(Exchange.IDLE)
         self.parser.abandon_command()
         if given_up:
-            self._give_up(now)
+            self._give_up(now, probe_echoed=echoed)
             return
         self.log.warning("resync.retry", attempt=self._rec_attempt, hunt=self._rec_hunt)
         self._rec_hunt = True
@@ -1437,14 +1431,13 @@ class ChannelCore:
         if not self._echo_wanted and self.parser.echo:
             self._send_own("ATE0", now)
 
-    def _give_up(self, now: float) -> None:
-        """No probe came back: the callers waiting fail now; the line stays out of step and the
-        next call tries again."""
+    def _give_up(self, now: float, *, probe_echoed: bool = False) -> None:
+        """No probe came back (``probe_echoed``: the last one's echo did): the callers waiting
+        fail now; the line stays out of step and the next call tries again."""
         self._set_recovery(Recovery.IDLE)
         self._eager = False
-        echoed, self._probe_echoed = self._probe_echoed, False
-        written = self._lines_written - self._pace_mark[0]
-        answered = self._answers_read - self._pace_mark[1]
+        written = self._answers.written_total - self._pace_mark[0]
+        answered = self._answers.answered_total - self._pace_mark[1]
         owed = self._answers.owed
         # The module answered exactly the lines written meanwhile, and the count still owes as
         # many as the time before: a busy module draining a backlog answers more than that, one
@@ -1454,7 +1447,7 @@ class ChannelCore:
         self._owed_at_give_up = owed
         self._give_ups = self._give_ups + 1 if paced else 0
         late = self.echo_habit is EchoHabit.LATE
-        if self._give_ups >= 2 or (late and echoed):
+        if self._give_ups >= 2 or (late and probe_echoed):
             # (A module that echoes a line when it reads it and echoed the probe has answered
             # every line before it, and then the probe at once: the count was wrong.)
             self._give_ups = 0
